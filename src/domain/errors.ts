@@ -1,0 +1,88 @@
+/**
+ * Typed domain errors. The domain throws these; one interceptor at the RPC edge
+ * maps each kind to a Connect code, so no domain code knows about transports.
+ */
+
+/** The kinds of failure the domain reports, one per Connect code we use. */
+export type ErrorKind =
+  | "invalid_argument"
+  | "not_found"
+  | "already_exists"
+  | "failed_precondition"
+  | "unauthenticated"
+  | "permission_denied"
+  | "unavailable"
+  | "resource_exhausted";
+
+/** Base of every error the domain throws on purpose. */
+export class DomainError extends Error {
+  /**
+   * @param kind what went wrong, for mapping to a status code
+   * @param message a sentence for the caller; never contains secrets
+   * @param field the request field at fault, when there is one
+   */
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = "DomainError";
+  }
+}
+
+/** Bad input; names the field. */
+export class InvalidArgumentError extends DomainError {
+  constructor(field: string, problem: string) {
+    super("invalid_argument", `${field}: ${problem}`, field);
+    this.name = "InvalidArgumentError";
+  }
+}
+
+/** The named thing does not exist. */
+export class NotFoundError extends DomainError {
+  constructor(what: string, id: string) {
+    super("not_found", `${what} "${id}" not found`);
+    this.name = "NotFoundError";
+  }
+}
+
+/** The named thing exists already and may not be created again. */
+export class AlreadyExistsError extends DomainError {
+  constructor(what: string, id: string) {
+    super("already_exists", `${what} "${id}" already exists`);
+    this.name = "AlreadyExistsError";
+  }
+}
+
+/** The system is not in a state where the operation can proceed. */
+export class FailedPreconditionError extends DomainError {
+  constructor(message: string) {
+    super("failed_precondition", message);
+    this.name = "FailedPreconditionError";
+  }
+}
+
+/** A dependency (an agent, the database) cannot be reached now; retrying may help. */
+export class UnavailableError extends DomainError {
+  constructor(message: string) {
+    super("unavailable", message);
+    this.name = "UnavailableError";
+  }
+}
+
+/** No credentials, or credentials that do not check out. */
+export class UnauthenticatedError extends DomainError {
+  constructor(message = "missing or invalid credentials") {
+    super("unauthenticated", message);
+    this.name = "UnauthenticatedError";
+  }
+}
+
+/** Valid credentials that may not do this. */
+export class PermissionDeniedError extends DomainError {
+  constructor(message: string) {
+    super("permission_denied", message);
+    this.name = "PermissionDeniedError";
+  }
+}

@@ -1,0 +1,18 @@
+import type { Node, NodeStatus } from "./node.js";
+
+/**
+ * Durable storage of nodes. The domain depends on this interface; `src/store/`
+ * implements it with Prisma, and tests may inject an in-memory fake.
+ */
+export interface NodeStore {
+  /** Every stored node, for loading the in-memory state at start-up. */
+  listAll(): Promise<Node[]>;
+  /** Inserts or replaces the whole node record (keyed by id). */
+  upsert(node: Node): Promise<void>;
+  /** Removes a node; resolves false when it did not exist. */
+  delete(id: string): Promise<boolean>;
+  /** Persists a status transition. */
+  setStatus(id: string, status: NodeStatus, at: Date): Promise<void>;
+  /** Batched flush of last-seen times (and latest metrics) in one transaction. */
+  flushHeartbeats(entries: ReadonlyArray<Pick<Node, "id" | "lastHeartbeatAt" | "metrics">>): Promise<void>;
+}

@@ -1,0 +1,73 @@
+/**
+ * The node as the domain sees it: no protobuf, no Prisma. Services convert proto
+ * messages to and from these types; the store persists them.
+ */
+
+/** Liveness as derived from heartbeats and the heartbeat TTL. */
+export type NodeStatus = "online" | "offline";
+
+/** Whether the scheduler may place new work on the node (Nomad's eligibility). */
+export type NodeEligibility = "eligible" | "ineligible";
+
+/** One GPU as an agent reports it (seed 001). */
+export interface Gpu {
+  id: number;
+  model: string;
+  memMb: number;
+}
+
+/** Structured host facts reported at registration (seeds 001 and 004). */
+export interface NodeCapabilities {
+  os: string;
+  arch: string;
+  cpuCount: number;
+  memMb: number;
+  diskMb: number;
+  gpus: Gpu[];
+  dockerAvailable: boolean;
+  dockerVersion: string;
+}
+
+/** The latest resource figures a node sent with a heartbeat (seeds 001 and 004). */
+export interface NodeMetrics {
+  cpuUsage: number;
+  memUsage: number;
+  diskFreeMb: number;
+  runningContainers: string[];
+  memoryUsedMb: number;
+  diskUsedMb: number;
+  cacheHitRate: number;
+  totalChunks: number;
+  activeConnections: number;
+  uploadSpeedMbps: number;
+  downloadSpeedMbps: number;
+  load1: number;
+}
+
+/** A registered machine. */
+export interface Node {
+  id: string;
+  name: string;
+  address: string;
+  labels: Record<string, string>;
+  /** Seed 000's capability strings, e.g. "docker", "compose", "gpu". */
+  tags: string[];
+  capabilities: NodeCapabilities;
+  /** Named ports a node serves on, e.g. ElioP2P's "p2p" and "http". */
+  ports: Record<string, number>;
+  status: NodeStatus;
+  eligibility: NodeEligibility;
+  draining: boolean;
+  agentVersion: string;
+  /** SHA-256 hex of the node's token; never the token itself. */
+  tokenHash: string;
+  metrics: NodeMetrics | undefined;
+  lastHeartbeatAt: Date | undefined;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Empty capabilities, for nodes that reported none. */
+export function emptyCapabilities(): NodeCapabilities {
+  return { os: "", arch: "", cpuCount: 0, memMb: 0, diskMb: 0, gpus: [], dockerAvailable: false, dockerVersion: "" };
+}

@@ -1,0 +1,44 @@
+import type { PlacementRequirements } from "./placement.js";
+
+/** A port a service listens on (seed 003). */
+export interface ServicePortSpec {
+  name: string;
+  port: number;
+  protocol: "tcp" | "udp";
+  targetPort: number;
+}
+
+/**
+ * A declarative service as the domain sees it: seed 003's service spec plus
+ * Capstan's image and placement. What an agent needs to run one replica.
+ */
+export interface ServiceSpec {
+  name: string;
+  path: string;
+  type: string;
+  entry: string;
+  command: string;
+  runtime: string;
+  image: string;
+  replicas: number;
+  ports: ServicePortSpec[];
+  env: Record<string, string>;
+  resources: { cpu: number; memory: number };
+  schedule: string;
+  hooks: { beforeStart: string; afterDeploy: string };
+  plugins: unknown[];
+  autoscaling:
+    | {
+        enabled: boolean;
+        minReplicas: number;
+        maxReplicas: number;
+        scaleUpThreshold: number;
+        scaleDownThreshold: number;
+        scaleDownDelaySeconds: number;
+      }
+    | undefined;
+  serverless: unknown;
+  labels: Record<string, string>;
+  dependencies: string[];
+  placement: PlacementRequirements;
+}

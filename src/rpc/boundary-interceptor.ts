@@ -1,0 +1,50 @@
+import { ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import { rpcLoggerKey } from "./context.js";
+import { toConnectError } from "./error-mapping.js";
+
+/**
+ * The one boundary every RPC passes: gives it a child logger (method, request
+ * id), maps thrown domain errors to Connect codes, and logs each failure once,
+ * here: expected failures at debug level with their code, unexpected ones at
+ * error level with the stack. Successful calls are logged at debug level, to
+ * keep the hot path (heartbeats) quiet at the default level.
+ */
+export function boundaryInterceptor(root: Logger): Interceptor {
+  return (next) => async (req) => {
+    const started = performance.now();
+    const requestId = req.header.get("x-request-id") || randomUUID();
+    const log = root.child({ rpc: `${req.service.typeName}/${req.method.name}`, requestId });
+    req.contextValues.set(rpcLoggerKey, log);
+    const fail = (err: unknown): never => {
+      const { error, expected } = toConnectError(err);
+      const ms = Math.round(performance.now() - started);
+      if (expected) log.debug({ code: ConnectError.from(error).code, ms, msg: error.rawMessage }, "rpc failed");
+      else log.error({ err, ms }, "rpc failed unexpectedly");
+      throw error;
+    };
+    try {
+      const res = await next(req);
+      if (res.stream) return wrapStream(res, fail);
+      if (log.isLevelEnabled("debug")) log.debug({ ms: Math.round(performance.now() - started) }, "rpc done");
+      return res as UnaryResponse;
+    } catch (err) {
+      return fail(err);
+    }
+  };
+}
+
+function wrapStream(res: StreamResponse, fail: (err: unknown) => never): StreamResponse {
+  const inner = res.message;
+  return {
+    ...res,
+    message: (async function* () {
+      try {
+        yield* inner;
+      } catch (err) {
+        fail(err);
+      }
+    })(),
+  };
+}

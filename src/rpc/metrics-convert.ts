@@ -1,0 +1,22 @@
+import type { NodeMetrics as PbMetrics } from "../../gen/proto/capstan/v1/node_pb.js";
+import type { NodeMetrics } from "../domain/node.js";
+import { emptyMetrics } from "../domain/node-registry.js";
+
+/** Proto metrics to domain; absent metrics are all zero. */
+export function metricsFromProto(m: PbMetrics | undefined): NodeMetrics {
+  if (!m) return emptyMetrics();
+  return {
+    cpuUsage: m.cpuUsage,
+    memUsage: m.memUsage,
+    diskFreeMb: m.diskFreeMb,
+    runningContainers: [...m.runningContainers],
+    memoryUsedMb: m.memoryUsedMb,
+    diskUsedMb: m.diskUsedMb,
+    cacheHitRate: m.cacheHitRate,
+    totalChunks: m.totalChunks,
+    activeConnections: m.activeConnections,
+    uploadSpeedMbps: m.uploadSpeedMbps,
+    downloadSpeedMbps: m.downloadSpeedMbps,
+    load1: m.load1,
+  };
+}

@@ -1,0 +1,65 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  PlacementRequirementsSchema,
+  PlacementStrategy as PbStrategy,
+  type PlacementRequirements as PbRequirements,
+} from "../../gen/proto/capstan/v1/placement_pb.js";
+import { InvalidArgumentError } from "../domain/errors.js";
+import type { LabelConstraint, PlacementRequirements, PlacementStrategy } from "../domain/placement.js";
+
+const strategies: Record<number, PlacementStrategy | undefined> = {
+  [PbStrategy.UNSPECIFIED]: undefined,
+  [PbStrategy.ROUND_ROBIN]: "round_robin",
+  [PbStrategy.SPREAD]: "spread",
+  [PbStrategy.BINPACK]: "binpack",
+};
+
+const operators = new Set(["=", "!=", "in", "not_in", "exists", "not_exists"]);
+
+/** Proto requirements to domain; field names in errors are prefixed with `field`. */
+export function requirementsFromProto(r: PbRequirements | undefined, field: string): PlacementRequirements {
+  if (!((r?.strategy ?? 0) in strategies)) throw new InvalidArgumentError(`${field}.strategy`, "unknown strategy");
+  const constraints = (r?.constraints ?? []).map((c, i): LabelConstraint => {
+    if (!operators.has(c.operator)) {
+      throw new InvalidArgumentError(`${field}.constraints[${i}].operator`, `must be one of ${[...operators].join(", ")}`);
+    }
+    return { key: c.key, operator: c.operator as LabelConstraint["operator"], values: [...c.values] };
+  });
+  return {
+    resources: {
+      cpu: r?.resources?.cpu ?? 0,
+      memoryMb: r?.resources?.memoryMb ?? 0,
+      diskMb: r?.resources?.diskMb ?? 0,
+      gpus: r?.resources?.gpus ?? 0,
+    },
+    requiredTags: [...(r?.requiredTags ?? [])],
+    labels: { ...(r?.labels ?? {}) },
+    constraints,
+    requireDocker: r?.requireDocker ?? false,
+    minDockerVersion: r?.minDockerVersion ?? "",
+    strategy: strategies[r?.strategy ?? 0],
+    weights: {
+      cpu: r?.weights?.cpu ?? 0,
+      memory: r?.weights?.memory ?? 0,
+      disk: r?.weights?.disk ?? 0,
+      spread: r?.weights?.spread ?? 0,
+    },
+    spreadLabel: r?.spreadLabel ?? "",
+  };
+}
+
+/** Domain requirements to proto. */
+export function requirementsToProto(r: PlacementRequirements): PbRequirements {
+  const strategy = Object.entries(strategies).find(([, s]) => s === r.strategy)?.[0];
+  return create(PlacementRequirementsSchema, {
+    resources: r.resources,
+    requiredTags: r.requiredTags,
+    labels: r.labels,
+    constraints: r.constraints,
+    requireDocker: r.requireDocker,
+    minDockerVersion: r.minDockerVersion,
+    strategy: Number(strategy ?? 0),
+    weights: r.weights,
+    spreadLabel: r.spreadLabel,
+  });
+}

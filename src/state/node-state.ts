@@ -1,0 +1,87 @@
+import type { Node } from "../domain/node.js";
+
+/** A change to the node view, for watchers (and, later, for peer replicas). */
+export type NodeChange = { type: "put"; node: Node } | { type: "delete"; node: Node };
+
+/**
+ * The in-memory view of nodes that every read is answered from. It is the only
+ * owner of node data in memory: the domain writes here after the store has
+ * made a change durable, so a later multi-replica mode can keep it coherent by
+ * re-reading the store into it without touching the services.
+ *
+ * Node objects are treated as immutable: a change puts a new object, which lets
+ * the RPC edge cache conversions by object identity.
+ */
+export class NodeState {
+  private readonly nodes = new Map<string, Node>();
+  private readonly idByName = new Map<string, string>();
+  private sortedIds: string[] | undefined;
+  private readonly listeners = new Set<(change: NodeChange) => void>();
+
+  /** Replaces the whole view, e.g. with what the store holds at start-up. */
+  load(nodes: Iterable<Node>): void {
+    this.nodes.clear();
+    this.idByName.clear();
+    this.sortedIds = undefined;
+    for (const node of nodes) this.index(node);
+  }
+
+  /** The node with this id, if any. */
+  get(id: string): Node | undefined {
+    return this.nodes.get(id);
+  }
+
+  /** The node registered under this name, if any. */
+  getByName(name: string): Node | undefined {
+    const id = this.idByName.get(name);
+    return id === undefined ? undefined : this.nodes.get(id);
+  }
+
+  /** How many nodes there are. */
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  /** Every node, ordered by id. */
+  list(): Node[] {
+    if (this.sortedIds === undefined) this.sortedIds = [...this.nodes.keys()].sort();
+    return this.sortedIds.map((id) => this.nodes.get(id) as Node);
+  }
+
+  /** Adds or replaces a node. */
+  put(node: Node): void {
+    const previous = this.nodes.get(node.id);
+    if (previous && previous.name !== node.name && this.idByName.get(previous.name) === node.id) {
+      this.idByName.delete(previous.name);
+    }
+    if (!previous) this.sortedIds = undefined;
+    this.index(node);
+    this.emit({ type: "put", node });
+  }
+
+  /** Removes a node; returns it, or undefined when there was none. */
+  remove(id: string): Node | undefined {
+    const node = this.nodes.get(id);
+    if (!node) return undefined;
+    this.nodes.delete(id);
+    if (this.idByName.get(node.name) === id) this.idByName.delete(node.name);
+    this.sortedIds = undefined;
+    this.emit({ type: "delete", node });
+    return node;
+  }
+
+  /** Subscribes to changes; returns the unsubscribe function. */
+  onChange(listener: (change: NodeChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private index(node: Node): void {
+    this.nodes.set(node.id, node);
+    this.idByName.set(node.name, node.id);
+  }
+
+  private emit(change: NodeChange): void {
+    for (const listener of this.listeners) listener(change);
+  }
+}
