@@ -6,27 +6,16 @@ import {
   canTransition,
   DEFAULT_TIMEOUT_MS,
   TERMINAL,
-  type CommandPayload,
   type Job,
   type JobStatus,
   type JobUpdate,
 } from "../domain/job.js";
+import type { CommandBus, NewJob } from "../domain/command-bus.js";
 import type { JobFilter, JobStore } from "../domain/job-store.js";
 import { KeyedLock } from "../domain/keyed-lock.js";
 import type { JobState } from "../state/job-state.js";
 import type { JobEvents } from "./job-events.js";
 import type { AgentSession, SessionRegistry } from "./session-registry.js";
-
-/** A command to run on a node. */
-export interface NewJob {
-  nodeId: string;
-  payload: CommandPayload;
-  deploymentId?: string;
-  serviceName?: string;
-  replicaId?: string;
-  /** Run time limit once dispatched; default by type; 0 means until stopped. */
-  timeoutMs?: number;
-}
 
 /** Dispatcher settings. */
 export interface DispatcherOptions {
@@ -46,7 +35,7 @@ export interface DispatcherOptions {
  * timed out past their deadline. Every change is persisted, then announced on
  * JobEvents.
  */
-export class Dispatcher {
+export class Dispatcher implements CommandBus {
   private readonly lock = new KeyedLock();
   private readonly now: () => Date;
   private timer: NodeJS.Timeout | undefined;
@@ -108,6 +97,16 @@ export class Dispatcher {
     const session = this.sessions.get(job.nodeId);
     if (!session) return job;
     return this.lock.run(job.nodeId, () => this.deliver(job.id, session));
+  }
+
+  /** Called after every persisted change of any job. */
+  onJobChange(listener: (job: Job) => void): () => void {
+    return this.events.onAny((e) => listener(e.job));
+  }
+
+  /** Whether the node's agent is connected now. */
+  isConnected(nodeId: string): boolean {
+    return this.sessions.isConnected(nodeId);
   }
 
   /** Reads a job, finished or not. */

@@ -39,6 +39,24 @@ export class InvalidArgumentError extends DomainError {
   }
 }
 
+/** One problem with a document, for callers that validate many fields at once. */
+export interface ValidationIssue {
+  /** Dotted path of the field, e.g. "spec.services[0].replicas". */
+  path: string;
+  message: string;
+}
+
+/** A document with one or more invalid fields; names the first and lists all. */
+export class ValidationError extends DomainError {
+  constructor(
+    summary: string,
+    readonly issues: ValidationIssue[],
+  ) {
+    super("invalid_argument", `${summary}: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues[0]?.path);
+    this.name = "ValidationError";
+  }
+}
+
 /** The named thing does not exist. */
 export class NotFoundError extends DomainError {
   constructor(what: string, id: string) {

@@ -38,14 +38,15 @@ export const FILTERS: readonly Filter[] = [
   {
     name: "tags",
     check: (n, r) => {
-      const missing = r.requiredTags.filter((t) => !n.tags.has(t));
-      return missing.length ? `lacks ${missing.join(", ")}` : undefined;
+      if (r.requiredTags.length === 0 || r.requiredTags.every((t) => n.tags.has(t))) return undefined;
+      return `lacks ${r.requiredTags.filter((t) => !n.tags.has(t)).join(", ")}`;
     },
   },
   {
     name: "labels",
     check: (n, r) => {
-      for (const [k, v] of Object.entries(r.labels)) {
+      for (const k in r.labels) {
+        const v = r.labels[k];
         if (n.labels[k] !== v) return `label ${k}=${v} required, node has ${k}=${n.labels[k] ?? "(unset)"}`;
       }
       return undefined;

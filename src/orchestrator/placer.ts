@@ -1,6 +1,6 @@
 import type { PlacementRequirements } from "../domain/placement.js";
 import { FILTERS } from "./filters.js";
-import { DEFAULT_STRATEGY, score } from "./scoring.js";
+import { DEFAULT_STRATEGY, round, score } from "./scoring.js";
 import type { ClusterSnapshot, NodeSnapshot, ResourceAmounts } from "./snapshot.js";
 
 /** Place `count` units of a group that need `requirements`. */
@@ -56,11 +56,22 @@ export class Placer {
   private cursor = 0;
   private readonly limit: number;
 
+  private readonly byId = new Map<string, NodeSnapshot>();
+
   constructor(
     private readonly snapshot: ClusterSnapshot,
     options: PlacerOptions = {},
   ) {
-    this.limit = options.candidateLimit ?? 16;
+    this.limit = options.candidateLimit ?? 8;
+    // Index existing units by group once, so per-decision work never scans every node.
+    for (const node of snapshot.nodes) {
+      this.byId.set(node.id, node);
+      for (const group in node.groups) {
+        let g = this.groups.get(group);
+        if (!g) this.groups.set(group, (g = new Map()));
+        g.set(node.id, node.groups[group]);
+      }
+    }
   }
 
   /** Places the request's units one by one. */
@@ -92,6 +103,7 @@ export class Placer {
 
   private fork(): Placer {
     const copy = new Placer(this.snapshot, { candidateLimit: this.limit });
+    copy.groups.clear();
     for (const [k, v] of this.used) copy.used.set(k, { ...v });
     for (const [k, v] of this.groups) copy.groups.set(k, new Map(v));
     for (const [k, v] of this.domains) copy.domains.set(k, new Map(v));
@@ -103,8 +115,9 @@ export class Placer {
     const base = { nodeId: node.id, nodeName: node.name, score: 0, scoreTerms: {}, placed: 0 };
     const rejected = this.reject(node, req);
     if (rejected) return { ...base, feasible: false, rejectedBy: rejected[0], reason: rejected[1] };
-    const s = this.scoreOf(node, req);
-    return { ...base, feasible: true, rejectedBy: "", reason: "", score: s.total, scoreTerms: s.terms };
+    const terms: Record<string, number> = {};
+    const total = this.scoreOf(node, req, terms);
+    return { ...base, feasible: true, rejectedBy: "", reason: "", score: round(total), scoreTerms: terms };
   }
 
   private reject(node: NodeSnapshot, req: PlacementRequest): [string, string] | undefined {
@@ -125,12 +138,13 @@ export class Placer {
     let bestScore = -Infinity;
     let bestIndex = 0;
     let seen = 0;
+    const ctx = this.domainContext(req);
     for (let i = 0; i < n && seen < this.limit; i++) {
       const index = (this.cursor + i) % n;
       const node = nodes[index];
       if (this.reject(node, req)) continue;
       seen++;
-      const s = this.scoreOf(node, req).total;
+      const s = this.scoreOf(node, req, undefined, ctx);
       if (s > bestScore) {
         best = node;
         bestScore = s;
@@ -143,17 +157,20 @@ export class Placer {
     return best;
   }
 
-  private scoreOf(node: NodeSnapshot, req: PlacementRequest) {
+  private scoreOf(node: NodeSnapshot, req: PlacementRequest, terms?: Record<string, number>, ctx = this.domainContext(req)): number {
     const here = this.groupCount(node, req.group);
+    const inDomain = ctx.counts ? (ctx.counts.get(node.labels[req.requirements.spreadLabel] ?? "") ?? 0) : 0;
+    return score(node, req.requirements, this.usedOf(node), here, inDomain, ctx.max, terms);
+  }
+
+  /** The group's units per failure domain and the largest count, once per decision. */
+  private domainContext(req: PlacementRequest): { counts: Map<string, number> | undefined; max: number } {
     const label = req.requirements.spreadLabel;
-    let inDomain = 0;
-    let maxDomain = 0;
-    if (label !== "") {
-      const domains = this.domainCounts(req.group, label);
-      inDomain = domains.get(node.labels[label] ?? "") ?? 0;
-      for (const v of domains.values()) maxDomain = Math.max(maxDomain, v);
-    }
-    return score(node, req.requirements, this.usedOf(node), here, inDomain, maxDomain);
+    if (label === "") return { counts: undefined, max: 0 };
+    const counts = this.domainCounts(req.group, label);
+    let max = 0;
+    for (const v of counts.values()) if (v > max) max = v;
+    return { counts, max };
   }
 
   /** Units of a group per failure domain; computed once per group and label, then kept current by commit(). */
@@ -162,9 +179,8 @@ export class Placer {
     let counts = this.domains.get(key);
     if (!counts) {
       counts = new Map();
-      for (const node of this.snapshot.nodes) {
-        const c = this.groupCount(node, group);
-        const d = node.labels[label] ?? "";
+      for (const [nodeId, c] of this.groups.get(group) ?? []) {
+        const d = this.byId.get(nodeId)?.labels[label] ?? "";
         if (c > 0) counts.set(d, (counts.get(d) ?? 0) + c);
       }
       this.domains.set(key, counts);
@@ -173,7 +189,7 @@ export class Placer {
   }
 
   private groupCount(node: NodeSnapshot, group: string): number {
-    return (node.groups[group] ?? 0) + (this.groups.get(group)?.get(node.id) ?? 0);
+    return this.groups.get(group)?.get(node.id) ?? 0;
   }
 
   private usedOf(node: NodeSnapshot): ResourceAmounts {

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { DomainError, type ErrorKind } from "../domain/errors.js";
+import { DomainError, ValidationError, type ErrorKind } from "../domain/errors.js";
 
 const codes: Record<ErrorKind, Code> = {
   invalid_argument: Code.InvalidArgument,
@@ -21,6 +21,7 @@ export function toConnectError(err: unknown): { error: ConnectError; expected: b
   if (err instanceof DomainError) {
     const error = new ConnectError(err.message, codes[err.kind]);
     if (err.field) error.metadata.set("capstan-field", err.field);
+    if (err instanceof ValidationError) error.metadata.set("capstan-issues", JSON.stringify(err.issues));
     return { error, expected: true };
   }
   if (err instanceof ConnectError) {

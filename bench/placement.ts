@@ -1,0 +1,94 @@
+/**
+ * bench:placement — places 100,000 replicas onto 10,000 nodes with label
+ * constraints, resource filters and spread scoring, and prints placements per
+ * second and p99 decision time next to a naive first-fit baseline (scan every
+ * node in order, take the first that fits), measured in the same run.
+ * Target: at least 50,000 placements/s.
+ */
+import { noRequirements, type PlacementRequirements } from "../src/domain/placement.js";
+import { FILTERS } from "../src/orchestrator/filters.js";
+import { Placer } from "../src/orchestrator/placer.js";
+import type { NodeSnapshot, ResourceAmounts } from "../src/orchestrator/snapshot.js";
+
+const NODES = Number(process.env.NODES ?? 10_000);
+const REPLICAS = Number(process.env.REPLICAS ?? 100_000);
+const PER_SERVICE = 10;
+
+function cluster(): NodeSnapshot[] {
+  const zones = ["a", "b", "c", "d"];
+  return Array.from({ length: NODES }, (_, i) => ({
+    id: `node-${String(i).padStart(5, "0")}`,
+    name: `node-${i}`,
+    online: i % 50 !== 0,
+    eligible: i % 97 !== 0,
+    labels: { zone: zones[i % 4], tier: i % 3 === 0 ? "edge" : "core" },
+    tags: new Set(i % 10 === 0 ? ["docker", "gpu"] : ["docker"]),
+    dockerAvailable: true,
+    dockerVersion: "24.0.7",
+    capacity: { cpu: 32, memoryMb: 131072, diskMb: 1_000_000, gpus: i % 10 === 0 ? 2 : 0 },
+    used: { cpu: (i % 7) * 2, memoryMb: (i % 5) * 4096, diskMb: 0, gpus: 0 },
+    groups: {},
+  }));
+}
+
+function requirements(service: number): PlacementRequirements {
+  return {
+    ...noRequirements(),
+    resources: { cpu: 0.25, memoryMb: 256, diskMb: 100, gpus: 0 },
+    constraints: [{ key: "tier", operator: service % 2 ? "=" : "!=", values: ["edge"] }],
+    strategy: service % 3 === 0 ? "binpack" : "spread",
+    spreadLabel: "zone",
+  };
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+function runCapstan(): { perSec: number; p99Us: number; placed: number } {
+  const placer = new Placer({ nodes: cluster() });
+  const times = new Float64Array(REPLICAS / PER_SERVICE);
+  let placed = 0;
+  const start = performance.now();
+  for (let s = 0; s < REPLICAS / PER_SERVICE; s++) {
+    const t0 = performance.now();
+    placed += placer.place({ requirements: requirements(s), count: PER_SERVICE, group: `svc-${s}` }).placements.length;
+    times[s] = ((performance.now() - t0) * 1000) / PER_SERVICE;
+  }
+  const secs = (performance.now() - start) / 1000;
+  times.sort();
+  return { perSec: placed / secs, p99Us: percentile(times, 0.99), placed };
+}
+
+function runFirstFit(): { perSec: number; p99Us: number; placed: number } {
+  const nodes = cluster();
+  const used = new Map<string, ResourceAmounts>();
+  const times = new Float64Array(REPLICAS);
+  let placed = 0;
+  const start = performance.now();
+  for (let r = 0; r < REPLICAS; r++) {
+    const req = requirements(Math.floor(r / PER_SERVICE));
+    const t0 = performance.now();
+    for (const node of nodes) {
+      const u = used.get(node.id) ?? node.used;
+      if (FILTERS.every((f) => f.check(node, req, u) === undefined)) {
+        const x = req.resources;
+        used.set(node.id, { cpu: u.cpu + x.cpu, memoryMb: u.memoryMb + x.memoryMb, diskMb: u.diskMb + x.diskMb, gpus: u.gpus });
+        placed++;
+        break;
+      }
+    }
+    times[r] = (performance.now() - t0) * 1000;
+  }
+  const secs = (performance.now() - start) / 1000;
+  times.sort();
+  return { perSec: placed / secs, p99Us: percentile(times, 0.99), placed };
+}
+
+const capstan = runCapstan();
+const baseline = runFirstFit();
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+console.log(`bench:placement  ${fmt(REPLICAS)} replicas onto ${fmt(NODES)} nodes (constraints, resources, spread/binpack scoring)`);
+console.log(`  capstan placer     ${fmt(capstan.perSec).padStart(10)} placements/s   p99 ${capstan.p99Us.toFixed(1)} µs/decision   placed ${fmt(capstan.placed)}`);
+console.log(`  first-fit baseline ${fmt(baseline.perSec).padStart(10)} placements/s   p99 ${baseline.p99Us.toFixed(1)} µs/decision   placed ${fmt(baseline.placed)}`);
+console.log(`  target ≥ 50,000 placements/s: ${capstan.perSec >= 50_000 ? "met" : "NOT met"} (${(capstan.perSec / baseline.perSec).toFixed(2)}× baseline)`);

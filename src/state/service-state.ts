@@ -1,0 +1,28 @@
+import type { Replica } from "../domain/replica.js";
+import type { StoredService } from "../domain/service-store.js";
+
+/** The in-memory view of services and their replicas. */
+export class ServiceState {
+  readonly services = new Map<string, StoredService>();
+  readonly replicas = new Map<string, Replica>();
+
+  /** Replaces the view, e.g. with what the store holds at start-up. */
+  load(services: Iterable<StoredService>, replicas: Iterable<Replica>): void {
+    this.services.clear();
+    this.replicas.clear();
+    for (const s of services) this.services.set(s.spec.name, s);
+    for (const r of replicas) this.replicas.set(r.id, r);
+  }
+
+  /** A service's replicas, oldest first. */
+  replicasOf(serviceName: string): Replica[] {
+    return [...this.replicas.values()]
+      .filter((r) => r.serviceName === serviceName)
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+  }
+
+  /** Every service, by name. */
+  listServices(): StoredService[] {
+    return [...this.services.values()].sort((a, b) => (a.spec.name < b.spec.name ? -1 : 1));
+  }
+}
