@@ -11,6 +11,12 @@ export interface Config {
   readonly heartbeatTtlMs: number;
   readonly heartbeatFlushMs: number;
   readonly shutdownTimeoutMs: number;
+  /** How often the service reconciler runs (it also runs soon after changes). */
+  readonly reconcileIntervalMs: number;
+  /** How long past the heartbeat TTL a node may be offline before its replicas move. */
+  readonly replicaGraceMs: number;
+  /** At most this many replicas of one service start at once. */
+  readonly maxParallel: number;
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Pretty logs for people at a terminal; JSON otherwise. */
   readonly logPretty: boolean;
@@ -51,6 +57,9 @@ const schema = z.object({
   HEARTBEAT_TTL: duration.default(15_000),
   HEARTBEAT_FLUSH_INTERVAL: duration.default(10_000),
   SHUTDOWN_TIMEOUT: duration.default(10_000),
+  RECONCILE_INTERVAL: duration.default(2_000),
+  REPLICA_GRACE: duration.default(30_000),
+  MAX_PARALLEL: z.coerce.number().int().min(1).max(1000).default(2),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   LOG_FORMAT: z.enum(["json", "pretty", "auto"]).default("auto"),
   TLS_CERT: z.string().optional(),
@@ -83,6 +92,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
     heartbeatTtlMs: e.HEARTBEAT_TTL,
     heartbeatFlushMs: e.HEARTBEAT_FLUSH_INTERVAL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    reconcileIntervalMs: e.RECONCILE_INTERVAL,
+    replicaGraceMs: e.REPLICA_GRACE,
+    maxParallel: e.MAX_PARALLEL,
     logLevel: e.LOG_LEVEL,
     logPretty: e.LOG_FORMAT === "pretty" || (e.LOG_FORMAT === "auto" && isTty),
     tls: e.TLS_CERT && e.TLS_KEY ? { cert: readPem("TLS_CERT", e.TLS_CERT), key: readPem("TLS_KEY", e.TLS_KEY) } : undefined,

@@ -1,0 +1,123 @@
+-- CreateTable
+CREATE TABLE "nodes" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "name" TEXT NOT NULL,
+    "address" TEXT NOT NULL,
+    "labels" TEXT NOT NULL,
+    "tags" TEXT NOT NULL,
+    "capabilities" TEXT NOT NULL,
+    "ports" TEXT NOT NULL,
+    "status" TEXT NOT NULL,
+    "eligibility" TEXT NOT NULL,
+    "draining" BOOLEAN NOT NULL,
+    "agent_version" TEXT NOT NULL,
+    "token_hash" TEXT NOT NULL,
+    "metrics" TEXT,
+    "last_heartbeat_at" DATETIME,
+    "created_at" DATETIME NOT NULL,
+    "updated_at" DATETIME NOT NULL
+);
+
+-- CreateTable
+CREATE TABLE "jobs" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "node_id" TEXT NOT NULL,
+    "type" TEXT NOT NULL,
+    "status" TEXT NOT NULL,
+    "payload" TEXT NOT NULL,
+    "deployment_id" TEXT NOT NULL,
+    "service_name" TEXT NOT NULL,
+    "replica_id" TEXT NOT NULL,
+    "logs" TEXT NOT NULL,
+    "error" TEXT NOT NULL,
+    "exit_code" INTEGER NOT NULL,
+    "result" TEXT,
+    "attempts" INTEGER NOT NULL,
+    "timeout_ms" INTEGER NOT NULL,
+    "created_at" DATETIME NOT NULL,
+    "updated_at" DATETIME NOT NULL,
+    "dispatched_at" DATETIME,
+    "started_at" DATETIME,
+    "finished_at" DATETIME,
+    "deadline" DATETIME
+);
+
+-- CreateTable
+CREATE TABLE "deployments" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "project_name" TEXT NOT NULL,
+    "template_id" TEXT NOT NULL,
+    "node_id" TEXT NOT NULL,
+    "status" TEXT NOT NULL,
+    "revision" INTEGER NOT NULL,
+    "rendered_compose" TEXT NOT NULL,
+    "compose_hash" TEXT NOT NULL,
+    "env" TEXT NOT NULL,
+    "requirements" TEXT NOT NULL,
+    "last_job_id" TEXT NOT NULL,
+    "last_logs" TEXT NOT NULL,
+    "last_error" TEXT NOT NULL,
+    "removing" BOOLEAN NOT NULL,
+    "created_at" DATETIME NOT NULL,
+    "updated_at" DATETIME NOT NULL
+);
+
+-- CreateTable
+CREATE TABLE "deployment_revisions" (
+    "deployment_id" TEXT NOT NULL,
+    "revision" INTEGER NOT NULL,
+    "rendered_compose" TEXT NOT NULL,
+    "compose_hash" TEXT NOT NULL,
+    "env" TEXT NOT NULL,
+    "action" TEXT NOT NULL,
+    "node_id" TEXT NOT NULL,
+    "job_id" TEXT NOT NULL,
+    "outcome" TEXT NOT NULL,
+    "rollback_of" INTEGER NOT NULL,
+    "created_at" DATETIME NOT NULL,
+
+    PRIMARY KEY ("deployment_id", "revision")
+);
+
+-- CreateTable
+CREATE TABLE "services" (
+    "name" TEXT NOT NULL PRIMARY KEY,
+    "id" TEXT NOT NULL,
+    "spec" TEXT NOT NULL,
+    "spec_hash" TEXT NOT NULL,
+    "created_at" DATETIME NOT NULL,
+    "updated_at" DATETIME NOT NULL
+);
+
+-- CreateTable
+CREATE TABLE "replicas" (
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "service_name" TEXT NOT NULL,
+    "node_id" TEXT NOT NULL,
+    "status" TEXT NOT NULL,
+    "spec_hash" TEXT NOT NULL,
+    "job_id" TEXT NOT NULL,
+    "created_at" DATETIME NOT NULL,
+    "updated_at" DATETIME NOT NULL
+);
+
+-- CreateIndex
+CREATE INDEX "nodes_name_idx" ON "nodes"("name");
+
+-- CreateIndex
+CREATE INDEX "jobs_status_idx" ON "jobs"("status");
+
+-- CreateIndex
+CREATE INDEX "jobs_node_id_created_at_idx" ON "jobs"("node_id", "created_at");
+
+-- CreateIndex
+CREATE INDEX "jobs_deployment_id_created_at_idx" ON "jobs"("deployment_id", "created_at");
+
+-- CreateIndex
+CREATE INDEX "jobs_created_at_idx" ON "jobs"("created_at");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "deployments_project_name_key" ON "deployments"("project_name");
+
+-- CreateIndex
+CREATE INDEX "replicas_service_name_idx" ON "replicas"("service_name");

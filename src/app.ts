@@ -1,0 +1,167 @@
+import type { DescService } from "@bufbuild/protobuf";
+import { createRouterTransport, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Logger } from "pino";
+import { AgentService } from "../gen/proto/capstan/v1/agent_service_pb.js";
+import { ChunkIndexService } from "../gen/proto/capstan/v1/chunk_index_service_pb.js";
+import { DeploymentService } from "../gen/proto/capstan/v1/deployment_service_pb.js";
+import { NodeService } from "../gen/proto/capstan/v1/node_service_pb.js";
+import { SystemService } from "../gen/proto/capstan/v1/system_service_pb.js";
+import { Health } from "../gen/proto/health/v1/health_pb.js";
+import { AgentGate } from "./agents/agent-gate.js";
+import { Dispatcher } from "./agents/dispatcher.js";
+import { createAgentStreamHandler } from "./agents/grpc-agent-stream.js";
+import { JobEvents } from "./agents/job-events.js";
+import { SessionRegistry } from "./agents/session-registry.js";
+import { createWebSocketGateway } from "./agents/ws/ws-gateway.js";
+import type { Config } from "./config.js";
+import { DeploymentManager } from "./domain/deployment-manager.js";
+import { LivenessMonitor } from "./domain/liveness-monitor.js";
+import { NodeRegistry } from "./domain/node-registry.js";
+import { ProjectApi } from "./domain/project-api.js";
+import { ServiceManager } from "./domain/service-manager.js";
+import { ServiceReconciler } from "./domain/service-reconciler.js";
+import { clusterSnapshot } from "./orchestrator/cluster-view.js";
+import { boundaryInterceptor } from "./rpc/boundary-interceptor.js";
+import { HealthState, registerHealth } from "./server/health.js";
+import { createOnePortServer, type OnePortServer } from "./server/one-port-server.js";
+import { registerReflection } from "./server/reflection.js";
+import { createAgentService } from "./services/agent-service.js";
+import { createChunkIndexService } from "./services/chunk-index-service.js";
+import { createDeploymentService } from "./services/deployment-service.js";
+import { createNodeService } from "./services/node-service.js";
+import { createSystemService } from "./services/system-service.js";
+import { DeploymentState } from "./state/deployment-state.js";
+import { JobState } from "./state/job-state.js";
+import { NodeState } from "./state/node-state.js";
+import { ServiceState } from "./state/service-state.js";
+import { openDatabase, type Database } from "./store/database.js";
+import { version } from "./version.js";
+
+/** The running control plane, as main.ts and the end-to-end tests see it. */
+export interface App {
+  /** The bound port (useful with PORT=0). */
+  readonly port: number;
+  /** http(s)://127.0.0.1:port */
+  readonly url: string;
+  readonly db: Database;
+  /** Graceful shutdown: stop accepting, finish in-flight calls, close streams, close the database. */
+  close(): Promise<void>;
+}
+
+/** The services Capstan serves, for reflection and the REST gateway. */
+export const SERVICES: readonly DescService[] = [NodeService, DeploymentService, ChunkIndexService, AgentService, SystemService];
+
+/**
+ * The composition root: builds every part from the configuration and wires
+ * them together. There are no module-level singletons; two Apps in one
+ * process (as the tests start) share nothing.
+ */
+export async function startApp(config: Config, logger: Logger): Promise<App> {
+  const startedAt = Date.now();
+  const db = await openDatabase(config.databaseUrl, logger);
+  const shutdown = new AbortController();
+  const stops: Array<() => Promise<void> | void> = [];
+  try {
+    const nodeState = new NodeState();
+    nodeState.load(await db.nodes.listAll());
+    const registry = new NodeRegistry({ store: db.nodes, state: nodeState, logger });
+    const liveness = new LivenessMonitor(registry, nodeState, db.nodes, { heartbeatTtlMs: config.heartbeatTtlMs, flushIntervalMs: config.heartbeatFlushMs }, logger);
+    await liveness.start();
+    stops.push(() => liveness.stop());
+
+    const sessions = new SessionRegistry();
+    const events = new JobEvents();
+    const jobState = new JobState();
+    const dispatcher = new Dispatcher(db.jobs, jobState, sessions, events, logger, { ackTimeoutMs: 10_000, maxAttempts: 5, maxLogChars: 64 * 1024 });
+    await dispatcher.start();
+    stops.push(() => dispatcher.stop());
+
+    const deploymentState = new DeploymentState();
+    const serviceState = new ServiceState();
+    const snapshot = () => clusterSnapshot(nodeState, deploymentState, serviceState);
+    const deployments = new DeploymentManager({ store: db.deployments, state: deploymentState, bus: dispatcher, nodes: registry, snapshot, logger });
+    await deployments.start();
+    const projects = new ProjectApi(deployments, registry, dispatcher);
+    const reconciler = new ServiceReconciler(db.services, serviceState, dispatcher, () => registry.all(), snapshot, {
+      intervalMs: config.reconcileIntervalMs,
+      graceMs: config.replicaGraceMs,
+      heartbeatTtlMs: config.heartbeatTtlMs,
+      maxParallel: config.maxParallel,
+    }, logger);
+    await reconciler.start();
+    stops.push(() => reconciler.stop());
+    const services = new ServiceManager(db.services, serviceState, snapshot, () => reconciler.trigger());
+    // Node and job changes can unblock pending work: look again soon.
+    nodeState.onChange(() => {
+      reconciler.trigger();
+      void deployments.retryPending();
+    });
+
+    const gate = new AgentGate(registry, config.joinToken, logger);
+    if (gate.open) logger.warn("CAPSTAN_JOIN_TOKEN is not set: any agent may register (development mode)");
+    const heartbeatIntervalMs = Math.max(100, Math.floor(config.heartbeatTtlMs / 3));
+    const agentStream = createAgentStreamHandler({
+      gate, registry, sessions, dispatcher, chunks: { report: async () => undefined }, logger, heartbeatIntervalMs, helloTimeoutMs: 10_000, serverVersion: version,
+    });
+    const health = new HealthState();
+
+    const routes = (router: ConnectRouter) => {
+      router.service(NodeService, createNodeService({ registry, isConnected: (id) => sessions.isConnected(id), publicUrl: config.publicUrl }));
+      router.service(AgentService, createAgentService({ registry, agentStream }));
+      router.service(DeploymentService, createDeploymentService({ deployments, projects, services, serviceState, snapshot, dispatcher, events }));
+      router.service(ChunkIndexService, createChunkIndexService());
+      router.service(SystemService, createSystemService({
+        version, startedAt, databaseProvider: db.provider, pingDatabase: () => db.ping(), connectedAgents: () => sessions.size,
+      }));
+      registerHealth(router, health);
+      registerReflection(router, [...SERVICES, Health]);
+    };
+    const interceptors: Interceptor[] = [boundaryInterceptor(logger)];
+    const connect = connectNodeAdapter({
+      routes,
+      interceptors,
+      shutdownSignal: shutdown.signal,
+      jsonOptions: { ignoreUnknownFields: false },
+    });
+    const gateway = { handle: async (_req: unknown, _res: unknown) => false };
+    void createRouterTransport;
+    const ws = createWebSocketGateway({ gate, registry, sessions, dispatcher, logger, heartbeatIntervalMs });
+    const server: OnePortServer = createOnePortServer({
+      handler: (req, res) => {
+        gateway.handle(req, res).then(
+          (handled) => handled || connect(req, res),
+          (err: unknown) => {
+            logger.error({ err }, "gateway failed");
+            if (!res.headersSent) res.writeHead(500).end();
+          },
+        );
+      },
+      upgrade: (req, socket, head) => ws.handleUpgrade(req, socket, head),
+      tls: config.tls,
+      logger,
+    });
+    const port = await server.listen(config.port, config.host);
+    const url = `${config.tls ? "https" : "http"}://127.0.0.1:${port}`;
+    logger.info({ port, url, database: db.provider, version }, "capstan listening");
+    return {
+      port,
+      url,
+      db,
+      async close() {
+        health.shutdown();
+        ws.close();
+        sessions.closeAll("server shutting down");
+        shutdown.abort();
+        await server.close(config.shutdownTimeoutMs);
+        for (const stop of stops.reverse()) await stop();
+        await db.close();
+        logger.info("capstan stopped");
+      },
+    };
+  } catch (err) {
+    for (const stop of stops.reverse()) await stop();
+    await db.close();
+    throw err;
+  }
+}

@@ -1,0 +1,103 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
+import type { CommandBus } from "../domain/command-bus.js";
+import type { DeploymentManager } from "../domain/deployment-manager.js";
+import { InvalidArgumentError } from "../domain/errors.js";
+import type { Job } from "../domain/job.js";
+import type { JobFilter } from "../domain/job-store.js";
+import type { ProjectApi } from "../domain/project-api.js";
+import { requireId } from "../domain/validate.js";
+import { deploymentStatusFromProto, deploymentToProto, revisionToProto } from "../rpc/deployment-convert.js";
+import { requirementsFromProto } from "../rpc/placement-convert.js";
+
+type Handlers = Pick<
+  ServiceImpl<typeof DeploymentService>,
+  | "createDeployment"
+  | "listDeployments"
+  | "getDeployment"
+  | "deleteDeployment"
+  | "listRevisions"
+  | "rollbackDeployment"
+  | "deploy"
+  | "stopProject"
+  | "getProjectStatus"
+>;
+
+/** What the deployment handlers need. */
+export interface DeploymentHandlerDeps {
+  deployments: DeploymentManager;
+  projects: ProjectApi;
+  /** Recent jobs of a deployment, for GetDeployment. */
+  listJobs: (filter: JobFilter) => Promise<Job[]>;
+  bus: CommandBus;
+}
+
+/** DeploymentService's compose RPCs (seed 001) and project RPCs (seed 002). */
+export function createDeploymentHandlers(deps: DeploymentHandlerDeps): Handlers {
+  const { deployments, projects } = deps;
+  return {
+    async createDeployment(req) {
+      const action = req.action || "apply";
+      if (action !== "apply" && action !== "delete") throw new InvalidArgumentError("action", 'must be "apply" or "delete"');
+      if (action === "delete") {
+        const { deployment, job } = await deployments.delete(requireId("deployment_id", req.deploymentId));
+        return { deploymentId: deployment.id, status: "accepted", message: "Deletion request accepted and queued for processing", jobId: job?.id ?? "", revision: deployment.revision };
+      }
+      const { deployment, job } = await deployments.apply({
+        deploymentId: req.deploymentId,
+        projectName: req.projectName,
+        templateId: req.templateId,
+        renderedCompose: req.renderedCompose,
+        env: { ...req.env },
+        nodeId: req.nodeId,
+        requirements: requirementsFromProto(req.requirements, "requirements"),
+      });
+      return {
+        deploymentId: deployment.id,
+        status: "accepted",
+        message: job ? "Deployment request accepted and queued for processing" : `Deployment request accepted; waiting for a node: ${deployment.lastError}`,
+        jobId: job?.id ?? "",
+        revision: deployment.revision,
+      };
+    },
+    listDeployments(req) {
+      if (req.pageSize < 0) throw new InvalidArgumentError("page_size", "must not be negative");
+      const status = deploymentStatusFromProto(req.status, "status");
+      const all = deployments.list().filter((d) => (!req.nodeId || d.nodeId === req.nodeId) && (!status || d.status === status));
+      const start = req.pageToken ? Number.parseInt(Buffer.from(req.pageToken, "base64url").toString(), 10) : 0;
+      if (!Number.isInteger(start) || start < 0) throw new InvalidArgumentError("page_token", "is not a token from a previous response");
+      const size = Math.min(req.pageSize || 100, 1000);
+      const page = all.slice(start, start + size);
+      const next = start + size < all.length ? Buffer.from(String(start + size)).toString("base64url") : "";
+      return { deployments: page.map((d) => deploymentToProto(d)), count: all.length, nextPageToken: next };
+    },
+    async getDeployment(req) {
+      const d = deployments.get(requireId("deployment_id", req.deploymentId));
+      const jobs = await deps.listJobs({ deploymentId: d.id, newestFirst: true, limit: 20 });
+      return { deployment: deploymentToProto(d, jobs) };
+    },
+    async deleteDeployment(req) {
+      const { deployment, job } = await deployments.delete(requireId("deployment_id", req.deploymentId));
+      return { deploymentId: deployment.id, status: job ? "deleting" : "deleted", jobId: job?.id ?? "" };
+    },
+    async listRevisions(req) {
+      return { revisions: (await deployments.revisions(requireId("deployment_id", req.deploymentId))).map(revisionToProto) };
+    },
+    async rollbackDeployment(req) {
+      if (req.revision < 0) throw new InvalidArgumentError("revision", "must not be negative");
+      const { deployment, job } = await deployments.rollback(requireId("deployment_id", req.deploymentId), req.revision);
+      return { deployment: deploymentToProto(deployment), jobId: job?.id ?? "" };
+    },
+    async deploy(req) {
+      const { job, deploymentId } = await projects.deploy(req.projectName, req.composeFileBase64, req.agentId);
+      return { jobId: job?.id ?? "", deploymentId, status: "queued", message: `Deployment of ${req.projectName} queued` };
+    },
+    async stopProject(req) {
+      const job = await projects.stop(req.projectName, req.agentId);
+      return { jobId: job?.id ?? "", status: "queued", message: `Stop of ${req.projectName} queued` };
+    },
+    async getProjectStatus(req) {
+      return projects.status(req.projectName);
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
+import type { Dispatcher } from "../agents/dispatcher.js";
+import type { JobEvents } from "../agents/job-events.js";
+import type { DeploymentManager } from "../domain/deployment-manager.js";
+import type { ProjectApi } from "../domain/project-api.js";
+import type { ServiceManager } from "../domain/service-manager.js";
+import type { ClusterSnapshot } from "../orchestrator/snapshot.js";
+import type { ServiceState } from "../state/service-state.js";
+import { createDeploymentHandlers } from "./deployment-handlers.js";
+import { createJobHandlers } from "./job-handlers.js";
+import { createServiceHandlers } from "./service-handlers.js";
+
+/** What DeploymentService needs. */
+export interface DeploymentServiceDeps {
+  deployments: DeploymentManager;
+  projects: ProjectApi;
+  services: ServiceManager;
+  serviceState: ServiceState;
+  snapshot: () => ClusterSnapshot;
+  dispatcher: Dispatcher;
+  events: JobEvents;
+}
+
+/** DeploymentService: compose deployments and projects, services, explanations and jobs, one file per concern. */
+export function createDeploymentService(deps: DeploymentServiceDeps): ServiceImpl<typeof DeploymentService> {
+  return {
+    ...createDeploymentHandlers({ deployments: deps.deployments, projects: deps.projects, listJobs: (f) => deps.dispatcher.list(f), bus: deps.dispatcher }),
+    ...createServiceHandlers({ services: deps.services, state: deps.serviceState, snapshot: deps.snapshot }),
+    ...createJobHandlers({ dispatcher: deps.dispatcher, events: deps.events }),
+  };
+}

@@ -1,0 +1,76 @@
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
+import { NodeVerdictSchema } from "../../gen/proto/capstan/v1/placement_pb.js";
+import { ReplicaSchema, type Service as PbService } from "../../gen/proto/capstan/v1/service_pb.js";
+import { InvalidArgumentError } from "../domain/errors.js";
+import type { ServiceManager, ServiceView } from "../domain/service-manager.js";
+import type { ServiceState } from "../state/service-state.js";
+import { Placer } from "../orchestrator/placer.js";
+import type { ClusterSnapshot } from "../orchestrator/snapshot.js";
+import { requirementsFromProto } from "../rpc/placement-convert.js";
+import { ts } from "../rpc/node-convert.js";
+import { serviceSpecFromProto, serviceSpecToProto } from "../rpc/service-convert.js";
+
+type Handlers = Pick<ServiceImpl<typeof DeploymentService>, "apply" | "listServices" | "getService" | "deleteService" | "explainPlacement">;
+
+/** What the service handlers need. */
+export interface ServiceHandlerDeps {
+  services: ServiceManager;
+  state: ServiceState;
+  snapshot: () => ClusterSnapshot;
+}
+
+const API_VERSIONS = new Set(["", "orion/v1", "capstan/v1"]);
+
+/** DeploymentService's declarative-service RPCs (seed 003) and the scheduler's explanations. */
+export function createServiceHandlers(deps: ServiceHandlerDeps): Handlers {
+  const toProto = (s: ServiceView): PbService => {
+    const pb = serviceSpecToProto({ ...s.spec, env: Object.fromEntries(Object.keys(s.spec.env).map((k) => [k, "[redacted]"])) });
+    pb.id = s.id;
+    pb.status = s.status;
+    pb.createdAt = ts(s.createdAt);
+    pb.updatedAt = ts(s.updatedAt);
+    pb.replicaSet = deps.state.replicasOf(s.spec.name).map((r) =>
+      create(ReplicaSchema, { id: r.id, serviceName: r.serviceName, nodeId: r.nodeId, status: r.status, jobId: r.jobId, createTime: ts(r.createdAt) }),
+    );
+    return pb;
+  };
+  return {
+    async apply(req) {
+      if (!API_VERSIONS.has(req.apiVersion)) throw new InvalidArgumentError("api_version", 'must be "orion/v1" or "capstan/v1"');
+      if (req.kind !== "" && req.kind !== "Config") throw new InvalidArgumentError("kind", 'must be "Config"');
+      const specs = (req.spec?.services ?? []).map((s, i) => serviceSpecFromProto(s, `spec.services[${i}]`));
+      const changes = await deps.services.apply(specs, { dryRun: req.dryRun, prune: req.prune });
+      return { status: req.dryRun ? "planned" : "accepted", plan: { changes } };
+    },
+    listServices() {
+      return { items: deps.services.list().map(toProto) };
+    },
+    getService(req) {
+      return { service: toProto(deps.services.get(req.serviceName)) };
+    },
+    async deleteService(req) {
+      await deps.services.delete(req.serviceName);
+      return {};
+    },
+    explainPlacement(req) {
+      let requirements = requirementsFromProto(req.requirements, "requirements");
+      let count = req.count;
+      let group = "explain";
+      if (req.serviceName !== "") {
+        const service = deps.services.get(req.serviceName);
+        requirements = service.spec.placement;
+        count ||= service.spec.replicas;
+        group = service.spec.name;
+      }
+      if (count < 0 || count > 10_000) throw new InvalidArgumentError("count", "must be 0-10000");
+      const { verdicts, result } = new Placer(deps.snapshot()).explain({ requirements, count: count || 1, group });
+      return {
+        nodes: verdicts.map((v) => create(NodeVerdictSchema, v)),
+        chosenNodeIds: result.placements,
+        summary: result.summary,
+      };
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
+import Sqlite from "better-sqlite3";
+import { PrismaPg } from "@prisma/adapter-pg";
+import type { Logger } from "pino";
+import { PrismaClient as SqliteClient } from "../../gen/prisma/sqlite/client.js";
+import { PrismaClient as PostgresClient } from "../../gen/prisma/postgresql/client.js";
+import type { DeploymentStore } from "../domain/deployment.js";
+import type { JobStore } from "../domain/job-store.js";
+import type { NodeStore } from "../domain/node-store.js";
+import type { ServiceStore } from "../domain/service-store.js";
+import { PrismaDeploymentStore } from "./deployment-repository.js";
+import { PrismaJobStore } from "./job-repository.js";
+import { applyMigrations } from "./migrate.js";
+import { PrismaNodeStore } from "./node-repository.js";
+import type { Provider } from "./providers.js";
+import { PrismaServiceStore } from "./service-repository.js";
+
+/**
+ * The Prisma client type repositories are written against. The PostgreSQL
+ * client is generated from the same models (CI checks they are in sync), so
+ * its model API is the same; only the SQL underneath differs.
+ */
+export type Db = SqliteClient;
+
+/** The opened database: its stores and its lifecycle. */
+export interface Database {
+  readonly provider: Provider;
+  /** Where it is, without credentials, for logs. */
+  readonly location: string;
+  readonly nodes: NodeStore;
+  readonly jobs: JobStore;
+  readonly deployments: DeploymentStore;
+  readonly services: ServiceStore;
+  /** The raw client, for tests that inspect rows. */
+  readonly prisma: Db;
+  /** Resolves true when the database answers a trivial query. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** The embedded default when DATABASE_URL is unset. */
+export const DEFAULT_SQLITE_PATH = "./data/capstan.db";
+
+/**
+ * Opens the database DATABASE_URL names (embedded SQLite at ./data/capstan.db
+ * when unset; file:PATH for SQLite elsewhere; postgresql:// for PostgreSQL),
+ * applies pending migrations, and returns its stores.
+ */
+export async function openDatabase(url: string | undefined, logger: Logger): Promise<Database> {
+  if (url && /^postgres(ql)?:\/\//.test(url)) return openPostgres(url, logger);
+  const path = resolve(url ? url.replace(/^file:(\/\/)?/, "") : DEFAULT_SQLITE_PATH);
+  mkdirSync(dirname(path), { recursive: true });
+  // WAL (persistent in the file) lets reads proceed during writes. It is set on a
+  // connection of its own, before the migrator's connection holds the file.
+  const setup = new Sqlite(path);
+  setup.pragma("journal_mode = WAL");
+  setup.close();
+  await applyMigrations("sqlite", new PrismaBetterSqlite3({ url: `file:${path}`, timeout: 5000 }), logger);
+  // timeout is SQLite's busy timeout: a writer waits for another instead of failing.
+  const prisma = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: `file:${path}`, timeout: 5000 }) });
+  await prisma.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
+  return assemble("sqlite", path, prisma);
+}
+
+async function openPostgres(url: string, logger: Logger): Promise<Database> {
+  const schema = new URL(url).searchParams.get("schema") ?? undefined;
+  const factory = new PrismaPg({ connectionString: url }, schema ? { schema } : undefined);
+  await applyMigrations("postgresql", factory, logger);
+  const prisma = new PostgresClient({ adapter: factory }) as unknown as Db;
+  const u = new URL(url);
+  return assemble("postgresql", `${u.host}${u.pathname}${schema ? `?schema=${schema}` : ""}`, prisma);
+}
+
+function assemble(provider: Provider, location: string, prisma: Db): Database {
+  return {
+    provider,
+    location,
+    prisma,
+    nodes: new PrismaNodeStore(prisma),
+    jobs: new PrismaJobStore(prisma),
+    deployments: new PrismaDeploymentStore(prisma),
+    services: new PrismaServiceStore(prisma),
+    async ping() {
+      try {
+        await prisma.$queryRawUnsafe("SELECT 1");
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () => prisma.$disconnect(),
+  };
+}
