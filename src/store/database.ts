@@ -65,10 +65,17 @@ export async function openDatabase(url: string | undefined, logger: Logger): Pro
 }
 
 async function openPostgres(url: string, logger: Logger): Promise<Database> {
-  const schema = new URL(url).searchParams.get("schema") ?? undefined;
-  const factory = new PrismaPg({ connectionString: url }, schema ? { schema } : undefined);
-  await applyMigrations("postgresql", factory, logger);
-  const prisma = new PostgresClient({ adapter: factory }) as unknown as Db;
+  const parsed = new URL(url);
+  const schema = parsed.searchParams.get("schema") ?? undefined;
+  if (schema !== undefined) {
+    // Prisma's ?schema= is not a pg option: the migrator's unqualified DDL follows
+    // the search_path, so set that on every connection instead.
+    parsed.searchParams.delete("schema");
+    parsed.searchParams.set("options", `-c search_path=${schema}`);
+  }
+  const connectionString = parsed.toString();
+  await applyMigrations("postgresql", new PrismaPg({ connectionString }, schema ? { schema } : undefined), logger);
+  const prisma = new PostgresClient({ adapter: new PrismaPg({ connectionString }, schema ? { schema } : undefined) }) as unknown as Db;
   const u = new URL(url);
   return assemble("postgresql", `${u.host}${u.pathname}${schema ? `?schema=${schema}` : ""}`, prisma);
 }
