@@ -80,9 +80,10 @@ export function createNodeService(deps: NodeServiceDeps): ServiceImpl<typeof Nod
   };
 }
 
-/** The control plane's URL as the caller reached it. */
+/** The control plane's URL as the caller reached it (behind a proxy, as the proxy says). */
 function urlFromRequest(ctx: HandlerContext): string {
-  const host = ctx.requestHeader.get("host") ?? ctx.requestHeader.get(":authority") ?? "localhost";
-  const proto = ctx.requestHeader.get("x-forwarded-proto") ?? (ctx.url.startsWith("https:") ? "https" : "http");
+  const url = new URL(ctx.url);
+  const proto = ctx.requestHeader.get("x-forwarded-proto") ?? url.protocol.replace(":", "");
+  const host = ctx.requestHeader.get("x-forwarded-host") ?? url.host;
   return `${proto}://${host}`;
 }
