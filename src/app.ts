@@ -22,7 +22,9 @@ import { ProjectApi } from "./domain/project-api.js";
 import { ServiceManager } from "./domain/service-manager.js";
 import { ServiceReconciler } from "./domain/service-reconciler.js";
 import { clusterSnapshot } from "./orchestrator/cluster-view.js";
+import { createGateway } from "./gateway/gateway.js";
 import { boundaryInterceptor } from "./rpc/boundary-interceptor.js";
+import { applyCors } from "./server/cors.js";
 import { HealthState, registerHealth } from "./server/health.js";
 import { createOnePortServer, type OnePortServer } from "./server/one-port-server.js";
 import { registerReflection } from "./server/reflection.js";
@@ -124,11 +126,16 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       shutdownSignal: shutdown.signal,
       jsonOptions: { ignoreUnknownFields: false },
     });
-    const gateway = { handle: async (_req: unknown, _res: unknown) => false };
-    void createRouterTransport;
+    const gateway = createGateway({
+      services: SERVICES,
+      transport: createRouterTransport(routes, { router: { interceptors, jsonOptions: { ignoreUnknownFields: false } } }),
+      logger,
+      info: { title: "Capstan", version },
+    });
     const ws = createWebSocketGateway({ gate, registry, sessions, dispatcher, logger, heartbeatIntervalMs });
     const server: OnePortServer = createOnePortServer({
       handler: (req, res) => {
+        if (applyCors(config.corsOrigins, req, res)) return;
         gateway.handle(req, res).then(
           (handled) => handled || connect(req, res),
           (err: unknown) => {

@@ -49,7 +49,7 @@ export interface ValidationIssue {
 /** A document with one or more invalid fields; names the first and lists all. */
 export class ValidationError extends DomainError {
   constructor(
-    summary: string,
+    readonly summary: string,
     readonly issues: ValidationIssue[],
   ) {
     super("invalid_argument", `${summary}: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues[0]?.path);

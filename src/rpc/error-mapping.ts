@@ -21,7 +21,10 @@ export function toConnectError(err: unknown): { error: ConnectError; expected: b
   if (err instanceof DomainError) {
     const error = new ConnectError(err.message, codes[err.kind]);
     if (err.field) error.metadata.set("capstan-field", err.field);
-    if (err instanceof ValidationError) error.metadata.set("capstan-issues", JSON.stringify(err.issues));
+    if (err instanceof ValidationError) {
+      error.metadata.set("capstan-issues", JSON.stringify(err.issues));
+      error.metadata.set("capstan-summary", err.summary);
+    }
     return { error, expected: true };
   }
   if (err instanceof ConnectError) {
