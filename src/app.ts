@@ -1,6 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { createRouterTransport, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import { AgentService } from "../gen/proto/capstan/v1/agent_service_pb.js";
 import { ChunkIndexService } from "../gen/proto/capstan/v1/chunk_index_service_pb.js";
@@ -51,6 +52,8 @@ export interface App {
   close(): Promise<void>;
 }
 
+const RPC_PATH = /^\/[a-z][a-z0-9_]*(\.[a-z0-9_]+)*\.[A-Z][A-Za-z0-9]*\/[A-Z][A-Za-z0-9]*$/;
+
 /** The services Capstan serves, for reflection and the REST gateway. */
 export const SERVICES: readonly DescService[] = [NodeService, DeploymentService, ChunkIndexService, AgentService, SystemService];
 
@@ -63,6 +66,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   const startedAt = Date.now();
   const db = await openDatabase(config.databaseUrl, logger);
   const shutdown = new AbortController();
+  // Every in-flight call listens to the shutdown signal; thousands may be in flight.
+  setMaxListeners(0, shutdown.signal);
   const stops: Array<() => Promise<void> | void> = [];
   try {
     const nodeState = new NodeState();
@@ -95,7 +100,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     stops.push(() => reconciler.stop());
     const services = new ServiceManager(db.services, serviceState, snapshot, () => reconciler.trigger());
     // Node and job changes can unblock pending work: look again soon.
-    nodeState.onChange(() => {
+    nodeState.onChange((change) => {
+      if (change.heartbeat) return;
       reconciler.trigger();
       void deployments.retryPending();
     });
@@ -136,6 +142,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     const server: OnePortServer = createOnePortServer({
       handler: (req, res) => {
         if (applyCors(config.corsOrigins, req, res)) return;
+        // RPC paths (/package.Service/Method) skip the REST router: the hot path stays Connect's own.
+        if (RPC_PATH.test(req.url ?? "")) return connect(req, res);
         gateway.handle(req, res).then(
           (handled) => handled || connect(req, res),
           (err: unknown) => {

@@ -79,7 +79,7 @@ export function createAgentStreamHandler(deps: AgentStreamDeps) {
     requests: AsyncIterable<AgentStreamRequest>,
     ctx: HandlerContext,
   ): AsyncGenerator<AgentStreamResponse> {
-    const log = ctx.values.get(rpcLoggerKey) ?? deps.logger;
+    const log = ctx.values.get(rpcLoggerKey)?.() ?? deps.logger;
     const iterator = requests[Symbol.asyncIterator]();
     const first = await withTimeout(iterator.next(), deps.helloTimeoutMs, ctx.signal);
     if (first.done || first.value.message.case !== "hello") {

@@ -139,7 +139,7 @@ export class NodeRegistry {
     const now = this.now();
     if (current.status === "online") {
       const node = { ...current, metrics: valid, lastHeartbeatAt: now };
-      this.deps.state.put(node);
+      this.deps.state.put(node, true);
       this.dirty.add(nodeId);
       return node;
     }

@@ -12,22 +12,26 @@ import { toConnectError } from "./error-mapping.js";
  * keep the hot path (heartbeats) quiet at the default level.
  */
 export function boundaryInterceptor(root: Logger): Interceptor {
+  // Request ids: a random prefix per process and a counter, unique without a UUID per call.
+  const prefix = randomUUID().slice(0, 8);
+  let counter = 0;
   return (next) => async (req) => {
     const started = performance.now();
-    const requestId = req.header.get("x-request-id") || randomUUID();
-    const log = root.child({ rpc: `${req.service.typeName}/${req.method.name}`, requestId });
-    req.contextValues.set(rpcLoggerKey, log);
+    const requestId = req.header.get("x-request-id") || `${prefix}-${(++counter).toString(36)}`;
+    let child: Logger | undefined;
+    const logger = () => (child ??= root.child({ rpc: `${req.service.typeName}/${req.method.name}`, requestId }));
+    req.contextValues.set(rpcLoggerKey, logger);
     const fail = (err: unknown): never => {
       const { error, expected } = toConnectError(err);
       const ms = Math.round(performance.now() - started);
-      if (expected) log.debug({ code: ConnectError.from(error).code, ms, msg: error.rawMessage }, "rpc failed");
-      else log.error({ err, ms }, "rpc failed unexpectedly");
+      if (!expected) logger().error({ err, ms }, "rpc failed unexpectedly");
+      else if (root.isLevelEnabled("debug")) logger().debug({ code: ConnectError.from(error).code, ms, msg: error.rawMessage }, "rpc failed");
       throw error;
     };
     try {
       const res = await next(req);
       if (res.stream) return wrapStream(res, fail);
-      if (log.isLevelEnabled("debug")) log.debug({ ms: Math.round(performance.now() - started) }, "rpc done");
+      if (root.isLevelEnabled("debug")) logger().debug({ ms: Math.round(performance.now() - started) }, "rpc done");
       return res as UnaryResponse;
     } catch (err) {
       return fail(err);

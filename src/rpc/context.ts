@@ -2,8 +2,10 @@ import { createContextKey } from "@connectrpc/connect";
 import type { Logger } from "pino";
 
 /**
- * The per-RPC child logger, set by the logging interceptor. Handlers read it
- * with `ctx.values.get(rpcLogger)`; the default is a logger that drops
- * everything, for handlers called without the interceptor (unit tests).
+ * The per-RPC child logger (method and request id bound), set by the boundary
+ * interceptor. It is made on first use: most calls never log, and making a
+ * pino child serialises its bindings. Handlers call
+ * `ctx.values.get(rpcLoggerKey)?.()`; it is unset for handlers called without
+ * the interceptor (unit tests).
  */
-export const rpcLoggerKey = createContextKey<Logger | undefined>(undefined, { description: "per-RPC logger" });
+export const rpcLoggerKey = createContextKey<(() => Logger) | undefined>(undefined, { description: "per-RPC logger" });

@@ -1,7 +1,11 @@
 import type { Node } from "../domain/node.js";
 
-/** A change to the node view, for watchers (and, later, for peer replicas). */
-export type NodeChange = { type: "put"; node: Node } | { type: "delete"; node: Node };
+/**
+ * A change to the node view, for watchers (and, later, for peer replicas).
+ * `heartbeat` marks changes of last-seen time and metrics only: the hot path,
+ * which watchers that care about membership and status can skip.
+ */
+export type NodeChange = { type: "put"; node: Node; heartbeat: boolean } | { type: "delete"; node: Node; heartbeat: false };
 
 /**
  * The in-memory view of nodes that every read is answered from. It is the only
@@ -48,15 +52,15 @@ export class NodeState {
     return this.sortedIds.map((id) => this.nodes.get(id) as Node);
   }
 
-  /** Adds or replaces a node. */
-  put(node: Node): void {
+  /** Adds or replaces a node; `heartbeat` says only last-seen time and metrics changed. */
+  put(node: Node, heartbeat = false): void {
     const previous = this.nodes.get(node.id);
     if (previous && previous.name !== node.name && this.idByName.get(previous.name) === node.id) {
       this.idByName.delete(previous.name);
     }
     if (!previous) this.sortedIds = undefined;
     this.index(node);
-    this.emit({ type: "put", node });
+    this.emit({ type: "put", node, heartbeat });
   }
 
   /** Removes a node; returns it, or undefined when there was none. */
@@ -66,7 +70,7 @@ export class NodeState {
     this.nodes.delete(id);
     if (this.idByName.get(node.name) === id) this.idByName.delete(node.name);
     this.sortedIds = undefined;
-    this.emit({ type: "delete", node });
+    this.emit({ type: "delete", node, heartbeat: false });
     return node;
   }
 

@@ -1,0 +1,108 @@
+/**
+ * bench:api — GetNode, ListNodes (1,000 nodes) and Heartbeat, over Connect
+ * JSON on HTTP/1.1 (wrk) and gRPC on h2c (h2load), against Capstan and against
+ * a bare connect-node handler that answers a constant message of the same
+ * shape, measured in the same run. Goal: Capstan at 0.8 or more of the bare
+ * handler's requests/s. Needs wrk and h2load (scripts/ci/bench-tools.sh).
+ */
+import { create, toBinary } from "@bufbuild/protobuf";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import http from "node:http";
+import http2 from "node:http2";
+import { mkdtempSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import {
+  GetNodeRequestSchema,
+  HeartbeatRequestSchema,
+  ListNodesRequestSchema,
+  NodeService,
+  type GetNodeResponse,
+  type ListNodesResponse,
+} from "../gen/proto/capstan/v1/node_service_pb.js";
+import { startApp } from "../src/app.js";
+import { loadConfig } from "../src/config.js";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { grpcFrame, h2loadGrpc, wrkPost } from "./load-tools.js";
+
+const NODES = 1000;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const H2_REQUESTS = Number(process.env.BENCH_H2_REQUESTS ?? 20_000);
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "capstan-bench-api-"));
+  const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", DATABASE_URL: `file:${join(dir, "c.db")}`, HEARTBEAT_TTL: "1h", LOG_LEVEL: "warn" }, false);
+  const app = await startApp(config, pino({ level: "warn" }));
+  const client = createClient(NodeService, createGrpcTransport({ baseUrl: app.url }));
+  for (let i = 0; i < NODES; i++) {
+    await client.registerNode({ nodeId: `node-${String(i).padStart(4, "0")}`, name: `node-${i}`, address: `10.0.${i >> 8}.${i & 255}`, labels: { zone: `z${i % 4}` }, tags: ["docker"] });
+  }
+  // The bare handler answers with exactly what Capstan answers, captured once.
+  const one: GetNodeResponse = await client.getNode({ nodeId: "node-0001" });
+  const all: ListNodesResponse = await client.listNodes({ pageSize: 1000 });
+  const routes = (r: ConnectRouter) =>
+    r.service(NodeService, {
+      getNode: () => one,
+      listNodes: () => all,
+      heartbeat: () => ({ status: "ok", timestamp: 0, nodeStatus: 1 }),
+    });
+  const handler = connectNodeAdapter({ routes });
+  const bareH1 = http.createServer(handler).listen(0, "127.0.0.1");
+  const bareH2 = http2.createServer({}, handler).listen(0, "127.0.0.1");
+  await new Promise((r) => setTimeout(r, 100));
+  const bare1 = `http://127.0.0.1:${(bareH1.address() as AddressInfo).port}`;
+  const bare2 = `http://127.0.0.1:${(bareH2.address() as AddressInfo).port}`;
+
+  const cases = [
+    { rpc: "GetNode", json: JSON.stringify({ nodeId: "node-0001" }), bin: toBinary(GetNodeRequestSchema, create(GetNodeRequestSchema, { nodeId: "node-0001" })) },
+    { rpc: "ListNodes", json: JSON.stringify({ pageSize: 1000 }), bin: toBinary(ListNodesRequestSchema, create(ListNodesRequestSchema, { pageSize: 1000 })), h2n: H2_REQUESTS / 20 },
+    { rpc: "Heartbeat", json: JSON.stringify({ nodeId: "node-0001", cpuUsage: 12.5, memUsage: 40 }), bin: toBinary(HeartbeatRequestSchema, create(HeartbeatRequestSchema, { nodeId: "node-0001", cpuUsage: 12.5, memUsage: 40 })) },
+  ];
+  const rows: string[] = [];
+  let worst = Infinity;
+  for (const c of cases) {
+    const path = `/capstan.v1.NodeService/${c.rpc}`;
+    // Warm both up first: they share one process, and whichever ran first would pay for the JIT.
+    await wrkPost(app.url + path, c.json, 1);
+    await wrkPost(bare1 + path, c.json, 1);
+    // Alternate the two, ROUNDS times, and take medians: the machine is noisy.
+    const n = c.h2n ?? H2_REQUESTS;
+    const capH1 = await median(() => wrkPost(app.url + path, c.json, SECONDS));
+    const bareH1rps = await median(() => wrkPost(bare1 + path, c.json, SECONDS));
+    const capH2 = await median(() => h2loadGrpc(app.url + path, grpcFrame(c.bin), n));
+    const bareH2rps = await median(() => h2loadGrpc(bare2 + path, grpcFrame(c.bin), n));
+    for (const [proto, cap, bare] of [["Connect JSON / HTTP/1.1 (wrk)", capH1, bareH1rps], ["gRPC / h2c (h2load)", capH2, bareH2rps]] as const) {
+      const ratio = cap / bare;
+      worst = Math.min(worst, ratio);
+      rows.push(`  ${c.rpc.padEnd(10)} ${proto.padEnd(30)} capstan ${fmt(cap).padStart(8)} req/s   bare ${fmt(bare).padStart(8)} req/s   ratio ${ratio.toFixed(2)}`);
+    }
+  }
+  console.log(`bench:api  ${NODES} nodes registered; median of ${ROUNDS} runs; ${SECONDS}s per wrk run, ${H2_REQUESTS} requests per h2load run (ListNodes: 1/20 of that)`);
+  for (const r of rows) console.log(r);
+  console.log(`  goal: capstan ≥ 0.8 × bare on every row: ${worst >= 0.8 ? "met" : "NOT met"} (worst ratio ${worst.toFixed(2)})`);
+  bareH1.close();
+  bareH2.close();
+  await app.close();
+}
+
+/** Runs a measurement ROUNDS times and returns the median. */
+async function median(measure: () => Promise<number>): Promise<number> {
+  const xs: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) xs.push(await measure());
+  xs.sort((a, b) => a - b);
+  return xs[Math.floor(xs.length / 2)];
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
