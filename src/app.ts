@@ -25,6 +25,7 @@ import { ServiceReconciler } from "./domain/service-reconciler.js";
 import { clusterSnapshot } from "./orchestrator/cluster-view.js";
 import { createGateway } from "./gateway/gateway.js";
 import { boundaryInterceptor } from "./rpc/boundary-interceptor.js";
+import { nodeAuthInterceptor } from "./rpc/node-auth-interceptor.js";
 import { applyCors } from "./server/cors.js";
 import { HealthState, registerHealth } from "./server/health.js";
 import { createOnePortServer, type OnePortServer } from "./server/one-port-server.js";
@@ -125,7 +126,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       registerHealth(router, health);
       registerReflection(router, [...SERVICES, Health]);
     };
-    const interceptors: Interceptor[] = [boundaryInterceptor(logger)];
+    const interceptors: Interceptor[] = [boundaryInterceptor(logger), nodeAuthInterceptor(gate, registry)];
     const connect = connectNodeAdapter({
       routes,
       interceptors,

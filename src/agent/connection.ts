@@ -66,7 +66,7 @@ export class AgentConnection {
       } catch (err) {
         if (this.stopped) break;
         const ce = ConnectError.from(err);
-        this.logger.warn({ code: Code[ce.code], msg: ce.rawMessage }, "agent stream ended");
+        this.logger.warn({ code: Code[ce.code], error: ce.rawMessage }, "agent stream ended");
         if (ce.code === Code.Unauthenticated && (await this.forgetRejectedToken())) continue;
       }
       if (this.stopped) break;

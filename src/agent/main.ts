@@ -24,6 +24,7 @@ Usage: capstan-agent --server URL [--join-token TOKEN] [options]
   --label K=V          a node label; repeatable
   --tag TAG            a capability tag, e.g. gpu; repeatable ("docker" is added when Docker answers)
   --ca FILE            PEM CA bundle to trust for an https:// server
+  --max-backoff MS     longest wait between reconnects in milliseconds (default 120000)
   --log-level LEVEL    fatal, error, warn, info (default), debug
 `;
 
@@ -40,6 +41,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       label: { type: "string", multiple: true },
       tag: { type: "string", multiple: true },
       ca: { type: "string" },
+      "max-backoff": { type: "string" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -82,6 +84,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       version,
       facts,
       ca: values.ca ? readFileSync(values.ca) : undefined,
+      maxBackoffMs: values["max-backoff"] ? positive("--max-backoff", values["max-backoff"]) : undefined,
+      minBackoffMs: values["max-backoff"] ? Math.min(1000, positive("--max-backoff", values["max-backoff"])) : undefined,
     },
     executor,
     logger,
@@ -95,4 +99,10 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   logger.info({ server, stateDir, name: values.name ?? facts.hostname }, "capstan-agent starting");
   await connection.run();
+}
+
+function positive(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag}: "${text}" is not a positive number of milliseconds`);
+  return n;
 }

@@ -57,6 +57,11 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
         this.items.length = 0;
         return Promise.resolve({ value: undefined, done: true });
       },
+      throw: (err?: unknown) => {
+        this.end();
+        this.items.length = 0;
+        return Promise.reject(err);
+      },
     };
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { NodeState } from "../state/node-state.js";
-import { NotFoundError, UnauthenticatedError } from "./errors.js";
+import { NotFoundError, PermissionDeniedError, UnauthenticatedError } from "./errors.js";
 import { KeyedLock } from "./keyed-lock.js";
 import type { Node, NodeEligibility, NodeMetrics } from "./node.js";
 import type { HeartbeatInput, ListNodesInput, RegisterNodeInput } from "./node-input.js";
@@ -69,13 +69,21 @@ export class NodeRegistry {
     });
   }
 
-  /** The node a token belongs to; Unauthenticated unless the token is the node's own. */
+  /**
+   * The node a token belongs to. A token that is another node's is
+   * PermissionDenied (it is valid, just not for this node); anything else that
+   * is not this node's own token is Unauthenticated.
+   */
   authenticate(nodeId: string, token: string): Node {
     const node = nodeId === "" ? undefined : this.deps.state.get(nodeId);
-    if (!node || token === "" || !tokenMatches(token, node.tokenHash)) {
-      throw new UnauthenticatedError("invalid node token");
+    if (node && token !== "" && tokenMatches(token, node.tokenHash)) return node;
+    if (token !== "") {
+      // Only on the failure path: a scan is fine here and keeps no second index.
+      const hash = hashToken(token);
+      const owner = this.deps.state.list().find((n) => n.tokenHash === hash);
+      if (owner) throw new PermissionDeniedError(`the token of node "${owner.id}" cannot act for node "${nodeId}"`);
     }
-    return node;
+    throw new UnauthenticatedError("missing or invalid node token");
   }
 
   private async save(existing: Node | undefined, valid: RegisterNodeInput, tokenHash: string): Promise<Node> {

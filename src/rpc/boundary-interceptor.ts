@@ -25,7 +25,7 @@ export function boundaryInterceptor(root: Logger): Interceptor {
       const { error, expected } = toConnectError(err);
       const ms = Math.round(performance.now() - started);
       if (!expected) logger().error({ err, ms }, "rpc failed unexpectedly");
-      else if (root.isLevelEnabled("debug")) logger().debug({ code: ConnectError.from(error).code, ms, msg: error.rawMessage }, "rpc failed");
+      else if (root.isLevelEnabled("debug")) logger().debug({ code: ConnectError.from(error).code, ms, error: error.rawMessage }, "rpc failed");
       throw error;
     };
     try {

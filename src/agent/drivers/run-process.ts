@@ -29,12 +29,20 @@ export interface RunResult {
  */
 export function runProcess(spec: RunSpec, reporter: JobReporter): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ["ignore", "pipe", "pipe"] });
+    // Its own process group, so a stop reaches what a shell command started too.
+    const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const signalGroup = (sig: NodeJS.Signals) => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, sig);
+      } catch {
+        child.kill(sig);
+      }
+    };
     let stdout = "";
     let killTimer: NodeJS.Timeout | undefined;
     const onAbort = () => {
-      child.kill("SIGTERM");
-      killTimer = setTimeout(() => child.kill("SIGKILL"), spec.killGraceMs ?? 10_000);
+      signalGroup("SIGTERM");
+      killTimer = setTimeout(() => signalGroup("SIGKILL"), spec.killGraceMs ?? 10_000);
       killTimer.unref();
     };
     if (spec.signal?.aborted) onAbort();
