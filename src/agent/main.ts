@@ -22,7 +22,8 @@ Usage: capstan-agent --server URL [--join-token TOKEN] [options]
   --workdir DIR        where process replicas run (default: the current directory)
   --name NAME          node name (default: the host name)
   --label K=V          a node label; repeatable
-  --tag TAG            a capability tag, e.g. gpu; repeatable ("docker" is added when Docker answers)
+  --tag TAG            a capability tag, e.g. gpu; repeatable ("process" is always added,
+                       "docker" and "compose" when Docker answers)
   --ca FILE            PEM CA bundle to trust for an https:// server
   --max-backoff MS     longest wait between reconnects in milliseconds (default 120000)
   --log-level LEVEL    fatal, error, warn, info (default), debug
@@ -80,7 +81,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       stateDir,
       name: values.name ?? facts.hostname,
       labels,
-      tags: [...new Set([...(values.tag ?? []), ...(facts.dockerAvailable ? ["docker", "compose"] : [])])],
+      tags: [...new Set([...(values.tag ?? []), "process", ...(facts.dockerAvailable ? ["docker", "compose"] : [])])],
       version,
       facts,
       ca: values.ca ? readFileSync(values.ca) : undefined,

@@ -48,6 +48,8 @@ export function validateServices(services: ServiceSpec[], base = "spec.services"
       ports: s.ports.map((p) => ({ ...p, protocol: p.protocol === "udp" ? "udp" : "tcp" })) as ServiceSpec["ports"],
       placement: {
         ...s.placement,
+        // Replicas run as processes (or containers, with an image): only agents that can, qualify.
+        requiredTags: [...new Set([...s.placement.requiredTags, s.image ? "docker" : "process"])],
         resources: { ...s.placement.resources, cpu: s.placement.resources.cpu || s.resources.cpu, memoryMb: s.placement.resources.memoryMb || Math.ceil(s.resources.memory) },
       },
     };
