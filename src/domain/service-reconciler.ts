@@ -4,6 +4,7 @@ import { reconcile } from "../orchestrator/reconcile.js";
 import type { ClusterSnapshot } from "../orchestrator/snapshot.js";
 import type { CommandBus } from "./command-bus.js";
 import { newTimeOrderedId } from "./ids.js";
+import { KeyedLock } from "./keyed-lock.js";
 import type { Job } from "./job.js";
 import type { Node } from "./node.js";
 import type { Replica, ReplicaStatus } from "./replica.js";
@@ -37,6 +38,7 @@ export class ServiceReconciler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  private readonly lock = new KeyedLock();
   private readonly now: () => number;
 
   constructor(
@@ -131,14 +133,21 @@ export class ServiceReconciler {
         replicaId: replica.id,
         payload: { type: "launch_replica", service: service.spec, replicaId: replica.id },
       });
-      const latest = this.state.replicas.get(replica.id) ?? replica;
-      await this.save({ ...latest, jobId: job.id });
+      await this.lock.run(replica.id, async () => {
+        const latest = this.state.replicas.get(replica.id) ?? replica;
+        await this.save({ ...latest, jobId: job.id });
+      });
       this.logger.info({ replicaId: replica.id, nodeId: launch.nodeId }, "launching replica");
     }
     await this.collectGarbage();
   }
 
-  private async onJob(job: Job): Promise<void> {
+  private onJob(job: Job): Promise<void> {
+    // Job events and the pass that created the replica both write it: one at a time.
+    return this.lock.run(job.replicaId, () => this.onJobLocked(job));
+  }
+
+  private async onJobLocked(job: Job): Promise<void> {
     const r = this.state.replicas.get(job.replicaId);
     if (!r) return;
     if (job.type === "launch_replica") {
@@ -152,7 +161,11 @@ export class ServiceReconciler {
     }
   }
 
-  private async setStatus(id: string, status: ReplicaStatus): Promise<void> {
+  private setStatus(id: string, status: ReplicaStatus): Promise<void> {
+    return this.lock.run(`status:${id}`, () => this.setStatusLocked(id, status));
+  }
+
+  private async setStatusLocked(id: string, status: ReplicaStatus): Promise<void> {
     const r = this.state.replicas.get(id);
     if (!r || r.status === status) return;
     await this.save({ ...r, status, updatedAt: new Date(this.now()) });
