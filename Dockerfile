@@ -5,13 +5,16 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 builds its native binding when no prebuilt one can be fetched.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+# The npm the project uses (the image has npm 10): npm 11 honours package.json's
+# allowScripts, so only better-sqlite3's install script runs, as in development and CI.
+RUN npm install -g npm@11.19.1
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
-COPY proto ./proto
 COPY gen ./gen
 COPY prisma ./prisma
 COPY src ./src
+# gen/ (protobuf and Prisma clients, committed) compiles into dist/gen next to dist/src.
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim AS runtime
@@ -28,5 +31,5 @@ USER node
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/health').then(r => process.exit(r.ok ? 0 : 1)).catch(() => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/health').then(r => process.exit(r.ok ? 0 : 1)).catch(() => process.exit(1))"]
 CMD ["node", "dist/src/main.js"]
