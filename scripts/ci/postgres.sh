@@ -25,6 +25,7 @@ capstan_postgres_url() (
   fi
 
   local version name status port
+  # shellcheck disable=SC2012 # major-version directories are plain numbers
   version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
   name=${CAPSTAN_PG_CLUSTER:-main}
   # pg_lsclusters: Ver Cluster Port Status Owner Data-directory Log-file

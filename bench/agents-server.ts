@@ -1,0 +1,40 @@
+/**
+ * The server side of bench:agents, in its own process so its memory can be
+ * measured alone: `capstan` starts Capstan; `bare` starts a connect-node
+ * AgentService whose stream only welcomes and echoes (the baseline).
+ * Prints "port <n>" once listening.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import http2 from "node:http2";
+import { mkdtempSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { AgentService, AgentStreamResponseSchema, type AgentStreamRequest } from "../gen/proto/capstan/v1/agent_service_pb.js";
+import { startApp } from "../src/app.js";
+import { loadConfig } from "../src/config.js";
+
+const kind = process.argv[2];
+if (kind === "capstan") {
+  const dir = mkdtempSync(join(tmpdir(), "capstan-bench-agents-"));
+  const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", DATABASE_URL: `file:${join(dir, "c.db")}`, HEARTBEAT_TTL: "15s", LOG_LEVEL: "warn" }, false);
+  const app = await startApp(config, pino({ level: "warn" }));
+  console.log(`port ${app.port}`);
+} else {
+  const routes = (r: ConnectRouter) =>
+    r.service(AgentService, {
+      async *agentStream(requests: AsyncIterable<AgentStreamRequest>) {
+        for await (const m of requests) {
+          if (m.message.case === "hello") yield create(AgentStreamResponseSchema, { message: { case: "welcome", value: { nodeId: m.message.value.name } } });
+          else if (m.message.case === "heartbeat") yield create(AgentStreamResponseSchema, { message: { case: "cancel", value: { jobId: "echo" } } });
+        }
+      },
+      listAgents: () => ({ agents: [], total: 0 }),
+    });
+  const server = http2.createServer({}, connectNodeAdapter({ routes })).listen(0, "127.0.0.1", () => {
+    console.log(`port ${(server.address() as AddressInfo).port}`);
+  });
+}

@@ -1,0 +1,163 @@
+/**
+ * bench:agents — N simulated agents (default 10,000) on gRPC bidi streams
+ * against Capstan, next to the same against a bare connect-node stream server
+ * that only welcomes and echoes, measured in the same run. Prints: time to
+ * connect all; heartbeat handling p50/p99 under a 5 s heartbeat interval
+ * (a probe's Heartbeat calls while every agent heartbeats on its stream); command
+ * round trip p50/p99 (CreateDeployment → the agent's COMPLETED seen by WatchJob);
+ * server RSS. Targets: 10,000 agents, heartbeat p99 < 20 ms, command p99 < 50 ms,
+ * RSS < 1 GiB.
+ */
+import { create } from "@bufbuild/protobuf";
+import { createClient, type Transport } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { AgentService, AgentStreamRequestSchema, type AgentStreamRequest } from "../gen/proto/capstan/v1/agent_service_pb.js";
+import { DeploymentService } from "../gen/proto/capstan/v1/deployment_service_pb.js";
+import { JobStatus } from "../gen/proto/capstan/v1/job_pb.js";
+import { NodeService } from "../gen/proto/capstan/v1/node_service_pb.js";
+import { AsyncQueue } from "../src/agents/async-queue.js";
+
+const N = Number(process.env.AGENTS ?? 10_000);
+const SESSIONS = Number(process.env.SESSIONS ?? 20);
+const INTERVAL_MS = 5000;
+const PROBES = Number(process.env.PROBES ?? 300);
+
+function startServer(kind: "capstan" | "bare"): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ["--import", "tsx", new URL("./agents-server.ts", import.meta.url).pathname, kind], { stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    child.stdout?.on("data", (d: Buffer) => {
+      const m = /port (\d+)/.exec(String(d));
+      if (m) resolve({ child, port: Number(m[1]) });
+    });
+    child.once("exit", (code) => reject(new Error(`${kind} server exited with ${code}`)));
+  });
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * p))];
+};
+
+interface Agent {
+  outbox: AsyncQueue<AgentStreamRequest>;
+  nodeId: string;
+}
+
+/** Opens N agent streams spread over SESSIONS HTTP/2 connections; resolves when every one is welcomed. */
+async function connectAll(port: number, onCommand: (a: Agent, jobId: string) => void): Promise<{ agents: Agent[]; ms: number }> {
+  const transports: Transport[] = Array.from({ length: SESSIONS }, () => createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
+  const agents: Agent[] = [];
+  const start = performance.now();
+  let welcomed = 0;
+  await new Promise<void>((resolve, reject) => {
+    for (let i = 0; i < N; i++) {
+      const outbox = new AsyncQueue<AgentStreamRequest>();
+      const agent: Agent = { outbox, nodeId: "" };
+      agents.push(agent);
+      outbox.push(create(AgentStreamRequestSchema, { message: { case: "hello", value: { name: `sim-${i}`, address: "10.0.0.1", capabilities: { docker: { available: true, version: "27.0.0" } }, tags: ["docker"] } } }));
+      const client = createClient(AgentService, transports[i % SESSIONS]);
+      void (async () => {
+        for await (const res of client.agentStream(outbox)) {
+          if (res.message.case === "welcome") {
+            agent.nodeId = res.message.value.nodeId;
+            if (++welcomed === N) resolve();
+          } else if (res.message.case === "command") {
+            onCommand(agent, res.message.value.jobId);
+          }
+        }
+      })().catch(reject);
+    }
+  });
+  return { agents, ms: performance.now() - start };
+}
+
+/** Every agent heartbeats every 5 s, spread evenly over the interval. */
+function heartbeatLoop(agents: Agent[]): () => void {
+  let i = 0;
+  const perTick = Math.max(1, Math.ceil(agents.length / (INTERVAL_MS / 50)));
+  const timer = setInterval(() => {
+    for (let k = 0; k < perTick; k++) {
+      const a = agents[i++ % agents.length];
+      a.outbox.push(create(AgentStreamRequestSchema, { message: { case: "heartbeat", value: { metrics: { cpuUsage: 10, memUsage: 20 } } } }));
+    }
+  }, 50);
+  return () => clearInterval(timer);
+}
+
+async function benchCapstan() {
+  const { child, port } = await startServer("capstan");
+  const url = `http://127.0.0.1:${port}`;
+  const { agents, ms } = await connectAll(port, (a, jobId) => {
+    a.outbox.push(create(AgentStreamRequestSchema, { message: { case: "commandUpdate", value: { jobId, status: JobStatus.COMPLETED, exitCode: 0 } } }));
+  });
+  const stop = heartbeatLoop(agents);
+  const probe = createClient(NodeService, createGrpcTransport({ baseUrl: url }));
+  const deploy = createClient(DeploymentService, createGrpcTransport({ baseUrl: url }));
+  const target = agents[0].nodeId;
+  const hb: number[] = [];
+  for (let i = 0; i < PROBES; i++) {
+    const t = performance.now();
+    await probe.heartbeat({ nodeId: agents[i % agents.length].nodeId, cpuUsage: 5 });
+    hb.push(performance.now() - t);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const rt: number[] = [];
+  for (let i = 0; i < Math.min(PROBES, 200); i++) {
+    const t = performance.now();
+    const res = await deploy.createDeployment({ deploymentId: `bench-${i}`, renderedCompose: "services:\n  a:\n    image: x\n", nodeId: target });
+    for await (const ev of deploy.watchJob({ jobId: res.jobId })) if (ev.job?.status === JobStatus.COMPLETED) break;
+    rt.push(performance.now() - t);
+  }
+  const rss = rssMb(child.pid as number);
+  stop();
+  child.kill("SIGKILL");
+  return { connectMs: ms, hb, rt, rss };
+}
+
+async function benchBare() {
+  const { child, port } = await startServer("bare");
+  const pending = new Map<string, (v: number) => void>();
+  const { agents, ms } = await connectAll(port, () => undefined);
+  const stop = heartbeatLoop(agents);
+  // Baseline round trip: a heartbeat echoed by the bare server on a dedicated stream.
+  const outbox = new AsyncQueue<AgentStreamRequest>();
+  const client = createClient(AgentService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
+  outbox.push(create(AgentStreamRequestSchema, { message: { case: "hello", value: { name: "probe" } } }));
+  let waiting: (() => void) | undefined;
+  void (async () => {
+    for await (const res of client.agentStream(outbox)) if (res.message.case === "cancel") waiting?.();
+  })();
+  await new Promise((r) => setTimeout(r, 200));
+  const rt: number[] = [];
+  for (let i = 0; i < PROBES; i++) {
+    const t = performance.now();
+    await new Promise<void>((resolve) => {
+      waiting = resolve;
+      outbox.push(create(AgentStreamRequestSchema, { message: { case: "heartbeat", value: {} } }));
+    });
+    rt.push(performance.now() - t);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  void pending;
+  const rss = rssMb(child.pid as number);
+  stop();
+  child.kill("SIGKILL");
+  return { connectMs: ms, rt, rss };
+}
+
+const f = (n: number) => n.toFixed(1);
+const capstan = await benchCapstan();
+const bare = await benchBare();
+console.log(`bench:agents  ${N.toLocaleString("en-US")} agents on gRPC bidi streams over ${SESSIONS} HTTP/2 connections, heartbeat every 5 s`);
+console.log(`  connect all        capstan ${f(capstan.connectMs / 1000)} s          bare echo ${f(bare.connectMs / 1000)} s`);
+console.log(`  heartbeat p50/p99  capstan ${f(pct(capstan.hb, 0.5))}/${f(pct(capstan.hb, 0.99))} ms   bare echo round trip ${f(pct(bare.rt, 0.5))}/${f(pct(bare.rt, 0.99))} ms   (target p99 < 20 ms)`);
+console.log(`  command p50/p99    capstan ${f(pct(capstan.rt, 0.5))}/${f(pct(capstan.rt, 0.99))} ms   bare echo round trip ${f(pct(bare.rt, 0.5))}/${f(pct(bare.rt, 0.99))} ms   (target p99 < 50 ms)`);
+console.log(`  server RSS         capstan ${Math.round(capstan.rss)} MiB        bare echo ${Math.round(bare.rss)} MiB   (target < 1024 MiB)`);
+process.exit(0);
