@@ -115,6 +115,7 @@ export class DeploymentManager {
 
   /** Sends pending deployments that have no node yet to a node that can now take them. */
   async retryPending(): Promise<void> {
+    if (!this.deps.state.list().some((d) => d.status === "pending" && d.nodeId === "")) return;
     for (const d of this.deps.state.list()) {
       if (d.status !== "pending" || d.nodeId !== "") continue;
       await this.lock.run(d.id, async () => {

@@ -38,6 +38,7 @@ export class ServiceReconciler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  private soon: NodeJS.Timeout | undefined;
   private readonly lock = new KeyedLock();
   private readonly now: () => number;
 
@@ -66,10 +67,24 @@ export class ServiceReconciler {
   /** Stops the loop. */
   stop(): void {
     clearInterval(this.timer);
+    clearTimeout(this.soon);
   }
 
-  /** Asks for a pass soon; passes never overlap, and a request during one causes one more. */
+  /**
+   * Asks for a pass soon. Requests within 50 ms share one pass (a fleet
+   * reconnecting asks thousands of times a second); passes never overlap, and
+   * a request during one causes one more.
+   */
   trigger(): void {
+    if (this.soon) return;
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      this.run();
+    }, 50);
+    this.soon.unref();
+  }
+
+  private run(): void {
     if (this.running) {
       this.again = true;
       return;
@@ -80,13 +95,15 @@ export class ServiceReconciler {
         this.running = undefined;
         if (this.again) {
           this.again = false;
-          this.trigger();
+          this.run();
         }
       });
   }
 
   /** One pass; resolves when its jobs are submitted. Exposed for tests. */
   async pass(): Promise<void> {
+    // Nothing desired and nothing running: no snapshot to build.
+    if (this.state.services.size === 0 && this.state.replicas.size === 0) return;
     const now = this.now();
     const lostNodes = new Set(
       this.nodes()

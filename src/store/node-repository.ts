@@ -46,6 +46,8 @@ function fromRow(r: Row): Node {
   };
 }
 
+const FLUSH_BATCH = 500;
+
 /** NodeStore on Prisma. */
 export class PrismaNodeStore implements NodeStore {
   constructor(private readonly db: Db) {}
@@ -67,16 +69,20 @@ export class PrismaNodeStore implements NodeStore {
     await this.db.node.updateMany({ where: { id }, data: { status, updatedAt: at } });
   }
 
-  /** One transaction for the whole batch: one fsync instead of one per node. */
+  /**
+   * One transaction per 500 nodes: one commit instead of one per node, and a
+   * bounded batch, so a fleet of ten thousand does not build one huge transaction.
+   */
   async flushHeartbeats(entries: ReadonlyArray<Pick<Node, "id" | "lastHeartbeatAt" | "metrics">>): Promise<void> {
-    if (entries.length === 0) return;
-    await this.db.$transaction(
-      entries.map((e) =>
-        this.db.node.updateMany({
-          where: { id: e.id },
-          data: { lastHeartbeatAt: e.lastHeartbeatAt ?? null, metrics: e.metrics ? toJson(e.metrics) : null },
-        }),
-      ),
-    );
+    for (let i = 0; i < entries.length; i += FLUSH_BATCH) {
+      await this.db.$transaction(
+        entries.slice(i, i + FLUSH_BATCH).map((e) =>
+          this.db.node.updateMany({
+            where: { id: e.id },
+            data: { lastHeartbeatAt: e.lastHeartbeatAt ?? null, metrics: e.metrics ? toJson(e.metrics) : null },
+          }),
+        ),
+      );
+    }
   }
 }
