@@ -16,6 +16,8 @@ import { JobEvents } from "./agents/job-events.js";
 import { SessionRegistry } from "./agents/session-registry.js";
 import { createWebSocketGateway } from "./agents/ws/ws-gateway.js";
 import type { Config } from "./config.js";
+import { ChunkIndex } from "./chunks/chunk-index.js";
+import { ChunkManager } from "./chunks/chunk-manager.js";
 import { DeploymentManager } from "./domain/deployment-manager.js";
 import { LivenessMonitor } from "./domain/liveness-monitor.js";
 import { NodeRegistry } from "./domain/node-registry.js";
@@ -107,11 +109,24 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       void deployments.retryPending();
     });
 
+    const chunkIndex = new ChunkIndex(config.chunks.replication);
+    const chunks = new ChunkManager(chunkIndex, dispatcher, registry, nodeState, db.chunkTargets, {
+      heartbeatTtlMs: config.heartbeatTtlMs,
+      graceMs: config.replicaGraceMs,
+      intervalMs: config.chunks.intervalMs,
+      perNodeLimit: config.chunks.perNodeLimit,
+      spreadLabel: config.chunks.spreadLabel,
+    }, logger);
+    await chunks.start();
+    stops.push(() => chunks.stop());
+    // The index is soft state: every (re)connecting agent is asked for a full report.
+    sessions.onAttach((session) => session.send({ kind: "chunk_report_request" }));
+
     const gate = new AgentGate(registry, config.joinToken, logger);
     if (gate.open) logger.warn("CAPSTAN_JOIN_TOKEN is not set: any agent may register (development mode)");
     const heartbeatIntervalMs = Math.max(100, Math.floor(config.heartbeatTtlMs / 3));
     const agentStream = createAgentStreamHandler({
-      gate, registry, sessions, dispatcher, chunks: { report: async () => undefined }, logger, heartbeatIntervalMs, helloTimeoutMs: 10_000, serverVersion: version,
+      gate, registry, sessions, dispatcher, chunks, logger, heartbeatIntervalMs, helloTimeoutMs: 10_000, serverVersion: version,
     });
     const health = new HealthState();
 
@@ -119,7 +134,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       router.service(NodeService, createNodeService({ registry, isConnected: (id) => sessions.isConnected(id), publicUrl: config.publicUrl }));
       router.service(AgentService, createAgentService({ registry, agentStream }));
       router.service(DeploymentService, createDeploymentService({ deployments, projects, services, serviceState, snapshot, dispatcher, events }));
-      router.service(ChunkIndexService, createChunkIndexService());
+      router.service(ChunkIndexService, createChunkIndexService(chunks));
       router.service(SystemService, createSystemService({
         version, startedAt, databaseProvider: db.provider, pingDatabase: () => db.ping(), connectedAgents: () => sessions.size,
       }));

@@ -17,6 +17,8 @@ export interface Config {
   readonly replicaGraceMs: number;
   /** At most this many replicas of one service start at once. */
   readonly maxParallel: number;
+  /** Chunk index: default replication target, monitor period, commands per node per round, failure-domain label. */
+  readonly chunks: { readonly replication: number; readonly intervalMs: number; readonly perNodeLimit: number; readonly spreadLabel: string };
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Pretty logs for people at a terminal; JSON otherwise. */
   readonly logPretty: boolean;
@@ -60,6 +62,10 @@ const schema = z.object({
   RECONCILE_INTERVAL: duration.default(2_000),
   REPLICA_GRACE: duration.default(30_000),
   MAX_PARALLEL: z.coerce.number().int().min(1).max(1000).default(2),
+  CHUNK_REPLICATION: z.coerce.number().int().min(1).max(100).default(3),
+  CHUNK_MONITOR_INTERVAL: duration.default(5_000),
+  CHUNK_COMMANDS_PER_NODE: z.coerce.number().int().min(1).max(10_000).default(10),
+  CHUNK_SPREAD_LABEL: z.string().default("zone"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   LOG_FORMAT: z.enum(["json", "pretty", "auto"]).default("auto"),
   TLS_CERT: z.string().optional(),
@@ -95,6 +101,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
     reconcileIntervalMs: e.RECONCILE_INTERVAL,
     replicaGraceMs: e.REPLICA_GRACE,
     maxParallel: e.MAX_PARALLEL,
+    chunks: Object.freeze({
+      replication: e.CHUNK_REPLICATION,
+      intervalMs: e.CHUNK_MONITOR_INTERVAL,
+      perNodeLimit: e.CHUNK_COMMANDS_PER_NODE,
+      spreadLabel: e.CHUNK_SPREAD_LABEL,
+    }),
     logLevel: e.LOG_LEVEL,
     logPretty: e.LOG_FORMAT === "pretty" || (e.LOG_FORMAT === "auto" && isTty),
     tls: e.TLS_CERT && e.TLS_KEY ? { cert: readPem("TLS_CERT", e.TLS_CERT), key: readPem("TLS_KEY", e.TLS_KEY) } : undefined,

@@ -165,6 +165,45 @@ export class Dispatcher implements CommandBus {
     });
   }
 
+  /**
+   * The pull path (seed 004's GET /api/v1/nodes/{id}/commands): the node's
+   * unfinished jobs of these types, oldest first; queued ones become
+   * dispatched. They come back on every pull until acknowledged.
+   */
+  async pull(nodeId: string, types: ReadonlySet<Job["type"]>): Promise<Job[]> {
+    const out: Job[] = [];
+    for (const job of this.state.forNode(nodeId)) {
+      if (!types.has(job.type)) continue;
+      if (job.status !== "queued") {
+        out.push(job);
+        continue;
+      }
+      const now = this.now();
+      out.push(
+        await this.lock.run(`job:${job.id}`, async () => {
+          const latest = this.state.get(job.id) ?? job;
+          if (latest.status !== "queued") return latest;
+          return this.persist({ ...latest, status: "dispatched", attempts: latest.attempts + 1, dispatchedAt: now, updatedAt: now, deadline: latest.timeoutMs > 0 ? new Date(now.getTime() + latest.timeoutMs) : undefined }, []);
+        }),
+      );
+    }
+    return out;
+  }
+
+  /** The node's acknowledgement of a pulled job: done, or failed with a reason. */
+  async acknowledge(nodeId: string, jobId: string, ok: boolean, error: string): Promise<Job> {
+    const job = await this.get(jobId);
+    if (job.nodeId !== nodeId) throw new NotFoundError("command", jobId);
+    if (TERMINAL.has(job.status)) return job;
+    const done = await this.applyUpdate(nodeId, { jobId, status: ok ? "completed" : "failed", lines: [], exitCode: ok ? 0 : 1, error, result: undefined });
+    return done ?? job;
+  }
+
+  /** Unfinished jobs of these types (e.g. chunk commands under way). */
+  unfinished(types: ReadonlySet<Job["type"]>): Job[] {
+    return [...this.state.all()].filter((j) => types.has(j.type));
+  }
+
   /** Sends every unfinished job of a newly connected node, oldest first. */
   private async redeliver(session: AgentSession): Promise<void> {
     await this.lock.run(session.nodeId, async () => {

@@ -1,10 +1,56 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { ChunkIndexService } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
+import type { ChunkManager } from "../chunks/chunk-manager.js";
+import type { Job } from "../domain/job.js";
+import { requireId } from "../domain/validate.js";
 
-/**
- * ChunkIndexService. Until the chunk index lands (issue 6), an empty
- * implementation: connect-es answers every method with Unimplemented.
- */
-export function createChunkIndexService(): Partial<ServiceImpl<typeof ChunkIndexService>> {
-  return {};
+/** A chunk command job in seed 004's shape. */
+function toReplicationCommand(job: Job) {
+  const p = job.payload;
+  const replicate = p.type === "replicate_chunk";
+  return {
+    commandId: job.id,
+    chunkId: p.type === "replicate_chunk" || p.type === "evict_chunk" ? p.chunkId : "",
+    action: replicate ? "replicate" : "evict",
+    sourceNodeId: replicate ? p.sourceNodeId : job.nodeId,
+    targetNodeId: replicate ? p.targetNodeId : job.nodeId,
+    priority: replicate ? p.priority : 0,
+    createdAt: job.createdAt.getTime(),
+  };
+}
+
+/** ChunkIndexService's handlers (seed 004). */
+export function createChunkIndexService(chunks: ChunkManager): ServiceImpl<typeof ChunkIndexService> {
+  return {
+    reportChunks(req) {
+      const list = [...req.chunkIds.map((id) => ({ id, size: 0 })), ...req.chunks.map((c) => ({ id: c.chunkId, size: c.sizeBytes }))];
+      return { chunkCount: chunks.fullReport(requireId("node_id", req.nodeId), list) };
+    },
+    updateChunks(req) {
+      const added = [...req.addedChunkIds.map((id) => ({ id, size: 0 })), ...req.added.map((c) => ({ id: c.chunkId, size: c.sizeBytes }))];
+      return { chunkCount: chunks.update(requireId("node_id", req.nodeId), added, [...req.removedChunkIds]) };
+    },
+    getChunkLocations(req) {
+      return {
+        locations: chunks.locate([...req.chunkIds]).map((l) => ({
+          chunkId: l.chunkId,
+          peerIds: l.peerIds,
+          holders: l.holders.map((n) => ({ nodeId: n.id, address: n.address, labels: n.labels, ports: n.ports })),
+        })),
+      };
+    },
+    async setReplicationTarget(req) {
+      return { chunkId: req.chunkId, replicationFactor: await chunks.setTarget(req.chunkId, req.replicationFactor) };
+    },
+    getClusterMetrics() {
+      return chunks.metrics();
+    },
+    async pullCommands(req) {
+      return { commands: (await chunks.pull(requireId("node_id", req.nodeId))).map(toReplicationCommand) };
+    },
+    async ackCommand(req) {
+      await chunks.acknowledge(requireId("node_id", req.nodeId), requireId("command_id", req.commandId), req.success ?? true, req.error);
+      return {};
+    },
+  };
 }

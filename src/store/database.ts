@@ -6,10 +6,12 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import type { Logger } from "pino";
 import { PrismaClient as SqliteClient } from "../../gen/prisma/sqlite/client.js";
 import { PrismaClient as PostgresClient } from "../../gen/prisma/postgresql/client.js";
+import type { ChunkTargetStore } from "../domain/chunk-target-store.js";
 import type { DeploymentStore } from "../domain/deployment.js";
 import type { JobStore } from "../domain/job-store.js";
 import type { NodeStore } from "../domain/node-store.js";
 import type { ServiceStore } from "../domain/service-store.js";
+import { PrismaChunkTargetStore } from "./chunk-target-repository.js";
 import { PrismaDeploymentStore } from "./deployment-repository.js";
 import { PrismaJobStore } from "./job-repository.js";
 import { applyMigrations } from "./migrate.js";
@@ -33,6 +35,7 @@ export interface Database {
   readonly jobs: JobStore;
   readonly deployments: DeploymentStore;
   readonly services: ServiceStore;
+  readonly chunkTargets: ChunkTargetStore;
   /** The raw client, for tests that inspect rows. */
   readonly prisma: Db;
   /** Resolves true when the database answers a trivial query. */
@@ -89,6 +92,7 @@ function assemble(provider: Provider, location: string, prisma: Db): Database {
     jobs: new PrismaJobStore(prisma),
     deployments: new PrismaDeploymentStore(prisma),
     services: new PrismaServiceStore(prisma),
+    chunkTargets: new PrismaChunkTargetStore(prisma),
     async ping() {
       try {
         await prisma.$queryRawUnsafe("SELECT 1");

@@ -71,3 +71,8 @@ export type Service = Prisma.ServiceModel
  * 
  */
 export type Replica = Prisma.ReplicaModel
+/**
+ * Model ChunkTarget
+ * 
+ */
+export type ChunkTarget = Prisma.ChunkTargetModel

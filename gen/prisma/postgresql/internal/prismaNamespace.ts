@@ -402,7 +402,8 @@ export const ModelName = {
   Deployment: 'Deployment',
   DeploymentRevision: 'DeploymentRevision',
   Service: 'Service',
-  Replica: 'Replica'
+  Replica: 'Replica',
+  ChunkTarget: 'ChunkTarget'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -418,7 +419,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "node" | "job" | "deployment" | "deploymentRevision" | "service" | "replica"
+    modelProps: "node" | "job" | "deployment" | "deploymentRevision" | "service" | "replica" | "chunkTarget"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -866,6 +867,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    ChunkTarget: {
+      payload: Prisma.$ChunkTargetPayload<ExtArgs>
+      fields: Prisma.ChunkTargetFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.ChunkTargetFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChunkTargetPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.ChunkTargetFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChunkTargetPayload>
+        }
+        findFirst: {
+          args: Prisma.ChunkTargetFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChunkTargetPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.ChunkTargetFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChunkTargetPayload>
+        }
+        findMany: {
+          args: Prisma.ChunkTargetFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChunkTargetPayload>[]
+        }
+        create: {
+          args: Prisma.ChunkTargetCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChunkTargetPayload>
+        }
+        createMany: {
+          args: Prisma.ChunkTargetCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.ChunkTargetCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChunkTargetPayload>[]
+        }
+        delete: {
+          args: Prisma.ChunkTargetDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChunkTargetPayload>
+        }
+        update: {
+          args: Prisma.ChunkTargetUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChunkTargetPayload>
+        }
+        deleteMany: {
+          args: Prisma.ChunkTargetDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.ChunkTargetUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.ChunkTargetUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChunkTargetPayload>[]
+        }
+        upsert: {
+          args: Prisma.ChunkTargetUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChunkTargetPayload>
+        }
+        aggregate: {
+          args: Prisma.ChunkTargetAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateChunkTarget>
+        }
+        groupBy: {
+          args: Prisma.ChunkTargetGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ChunkTargetGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.ChunkTargetCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ChunkTargetCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -1016,6 +1091,14 @@ export const ReplicaScalarFieldEnum = {
 } as const
 
 export type ReplicaScalarFieldEnum = (typeof ReplicaScalarFieldEnum)[keyof typeof ReplicaScalarFieldEnum]
+
+
+export const ChunkTargetScalarFieldEnum = {
+  chunkId: 'chunkId',
+  factor: 'factor'
+} as const
+
+export type ChunkTargetScalarFieldEnum = (typeof ChunkTargetScalarFieldEnum)[keyof typeof ChunkTargetScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -1267,6 +1350,7 @@ export type GlobalOmitConfig = {
   deploymentRevision?: Prisma.DeploymentRevisionOmit
   service?: Prisma.ServiceOmit
   replica?: Prisma.ReplicaOmit
+  chunkTarget?: Prisma.ChunkTargetOmit
 }
 
 /* Types for Logging */

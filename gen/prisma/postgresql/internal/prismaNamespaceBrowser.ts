@@ -56,7 +56,8 @@ export const ModelName = {
   Deployment: 'Deployment',
   DeploymentRevision: 'DeploymentRevision',
   Service: 'Service',
-  Replica: 'Replica'
+  Replica: 'Replica',
+  ChunkTarget: 'ChunkTarget'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -186,6 +187,14 @@ export const ReplicaScalarFieldEnum = {
 } as const
 
 export type ReplicaScalarFieldEnum = (typeof ReplicaScalarFieldEnum)[keyof typeof ReplicaScalarFieldEnum]
+
+
+export const ChunkTargetScalarFieldEnum = {
+  chunkId: 'chunkId',
+  factor: 'factor'
+} as const
+
+export type ChunkTargetScalarFieldEnum = (typeof ChunkTargetScalarFieldEnum)[keyof typeof ChunkTargetScalarFieldEnum]
 
 
 export const SortOrder = {

@@ -1,0 +1,5 @@
+-- CreateTable
+CREATE TABLE "chunk_targets" (
+    "chunk_id" TEXT NOT NULL PRIMARY KEY,
+    "factor" INTEGER NOT NULL
+);

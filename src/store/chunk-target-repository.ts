@@ -1,0 +1,16 @@
+import type { ChunkTargetStore } from "../domain/chunk-target-store.js";
+import type { Db } from "./database.js";
+
+/** ChunkTargetStore on Prisma. */
+export class PrismaChunkTargetStore implements ChunkTargetStore {
+  constructor(private readonly db: Db) {}
+
+  async list(): Promise<Array<{ chunkId: string; factor: number }>> {
+    return this.db.chunkTarget.findMany();
+  }
+
+  async set(chunkId: string, factor: number): Promise<void> {
+    if (factor <= 0) await this.db.chunkTarget.deleteMany({ where: { chunkId } });
+    else await this.db.chunkTarget.upsert({ where: { chunkId }, create: { chunkId, factor }, update: { factor } });
+  }
+}
