@@ -224,14 +224,17 @@ export class ChunkIndex {
     return k;
   }
 
+  // Holder arrays are replaced, never grown in place: push() would over-allocate
+  // backing stores (17 slots for one holder), which at millions of chunks is most of the memory.
   private addHolder(k: number, n: number): void {
-    let hs = this.holders[k];
+    const hs = this.holders[k];
     if (!hs) {
-      hs = this.holders[k] = [];
+      this.holders[k] = [n];
       this.live++;
       this.bytes += this.sizes[k];
+    } else {
+      this.holders[k] = hs.concat(n);
     }
-    hs.push(n);
     this.locations++;
     this.dirty.add(k);
   }
@@ -241,10 +244,11 @@ export class ChunkIndex {
     if (!hs) return;
     const i = hs.indexOf(n);
     if (i < 0) return;
-    hs.splice(i, 1);
+    const rest = hs.length === 1 ? undefined : hs.filter((x) => x !== n);
+    this.holders[k] = rest;
     this.locations--;
     this.dirty.add(k);
-    if (hs.length === 0) {
+    if (!rest) {
       this.holders[k] = undefined;
       this.live--;
       this.bytes -= this.sizes[k];

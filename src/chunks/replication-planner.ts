@@ -54,15 +54,18 @@ export function planReplication(input: ReplicationInput): ChunkCommand[] {
     budget.set(nodeId, used + 1);
     return true;
   };
-  const candidates = input.nodes.filter((n) => n.online && n.eligible);
+  let candidates = input.nodes.filter((n) => n.online && n.eligible);
   const chosen = new Set<string>();
   const commands: ChunkCommand[] = [];
   const ordered = [...input.chunks].sort((a, b) => a.holders.length - a.target - (b.holders.length - b.target));
   for (const c of ordered) {
+    // Every node's budget spent: nothing more can be sent this round.
+    if (candidates.length === 0) break;
     if (input.pending.has(c.id)) continue;
     const missing = c.target - c.holders.length;
     if (missing > 0) {
-      const sources = c.holders.filter((h) => online.has(h)).sort((a, b) => input.load(a) - input.load(b));
+      // Sources with budget left, checked before any candidate is scanned: cheap when a round is full.
+      const sources = c.holders.filter((h) => online.has(h) && (budget.get(h) ?? 0) < input.perNodeLimit).sort((a, b) => input.load(a) - input.load(b));
       if (sources.length === 0) continue;
       const holderZones = new Map<string, number>();
       for (const h of c.holders) holderZones.set(zoneOf.get(h) ?? "", (holderZones.get(zoneOf.get(h) ?? "") ?? 0) + 1);
@@ -83,6 +86,7 @@ export function planReplication(input: ReplicationInput): ChunkCommand[] {
         const source = sources[i % sources.length];
         if (!best || !take(source)) break;
         take(best.id);
+        if ((budget.get(best.id) ?? 0) >= input.perNodeLimit) candidates = candidates.filter((n) => n !== best);
         chosen.add(`${c.id}\u0000${best.id}`);
         holderZones.set(zoneOf.get(best.id) ?? "", bestKey[0] + 1);
         commands.push({ action: "replicate", chunkId: c.id, nodeId: best.id, sourceNodeId: source, targetNodeId: best.id, priority: missing });
