@@ -1,0 +1,88 @@
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { emptyCapabilities, type Node } from "../../src/domain/node.js";
+import { noRequirements } from "../../src/domain/placement.js";
+import { openDatabase, type Database } from "../../src/store/database.js";
+import { createTestDatabase, providers, type TestDatabase } from "../support/providers.js";
+import { spec } from "../fakes/services.js";
+
+const logger = pino({ level: "silent" });
+const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+
+describe.each(providers())("stores on %s", (provider) => {
+  let tdb: TestDatabase;
+  let db: Database;
+
+  beforeAll(async () => {
+    tdb = await createTestDatabase(provider);
+    db = await openDatabase(tdb.url, logger);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await tdb?.drop();
+  });
+
+  it("applies migrations once: a second open applies nothing and keeps the data", async () => {
+    await db.nodes.upsert(node("keep"));
+    await db.close();
+    db = await openDatabase(tdb.url, logger);
+    expect((await db.nodes.listAll()).map((n) => n.id)).toContain("keep");
+  });
+
+  it("round-trips a node with every field, and batches heartbeats", async () => {
+    const n = node("n1");
+    await db.nodes.upsert(n);
+    expect((await db.nodes.listAll()).find((x) => x.id === "n1")).toEqual(n);
+    await db.nodes.flushHeartbeats([{ id: "n1", lastHeartbeatAt: at(9), metrics: { ...n.metrics!, cpuUsage: 99 } }]);
+    await db.nodes.setStatus("n1", "offline", at(10));
+    const back = (await db.nodes.listAll()).find((x) => x.id === "n1");
+    expect([back?.status, back?.metrics?.cpuUsage, back?.lastHeartbeatAt]).toEqual(["offline", 99, at(9)]);
+    expect(await db.nodes.delete("n1")).toBe(true);
+    expect(await db.nodes.delete("n1")).toBe(false);
+  });
+
+  it("round-trips jobs and pages them by time and id", async () => {
+    for (let i = 0; i < 5; i++) {
+      await db.jobs.create({
+        id: `job-${i}`, nodeId: "n", type: "deploy_compose", status: i < 2 ? "completed" : "queued",
+        payload: { type: "deploy_compose", projectName: "p", composeFile: "services: {}", env: { A: "1" }, revision: i },
+        deploymentId: "d", serviceName: "", replicaId: "", logs: "line\n", error: "", exitCode: 0, result: i === 0 ? { ok: true } : undefined,
+        attempts: 1, timeoutMs: 1000, createdAt: at(i), updatedAt: at(i), dispatchedAt: undefined, startedAt: undefined, finishedAt: undefined, deadline: undefined,
+      });
+    }
+    expect((await db.jobs.get("job-0"))?.result).toEqual({ ok: true });
+    expect((await db.jobs.list({ statuses: ["queued"] })).map((j) => j.id)).toEqual(["job-2", "job-3", "job-4"]);
+    const page = await db.jobs.list({ deploymentId: "d", newestFirst: true, limit: 2, cursor: { createdAt: at(3), id: "job-3" } });
+    expect(page.map((j) => j.id)).toEqual(["job-2", "job-1"]);
+  });
+
+  it("round-trips deployments with revisions, and services with replicas", async () => {
+    const d = {
+      id: "web", projectName: "web", templateId: "postgres", nodeId: "n", status: "running" as const, revision: 1, renderedCompose: "services: {}",
+      composeHash: "h", env: { SECRET: "x" }, requirements: noRequirements(), lastJobId: "j", lastLogs: "", lastError: "", removing: false, createdAt: at(1), updatedAt: at(2),
+    };
+    await db.deployments.save(d);
+    await db.deployments.addRevision({ deploymentId: "web", revision: 1, renderedCompose: "services: {}", composeHash: "h", env: { SECRET: "x" }, action: "apply", nodeId: "n", jobId: "", outcome: "pending", rollbackOf: 0, createdAt: at(1) });
+    await db.deployments.setRevisionOutcome("web", 1, "completed", "j");
+    expect(await db.deployments.get("web")).toEqual(d);
+    expect((await db.deployments.listRevisions("web"))[0]).toMatchObject({ outcome: "completed", jobId: "j", env: { SECRET: "x" } });
+    await db.services.saveService({ id: "s1", spec: spec("api", { replicas: 2 }), specHash: "abc", createdAt: at(1), updatedAt: at(1) });
+    await db.services.saveReplica({ id: "api-1", serviceName: "api", nodeId: "n", status: "running", specHash: "abc", jobId: "j", createdAt: at(1), updatedAt: at(1) });
+    expect((await db.services.listServices())[0].spec).toEqual(spec("api", { replicas: 2 }));
+    expect((await db.services.listReplicas())[0]).toMatchObject({ id: "api-1", status: "running" });
+    await db.chunkTargets.set("c1", 5);
+    expect(await db.chunkTargets.list()).toEqual([{ chunkId: "c1", factor: 5 }]);
+    await db.chunkTargets.set("c1", 0);
+    expect(await db.chunkTargets.list()).toEqual([]);
+  });
+});
+
+function node(id: string): Node {
+  return {
+    id, name: id, address: "10.0.0.1", labels: { zone: "a" }, tags: ["docker"],
+    capabilities: { ...emptyCapabilities(), os: "linux", cpuCount: 4, gpus: [{ id: 0, model: "T4", memMb: 16000 }], dockerAvailable: true, dockerVersion: "27.0.0" },
+    ports: { p2p: 7000 }, status: "online", eligibility: "eligible", draining: false, agentVersion: "1.0", tokenHash: "a".repeat(64),
+    metrics: { cpuUsage: 1, memUsage: 2, diskFreeMb: 3, runningContainers: ["x"], memoryUsedMb: 4, diskUsedMb: 5, cacheHitRate: 0.5, totalChunks: 6, activeConnections: 7, uploadSpeedMbps: 8, downloadSpeedMbps: 9, load1: 0.5 },
+    lastHeartbeatAt: at(5), createdAt: at(1), updatedAt: at(2),
+  };
+}
