@@ -147,6 +147,9 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       interceptors,
       shutdownSignal: shutdown.signal,
       jsonOptions: { ignoreUnknownFields: false },
+      // gzip costs more CPU than it saves bandwidth on a control plane's network; keep it for
+      // the rare huge answer (a fleet-wide list), not for every location batch.
+      compressMinBytes: 1 << 20,
     });
     const gateway = createGateway({
       services: SERVICES,

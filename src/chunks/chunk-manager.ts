@@ -94,9 +94,16 @@ export class ChunkManager implements ChunkReportSink {
   }
 
   /** Online holders per chunk, least loaded first; unknown chunks get none. */
-  locate(chunkIds: string[]): Location[] {
+  locate(chunkIds: readonly string[]): Location[] {
     if (chunkIds.length > 10_000) throw new InvalidArgumentError("chunk_ids", "must have at most 10000 entries");
-    const peers = this.index.locate(chunkIds, (id) => this.load(id));
+    // One load figure per node per query, not one per comparison.
+    const loads = new Map<string, number>();
+    const prefer = (id: string) => {
+      let l = loads.get(id);
+      if (l === undefined) loads.set(id, (l = this.load(id)));
+      return l;
+    };
+    const peers = this.index.locate(chunkIds, prefer);
     return chunkIds.map((chunkId, i) => ({
       chunkId,
       peerIds: peers[i],

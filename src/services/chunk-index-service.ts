@@ -1,7 +1,10 @@
+import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
+import { ChunkHolderSchema, ChunkLocationSchema, type ChunkHolder } from "../../gen/proto/capstan/v1/chunk_pb.js";
 import type { ChunkIndexService } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
 import type { ChunkManager } from "../chunks/chunk-manager.js";
 import type { Job } from "../domain/job.js";
+import type { Node } from "../domain/node.js";
 import { requireId } from "../domain/validate.js";
 
 /** A chunk command job in seed 004's shape. */
@@ -19,6 +22,14 @@ function toReplicationCommand(job: Job) {
   };
 }
 
+// Nodes are immutable objects, so a node's holder message can be made once and shared.
+const holders = new WeakMap<Node, ChunkHolder>();
+function holderOf(n: Node): ChunkHolder {
+  let h = holders.get(n);
+  if (!h) holders.set(n, (h = create(ChunkHolderSchema, { nodeId: n.id, address: n.address, labels: n.labels, ports: n.ports })));
+  return h;
+}
+
 /** ChunkIndexService's handlers (seed 004). */
 export function createChunkIndexService(chunks: ChunkManager): ServiceImpl<typeof ChunkIndexService> {
   return {
@@ -32,11 +43,9 @@ export function createChunkIndexService(chunks: ChunkManager): ServiceImpl<typeo
     },
     getChunkLocations(req) {
       return {
-        locations: chunks.locate([...req.chunkIds]).map((l) => ({
-          chunkId: l.chunkId,
-          peerIds: l.peerIds,
-          holders: l.holders.map((n) => ({ nodeId: n.id, address: n.address, labels: n.labels, ports: n.ports })),
-        })),
+        locations: chunks.locate(req.chunkIds).map((l) =>
+          create(ChunkLocationSchema, { chunkId: l.chunkId, peerIds: l.peerIds, holders: l.holders.map(holderOf) }),
+        ),
       };
     },
     async setReplicationTarget(req) {
