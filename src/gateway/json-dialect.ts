@@ -46,15 +46,8 @@ function walkOut(desc: DescMessage, json: JsonValue, camel: boolean): JsonValue 
   return obj;
 }
 
-function convertOut(field: DescField, value: JsonValue, camel: boolean): JsonValue {
-  const one = (kind: "enum" | "message" | "scalar", v: JsonValue, e?: DescEnum, m?: DescMessage): JsonValue => {
-    if (kind === "enum" && e && typeof v === "string") {
-      const num = e.values.find((x) => x.name === v)?.number;
-      return num === undefined ? v : (shortEnumName(e, num) ?? v);
-    }
-    if (kind === "message" && m) return walkOut(m, v, camel);
-    return v;
-  };
+/** Applies `one` to a field's value, element by element for lists and maps. */
+function mapField(field: DescField, value: JsonValue, one: (kind: string, v: JsonValue, e?: DescEnum, m?: DescMessage) => JsonValue): JsonValue {
   switch (field.fieldKind) {
     case "enum":
       return one("enum", value, field.enum);
@@ -70,6 +63,17 @@ function convertOut(field: DescField, value: JsonValue, camel: boolean): JsonVal
     default:
       return value;
   }
+}
+
+function convertOut(field: DescField, value: JsonValue, camel: boolean): JsonValue {
+  return mapField(field, value, (kind, v, e, m) => {
+    if (kind === "enum" && e && typeof v === "string") {
+      const num = e.values.find((x) => x.name === v)?.number;
+      return num === undefined ? v : (shortEnumName(e, num) ?? v);
+    }
+    if (kind === "message" && m) return walkOut(m, v, camel);
+    return v;
+  });
 }
 
 /**
@@ -91,24 +95,9 @@ export function normalizeInput(desc: DescMessage, json: JsonValue): JsonValue {
 }
 
 function convertIn(field: DescField, value: JsonValue): JsonValue {
-  const one = (kind: string, v: JsonValue, e?: DescEnum, m?: DescMessage): JsonValue => {
+  return mapField(field, value, (kind, v, e, m) => {
     if (kind === "enum" && e && typeof v === "string") return enumFromText(e, v) ?? v;
     if (kind === "message" && m) return normalizeInput(m, v);
     return v;
-  };
-  switch (field.fieldKind) {
-    case "enum":
-      return one("enum", value, field.enum);
-    case "message":
-      return one("message", value, undefined, field.message);
-    case "list":
-      return Array.isArray(value) ? value.map((v) => one(field.listKind, v, field.enum, field.message)) : value;
-    case "map":
-      if (value && typeof value === "object" && !Array.isArray(value)) {
-        for (const k of Object.keys(value)) value[k] = one(field.mapKind, value[k], field.enum, field.message);
-      }
-      return value;
-    default:
-      return value;
-  }
+  });
 }

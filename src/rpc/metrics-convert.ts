@@ -2,8 +2,8 @@ import type { NodeMetrics as PbMetrics } from "../../gen/proto/capstan/v1/node_p
 import type { NodeMetrics } from "../domain/node.js";
 import { emptyMetrics } from "../domain/node-registry.js";
 
-/** Proto metrics to domain; absent metrics are all zero. */
-export function metricsFromProto(m: PbMetrics | undefined): NodeMetrics {
+/** Proto metrics (or a message with the same fields, like HeartbeatRequest) to domain; absent metrics are all zero. */
+export function metricsFromProto(m: Omit<PbMetrics, "$typeName" | "$unknown"> | undefined): NodeMetrics {
   if (!m) return emptyMetrics();
   return {
     cpuUsage: m.cpuUsage,

@@ -13,6 +13,7 @@ import type { HeartbeatRequest, RegisterNodeRequest } from "../../gen/proto/caps
 import { InvalidArgumentError } from "../domain/errors.js";
 import { emptyCapabilities, type Node, type NodeCapabilities, type NodeEligibility, type NodeMetrics, type NodeStatus } from "../domain/node.js";
 import type { RegisterNodeInput } from "../domain/node-input.js";
+import { metricsFromProto } from "./metrics-convert.js";
 
 /** Optional Date to Timestamp. */
 export function ts(date: Date | undefined): Timestamp | undefined {
@@ -79,22 +80,9 @@ export function registrationFromProto(req: RegisterNodeRequest): RegisterNodeInp
   };
 }
 
-/** HeartbeatRequest's flat figures to domain metrics. */
+/** HeartbeatRequest's flat figures to domain metrics: the same fields as NodeMetrics. */
 export function metricsFromHeartbeat(req: HeartbeatRequest): NodeMetrics {
-  return {
-    cpuUsage: req.cpuUsage,
-    memUsage: req.memUsage,
-    diskFreeMb: req.diskFreeMb,
-    runningContainers: [...req.runningContainers],
-    memoryUsedMb: req.memoryUsedMb,
-    diskUsedMb: req.diskUsedMb,
-    cacheHitRate: req.cacheHitRate,
-    totalChunks: req.totalChunks,
-    activeConnections: req.activeConnections,
-    uploadSpeedMbps: req.uploadSpeedMbps,
-    downloadSpeedMbps: req.downloadSpeedMbps,
-    load1: req.load1,
-  };
+  return metricsFromProto(req);
 }
 
 // Domain nodes are immutable, so a node object converts to the same message
