@@ -13,7 +13,7 @@ describe("chunk index over seed 004's REST paths", () => {
   const env = () => ({
     DATABASE_URL: `file:${join(dir, "c.db")}`,
     HEARTBEAT_TTL: "600ms",
-    REPLICA_GRACE: "2s",
+    REPLICA_GRACE: "8s",
     CHUNK_MONITOR_INTERVAL: "200ms",
     CHUNK_REPLICATION: "2",
   });
@@ -61,10 +61,14 @@ describe("chunk index over seed 004's REST paths", () => {
     expect(bad.json.field).toBe("chunks[0]");
   });
 
-  it("hides an offline node from queries at once, and a short blip issues no commands", async () => {
+  it("hides an offline node from queries at once, and a 5-second blip issues no commands", async () => {
+    await new Promise((r) => setTimeout(r, 500));
+    const pendingBefore = (await rest("GET", "/api/v1/metrics")).json.pending_commands;
     beating.delete("n2");
     await eventually(async () => (await rest("GET", "/api/v1/nodes/n2")).json.node.status === "offline", 5000, "n2 offline");
     expect(await locate(["c3"])).toEqual({ c3: [] });
+    await new Promise((r) => setTimeout(r, 5000));
+    expect((await rest("GET", "/api/v1/metrics")).json.pending_commands).toBe(pendingBefore);
     beating.add("n2");
     await eventually(async () => (await rest("GET", "/api/v1/nodes/n2")).json.node.status === "online", 5000, "n2 back");
     expect(await locate(["c3"])).toEqual({ c3: ["n2"] });
