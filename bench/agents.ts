@@ -133,7 +133,6 @@ async function benchCapstan() {
 
 async function benchBare() {
   const { child, port } = await startServer("bare");
-  const pending = new Map<string, (v: number) => void>();
   const { agents, ms } = await connectAll(port, () => undefined);
   const stop = heartbeatLoop(agents);
   // Baseline round trip: a heartbeat echoed by the bare server on a dedicated stream.
@@ -155,7 +154,6 @@ async function benchBare() {
     rt.push(performance.now() - t);
     await new Promise((r) => setTimeout(r, 5));
   }
-  void pending;
   const rss = rssMb(child.pid as number);
   stop();
   child.kill("SIGKILL");

@@ -118,7 +118,7 @@ export function createAgentStreamHandler(deps: AgentStreamDeps) {
     slog.info("agent connected");
     const abort = () => outbox.end();
     ctx.signal.addEventListener("abort", abort);
-    const reading = readLoop(iterator, node.id, deps, slog).then(
+    void readLoop(iterator, node.id, deps, slog).then(
       () => outbox.end(),
       (err: unknown) => outbox.end(err),
     );
@@ -127,7 +127,6 @@ export function createAgentStreamHandler(deps: AgentStreamDeps) {
     } finally {
       ctx.signal.removeEventListener("abort", abort);
       deps.sessions.detach(session);
-      void reading;
       slog.info("agent disconnected");
     }
   };
