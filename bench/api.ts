@@ -4,6 +4,9 @@
  * a bare connect-node handler that answers a constant message of the same
  * shape, measured in the same run. Goal: Capstan at 0.8 or more of the bare
  * handler's requests/s. Needs wrk and h2load (scripts/ci/bench-tools.sh).
+ * Capstan's calls carry an admin bearer token, so authentication and the
+ * access policy are measured too; the per-client rate limit is off
+ * (RATE_LIMIT=0), since one load generator is one client.
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
@@ -14,6 +17,7 @@ import { mkdtempSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { randomBytes } from "node:crypto";
 import { pino } from "pino";
 import {
   GetNodeRequestSchema,
@@ -36,9 +40,14 @@ const H2_REQUESTS = Number(process.env.BENCH_H2_REQUESTS ?? 20_000);
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "capstan-bench-api-"));
-  const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", DATABASE_URL: `file:${join(dir, "c.db")}`, HEARTBEAT_TTL: "1h", LOG_LEVEL: "warn" }, false);
+  const token = randomBytes(24).toString("base64url");
+  const auth = { authorization: `Bearer ${token}` };
+  const config = loadConfig(
+    { PORT: "0", HOST: "127.0.0.1", DATABASE_URL: `file:${join(dir, "c.db")}`, HEARTBEAT_TTL: "1h", LOG_LEVEL: "warn", CAPSTAN_ADMIN_TOKEN: token, RATE_LIMIT: "0" },
+    false,
+  );
   const app = await startApp(config, pino({ level: "warn" }));
-  const client = createClient(NodeService, createGrpcTransport({ baseUrl: app.url }));
+  const client = createClient(NodeService, createGrpcTransport({ baseUrl: app.url, interceptors: [(next) => (req) => (req.header.set("authorization", auth.authorization), next(req))] }));
   for (let i = 0; i < NODES; i++) {
     await client.registerNode({ nodeId: `node-${String(i).padStart(4, "0")}`, name: `node-${i}`, address: `10.0.${i >> 8}.${i & 255}`, labels: { zone: `z${i % 4}` }, tags: ["docker"] });
   }
@@ -68,13 +77,13 @@ async function main(): Promise<void> {
   for (const c of cases) {
     const path = `/capstan.v1.NodeService/${c.rpc}`;
     // Warm both up first: they share one process, and whichever ran first would pay for the JIT.
-    await wrkPost(app.url + path, c.json, 1);
+    await wrkPost(app.url + path, c.json, 1, undefined, auth);
     await wrkPost(bare1 + path, c.json, 1);
     // Alternate the two, ROUNDS times, and take medians: the machine is noisy.
     const n = c.h2n ?? H2_REQUESTS;
-    const capH1 = await median(() => wrkPost(app.url + path, c.json, SECONDS));
+    const capH1 = await median(() => wrkPost(app.url + path, c.json, SECONDS, undefined, auth));
     const bareH1rps = await median(() => wrkPost(bare1 + path, c.json, SECONDS));
-    const capH2 = await median(() => h2loadGrpc(app.url + path, grpcFrame(c.bin), n));
+    const capH2 = await median(() => h2loadGrpc(app.url + path, grpcFrame(c.bin), n, undefined, undefined, auth));
     const bareH2rps = await median(() => h2loadGrpc(bare2 + path, grpcFrame(c.bin), n));
     for (const [proto, cap, bare] of [["Connect JSON / HTTP/1.1 (wrk)", capH1, bareH1rps], ["gRPC / h2c (h2load)", capH2, bareH2rps]] as const) {
       const ratio = cap / bare;

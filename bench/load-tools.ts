@@ -12,9 +12,10 @@ function run(cmd: string, args: string[]): Promise<string> {
 }
 
 /** Requests/s of a Connect JSON POST over HTTP/1.1, measured with wrk. */
-export async function wrkPost(url: string, body: string, seconds: number, connections = 32): Promise<number> {
+export async function wrkPost(url: string, body: string, seconds: number, connections = 32, headers: Record<string, string> = {}): Promise<number> {
   const script = join(scratch, `post-${Math.random().toString(36).slice(2)}.lua`);
-  writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\n`);
+  const extra = Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}\n`).join("");
+  writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\n${extra}`);
   const out = await run("wrk", ["-t2", `-c${connections}`, `-d${seconds}s`, "-s", script, url]);
   const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
   const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
@@ -32,12 +33,14 @@ export function grpcFrame(message: Uint8Array): Buffer {
 }
 
 /** Requests/s of a gRPC unary call over h2c, measured with h2load. */
-export async function h2loadGrpc(url: string, frame: Buffer, requests: number, connections = 8, streams = 16): Promise<number> {
+export async function h2loadGrpc(url: string, frame: Buffer, requests: number, connections = 8, streams = 16, headers: Record<string, string> = {}): Promise<number> {
   const file = join(scratch, `grpc-${Math.random().toString(36).slice(2)}.bin`);
   writeFileSync(file, frame);
   const out = await run("h2load", [
     "-n", String(requests), "-c", String(connections), "-m", String(streams), "-d", file,
-    "-H", "content-type: application/grpc", "-H", "te: trailers", url,
+    "-H", "content-type: application/grpc", "-H", "te: trailers",
+    ...Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]),
+    url,
   ]);
   const m = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
   const status = /status codes: (\d+) 2xx/.exec(out);

@@ -1,5 +1,5 @@
 import type { DescService } from "@bufbuild/protobuf";
-import { createRouterTransport, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { createContextValues, createRouterTransport, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
@@ -8,6 +8,8 @@ import { ChunkIndexService } from "../gen/proto/capstan/v1/chunk_index_service_p
 import { DeploymentService } from "../gen/proto/capstan/v1/deployment_service_pb.js";
 import { NodeService } from "../gen/proto/capstan/v1/node_service_pb.js";
 import { SystemService } from "../gen/proto/capstan/v1/system_service_pb.js";
+import { AuditService } from "../gen/proto/capstan/v1/audit_service_pb.js";
+import { TokenService } from "../gen/proto/capstan/v1/token_service_pb.js";
 import { Health } from "../gen/proto/health/v1/health_pb.js";
 import { AgentGate } from "./agents/agent-gate.js";
 import { Dispatcher } from "./agents/dispatcher.js";
@@ -18,20 +20,26 @@ import { createWebSocketGateway } from "./agents/ws/ws-gateway.js";
 import type { Config } from "./config.js";
 import { ChunkIndex } from "./chunks/chunk-index.js";
 import { ChunkManager } from "./chunks/chunk-manager.js";
+import { AuditLog } from "./domain/audit-log.js";
 import { DeploymentManager } from "./domain/deployment-manager.js";
 import { LivenessMonitor } from "./domain/liveness-monitor.js";
 import { NodeRegistry } from "./domain/node-registry.js";
 import { ProjectApi } from "./domain/project-api.js";
 import { ServiceManager } from "./domain/service-manager.js";
 import { ServiceReconciler } from "./domain/service-reconciler.js";
+import { TokenManager } from "./domain/token-manager.js";
 import { clusterSnapshot } from "./orchestrator/cluster-view.js";
 import { createGateway } from "./gateway/gateway.js";
 import { boundaryInterceptor } from "./rpc/boundary-interceptor.js";
-import { nodeAuthInterceptor } from "./rpc/node-auth-interceptor.js";
+import { peerKey } from "./rpc/context.js";
+import { guardInterceptor } from "./rpc/guard-interceptor.js";
 import { applyCors } from "./server/cors.js";
 import { HealthState, registerHealth } from "./server/health.js";
 import { createOnePortServer, type OnePortServer } from "./server/one-port-server.js";
+import { peerOf } from "./server/peer.js";
 import { registerReflection } from "./server/reflection.js";
+import { createAuditService } from "./services/audit-service.js";
+import { createTokenService } from "./services/token-service.js";
 import { createAgentService } from "./services/agent-service.js";
 import { createChunkIndexService } from "./services/chunk-index-service.js";
 import { createDeploymentService } from "./services/deployment-service.js";
@@ -58,14 +66,20 @@ export interface App {
 const RPC_PATH = /^\/[a-z][a-z0-9_]*(\.[a-z0-9_]+)*\.[A-Z][A-Za-z0-9]*\/[A-Z][A-Za-z0-9]*$/;
 
 /** The services Capstan serves, for reflection and the REST gateway. */
-export const SERVICES: readonly DescService[] = [NodeService, DeploymentService, ChunkIndexService, AgentService, SystemService];
+export const SERVICES: readonly DescService[] = [NodeService, DeploymentService, ChunkIndexService, AgentService, TokenService, AuditService, SystemService];
+
+/** What the app does besides logging. */
+export interface AppIo {
+  /** Shows a line to the operator once, outside the logs (the bootstrap admin token). Default: stderr. */
+  announce?: (line: string) => void;
+}
 
 /**
  * The composition root: builds every part from the configuration and wires
  * them together. There are no module-level singletons; two Apps in one
  * process (as the tests start) share nothing.
  */
-export async function startApp(config: Config, logger: Logger): Promise<App> {
+export async function startApp(config: Config, logger: Logger, io: AppIo = {}): Promise<App> {
   const startedAt = Date.now();
   const db = await openDatabase(config.databaseUrl, logger);
   const shutdown = new AbortController();
@@ -73,6 +87,17 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
   setMaxListeners(0, shutdown.signal);
   const stops: Array<() => Promise<void> | void> = [];
   try {
+    const tokens = new TokenManager(db.tokens, logger);
+    await tokens.load();
+    const bootstrapSecret = await tokens.bootstrap(config.auth.adminToken);
+    if (bootstrapSecret) {
+      // Straight to the operator, never through the logger: secrets must not reach log storage.
+      (io.announce ?? ((line) => process.stderr.write(`${line}\n`)))(
+        `capstan: bootstrap admin token (shown once, store it now): ${bootstrapSecret}`,
+      );
+    }
+    const audit = new AuditLog(db.audit, logger);
+    stops.push(() => audit.flush());
     const nodeState = new NodeState();
     nodeState.load(await db.nodes.listAll());
     const registry = new NodeRegistry({ store: db.nodes, state: nodeState, logger });
@@ -83,7 +108,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     const sessions = new SessionRegistry();
     const events = new JobEvents();
     const jobState = new JobState();
-    const dispatcher = new Dispatcher(db.jobs, jobState, sessions, events, logger, { ackTimeoutMs: 10_000, maxAttempts: 5, maxLogChars: 64 * 1024 });
+    const dispatcher = new Dispatcher(db.jobs, jobState, sessions, events, logger, { ackTimeoutMs: 10_000, maxAttempts: 5, maxLogChars: config.limits.jobLogBytes });
     await dispatcher.start();
     stops.push(() => dispatcher.stop());
 
@@ -122,8 +147,19 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     // The index is soft state: every (re)connecting agent is asked for a full report.
     sessions.onAttach((session) => session.send({ kind: "chunk_report_request" }));
 
-    const gate = new AgentGate(registry, config.joinToken, logger);
+    const gate = new AgentGate(registry, { joinToken: config.joinToken, requireClientCert: config.auth.clientCa !== undefined, audit }, logger);
     if (gate.open) logger.warn("CAPSTAN_JOIN_TOKEN is not set: any agent may register (development mode)");
+    if (config.auth.dev) logger.warn("CAPSTAN_DEV=1: callers on loopback need no token and may do anything (development only; other addresses still need tokens)");
+    if (config.auth.anonymousScopes.size > 0) {
+      logger.warn(
+        { scopes: [...config.auth.anonymousScopes], networks: config.auth.anonymousNetworksText || "any address" },
+        "CAPSTAN_ANONYMOUS_SCOPES: callers without a token are let in with these scopes",
+      );
+    }
+    // A deleted node's token is gone: its live agent stream goes with it.
+    nodeState.onChange((change) => {
+      if (change.type === "delete") sessions.get(change.node.id)?.close("node deleted");
+    });
     const heartbeatIntervalMs = Math.max(100, Math.floor(config.heartbeatTtlMs / 3));
     const agentStream = createAgentStreamHandler({
       gate, registry, sessions, dispatcher, chunks, logger, heartbeatIntervalMs, helloTimeoutMs: 10_000, serverVersion: version,
@@ -135,16 +171,23 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       router.service(AgentService, createAgentService({ registry, agentStream }));
       router.service(DeploymentService, createDeploymentService({ deployments, projects, services, serviceState, snapshot, dispatcher, events }));
       router.service(ChunkIndexService, createChunkIndexService(chunks));
+      router.service(TokenService, createTokenService(tokens));
+      router.service(AuditService, createAuditService(audit));
       router.service(SystemService, createSystemService({
         version, startedAt, databaseProvider: db.provider, pingDatabase: () => db.ping(), connectedAgents: () => sessions.size,
       }));
       registerHealth(router, health);
       registerReflection(router, [...SERVICES, Health]);
     };
-    const interceptors: Interceptor[] = [boundaryInterceptor(logger), nodeAuthInterceptor(gate, registry)];
+    const interceptors: Interceptor[] = [
+      boundaryInterceptor(logger),
+      guardInterceptor({ credentials: { tokens, registry, joinHash: gate.joinHash, auth: config.auth }, registry, tokens, audit, limits: config.limits }),
+    ];
     const connect = connectNodeAdapter({
       routes,
       interceptors,
+      contextValues: (req) => createContextValues().set(peerKey, peerOf(req)),
+      readMaxBytes: config.limits.maxMessageBytes,
       shutdownSignal: shutdown.signal,
       jsonOptions: { ignoreUnknownFields: false },
       // gzip costs more CPU than it saves bandwidth on a control plane's network; keep it for
@@ -153,7 +196,8 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
     });
     const gateway = createGateway({
       services: SERVICES,
-      transport: createRouterTransport(routes, { router: { interceptors, jsonOptions: { ignoreUnknownFields: false } } }),
+      transport: createRouterTransport(routes, { router: { interceptors, jsonOptions: { ignoreUnknownFields: false }, readMaxBytes: config.limits.maxMessageBytes } }),
+      maxBodyBytes: config.limits.maxMessageBytes,
       logger,
       info: { title: "Capstan", version },
     });
@@ -172,7 +216,7 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
         );
       },
       upgrade: (req, socket, head) => ws.handleUpgrade(req, socket, head),
-      tls: config.tls,
+      tls: config.tls && { ...config.tls, clientCa: config.auth.clientCa },
       logger,
     });
     const port = await server.listen(config.port, config.host);

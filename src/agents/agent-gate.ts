@@ -1,9 +1,11 @@
 import type { Logger } from "pino";
-import { UnauthenticatedError } from "../domain/errors.js";
+import type { AuditLog } from "../domain/audit-log.js";
+import { PermissionDeniedError, UnauthenticatedError } from "../domain/errors.js";
 import type { Node } from "../domain/node.js";
 import type { RegisterNodeInput } from "../domain/node-input.js";
 import type { NodeRegistry } from "../domain/node-registry.js";
 import { hashToken, tokenMatches } from "../domain/tokens.js";
+import type { Peer } from "../server/peer.js";
 
 /** Who an agent says it is when it connects. */
 export interface AgentHelloInput extends RegisterNodeInput {
@@ -20,21 +22,34 @@ export interface Admission {
   newToken: string | undefined;
 }
 
+/** How the gate checks agents. */
+export interface AgentGateOptions {
+  /** CAPSTAN_JOIN_TOKEN; unset means open registration. */
+  joinToken: string | undefined;
+  /** TLS_CLIENT_CA is set: agents must present a client certificate naming their node. */
+  requireClientCert: boolean;
+  /** Where registrations are recorded. */
+  audit?: AuditLog;
+}
+
 /**
  * Admits agents. A node that presents its own token is the node it says it
  * is; anything else must present the join token (CAPSTAN_JOIN_TOKEN) and is
  * registered, or re-registered, with a fresh token. Without a configured join
  * token registration is open, for development; the server warns at start-up.
+ * With mutual TLS on, the agent's certificate must also name the node (its id
+ * or name), so a stolen token alone does not get in.
  */
 export class AgentGate {
-  private readonly joinHash: string | undefined;
+  /** SHA-256 of the join token, when one is configured. */
+  readonly joinHash: string | undefined;
 
   constructor(
     private readonly registry: NodeRegistry,
-    joinToken: string | undefined,
+    private readonly options: AgentGateOptions,
     private readonly logger: Logger,
   ) {
-    this.joinHash = joinToken === undefined ? undefined : hashToken(joinToken);
+    this.joinHash = options.joinToken === undefined ? undefined : hashToken(options.joinToken);
   }
 
   /** Whether registration needs no join token. */
@@ -49,8 +64,9 @@ export class AgentGate {
     }
   }
 
-  /** Admits an agent by its node token or the join token. */
-  async admit(hello: AgentHelloInput): Promise<Admission> {
+  /** Admits an agent by its node token or the join token (and, with mutual TLS, its certificate). */
+  async admit(hello: AgentHelloInput, peer?: Peer): Promise<Admission> {
+    if (this.options.requireClientCert) this.checkCertificate(hello, peer);
     if (hello.nodeId !== "" && hello.nodeToken !== "") {
       this.registry.authenticate(hello.nodeId, hello.nodeToken);
       const node = await this.registry.refresh(hello.nodeId, hello);
@@ -59,6 +75,26 @@ export class AgentGate {
     this.checkJoinToken(hello.joinToken);
     const { node, token } = await this.registry.register(hello);
     this.logger.info({ nodeId: node.id }, "agent registered with the join token");
+    this.options.audit?.record({
+      actor: this.open ? "none" : "join",
+      actorKind: this.open ? "none" : "join",
+      rpc: "capstan.v1.AgentService/AgentStream",
+      target: node.id,
+      outcome: "ok",
+      message: "registered",
+      peer: peer?.address ?? "",
+    });
     return { node, newToken: token };
+  }
+
+  private checkCertificate(hello: AgentHelloInput, peer: Peer | undefined): void {
+    const names = peer?.certNames;
+    if (!names) throw new UnauthenticatedError("agents need a client certificate signed by the cluster CA (TLS_CLIENT_CA)");
+    // The node acted on: by id when the agent names one (its stored name counts, not a new one in the hello), else by name.
+    const existing = hello.nodeId !== "" ? this.registry.find(hello.nodeId) : this.registry.registrationTarget("", hello.name);
+    const identities = hello.nodeId !== "" ? [hello.nodeId, existing?.name] : [hello.name, existing?.id];
+    if (!names.some((n) => identities.includes(n))) {
+      throw new PermissionDeniedError(`the client certificate names ${names.map((n) => `"${n}"`).join(", ")}, not node "${hello.nodeId || hello.name}"`);
+    }
   }
 }

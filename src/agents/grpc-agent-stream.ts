@@ -13,7 +13,8 @@ import type { NodeRegistry } from "../domain/node-registry.js";
 import { commandToProto, updateFromProto } from "../rpc/job-convert.js";
 import { capabilitiesFromProto } from "../rpc/node-convert.js";
 import { metricsFromProto } from "../rpc/metrics-convert.js";
-import { rpcLoggerKey } from "../rpc/context.js";
+import { peerKey, rpcLoggerKey } from "../rpc/context.js";
+import { bearerToken } from "../rpc/credentials.js";
 import type { AgentGate, AgentHelloInput } from "./agent-gate.js";
 import { AsyncQueue } from "./async-queue.js";
 import type { ChunkReportSink } from "./chunk-report-sink.js";
@@ -31,12 +32,6 @@ export interface AgentStreamDeps {
   heartbeatIntervalMs: number;
   helloTimeoutMs: number;
   serverVersion: string;
-}
-
-/** The bearer token of a request, if any. */
-export function bearerToken(header: Headers): string {
-  const value = header.get("authorization") ?? "";
-  return value.toLowerCase().startsWith("bearer ") ? value.slice(7).trim() : "";
 }
 
 /** AgentHello to the gate's input; a bearer header stands in for a missing token. */
@@ -85,7 +80,7 @@ export function createAgentStreamHandler(deps: AgentStreamDeps) {
     if (first.done || first.value.message.case !== "hello") {
       throw new InvalidArgumentError("hello", "the first message on an agent stream must be a hello");
     }
-    const { node, newToken } = await deps.gate.admit(helloFromProto(first.value.message.value, bearerToken(ctx.requestHeader)));
+    const { node, newToken } = await deps.gate.admit(helloFromProto(first.value.message.value, bearerToken(ctx.requestHeader)), ctx.values.get(peerKey));
     const outbox = new AsyncQueue<AgentStreamResponse>();
     const session: AgentSession = {
       id: randomUUID(),

@@ -43,15 +43,17 @@ export class NodeRegistry {
     this.now = deps.now ?? (() => new Date());
   }
 
-  /** Creates or updates a node and issues it a fresh token. */
-  async register(input: RegisterNodeInput): Promise<{ node: Node; token: string }> {
+  /**
+   * Creates or updates a node and issues it a fresh token. `anonymous` marks a
+   * node registered without credentials (see Node.anonymous).
+   */
+  async register(input: RegisterNodeInput, options: { anonymous?: boolean } = {}): Promise<{ node: Node; token: string }> {
     const valid = validateRegistration(input);
     const key = valid.nodeId !== "" ? `id:${valid.nodeId}` : `name:${valid.name}`;
     return this.lock.run(key, async () => {
-      const { state } = this.deps;
-      const existing = valid.nodeId !== "" ? state.get(valid.nodeId) : state.getByName(valid.name);
+      const existing = this.registrationTarget(valid.nodeId, valid.name);
       const token = newToken("cpn");
-      const node = await this.save(existing, valid, hashToken(token));
+      const node = await this.save(existing, valid, hashToken(token), options.anonymous ?? false);
       this.deps.logger.info({ nodeId: node.id, name: node.name, created: !existing }, "node registered");
       return { node, token };
     });
@@ -65,8 +67,13 @@ export class NodeRegistry {
     const valid = validateRegistration({ ...input, nodeId });
     return this.lock.run(`id:${nodeId}`, async () => {
       const existing = this.get(nodeId);
-      return this.save(existing, valid, existing.tokenHash);
+      return this.save(existing, valid, existing.tokenHash, existing.anonymous);
     });
+  }
+
+  /** The node a registration with this id (or, without one, this name) would update, if any. */
+  registrationTarget(nodeId: string, name: string): Node | undefined {
+    return nodeId !== "" ? this.deps.state.get(nodeId) : this.deps.state.getByName(name);
   }
 
   /**
@@ -77,16 +84,17 @@ export class NodeRegistry {
   authenticate(nodeId: string, token: string): Node {
     const node = nodeId === "" ? undefined : this.deps.state.get(nodeId);
     if (node && token !== "" && tokenMatches(token, node.tokenHash)) return node;
-    if (token !== "") {
-      // Only on the failure path: a scan is fine here and keeps no second index.
-      const hash = hashToken(token);
-      const owner = this.deps.state.list().find((n) => n.tokenHash === hash);
-      if (owner) throw new PermissionDeniedError(`the token of node "${owner.id}" cannot act for node "${nodeId}"`);
-    }
+    const owner = token === "" ? undefined : this.nodeForToken(token);
+    if (owner) throw new PermissionDeniedError(`the token of node "${owner.id}" cannot act for node "${nodeId}"`);
     throw new UnauthenticatedError("missing or invalid node token");
   }
 
-  private async save(existing: Node | undefined, valid: RegisterNodeInput, tokenHash: string): Promise<Node> {
+  /** The node a bearer token belongs to, if it is a node token. */
+  nodeForToken(token: string): Node | undefined {
+    return this.deps.state.getByTokenHash(hashToken(token));
+  }
+
+  private async save(existing: Node | undefined, valid: RegisterNodeInput, tokenHash: string, anonymous: boolean): Promise<Node> {
     const now = this.now();
     const node: Node = {
       id: existing?.id ?? (valid.nodeId || randomUUID()),
@@ -101,6 +109,7 @@ export class NodeRegistry {
       draining: existing?.draining ?? false,
       agentVersion: valid.agentVersion,
       tokenHash,
+      anonymous,
       metrics: existing?.metrics,
       lastHeartbeatAt: now,
       createdAt: existing?.createdAt ?? now,
@@ -127,6 +136,11 @@ export class NodeRegistry {
   /** Every node, ordered by id. */
   all(): Node[] {
     return this.deps.state.list();
+  }
+
+  /** The node with this id, or undefined. */
+  find(nodeId: string): Node | undefined {
+    return this.deps.state.get(nodeId);
   }
 
   /** Returns a node or throws NotFound. */

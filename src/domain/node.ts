@@ -61,6 +61,11 @@ export interface Node {
   agentVersion: string;
   /** SHA-256 hex of the node's token; never the token itself. */
   tokenHash: string;
+  /**
+   * Registered without credentials (seed 004's cache nodes, which cannot send
+   * a token). Only such nodes may be acted for by token-less callers.
+   */
+  anonymous: boolean;
   metrics: NodeMetrics | undefined;
   lastHeartbeatAt: Date | undefined;
   createdAt: Date;

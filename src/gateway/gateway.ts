@@ -9,6 +9,7 @@ import { readBindings, type HttpBinding } from "./http-rules.js";
 import { normalizeInput, renderJson } from "./json-dialect.js";
 import { buildOpenApi } from "./openapi.js";
 import { decodeRequest } from "./request-decoder.js";
+import { GATEWAY_PEER_HEADER, peerOf } from "../server/peer.js";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -70,6 +71,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     const host = req.headers.host ?? req.headers[":authority"];
     if (!header.has("x-forwarded-host") && typeof host === "string") header.set("x-forwarded-host", host);
     if (!header.has("x-forwarded-proto")) header.set("x-forwarded-proto", "encrypted" in req.socket && req.socket.encrypted ? "https" : "http");
+    // In-process calls have no socket: the caller's address and certificate travel in this header,
+    // which only these calls can carry (see rpc/credentials.ts).
+    header.set(GATEWAY_PEER_HEADER, JSON.stringify(peerOf(req)));
     const controller = new AbortController();
     res.once("close", () => controller.abort());
     const out = await options.transport.unary(binding.method as never, controller.signal, undefined, header, message as never);

@@ -1,5 +1,7 @@
 import { createContextKey } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import type { Principal } from "../domain/principal.js";
+import type { Peer } from "../server/peer.js";
 
 /**
  * The per-RPC child logger (method and request id bound), set by the boundary
@@ -9,3 +11,13 @@ import type { Logger } from "pino";
  * the interceptor (unit tests).
  */
 export const rpcLoggerKey = createContextKey<(() => Logger) | undefined>(undefined, { description: "per-RPC logger" });
+
+/**
+ * The network peer, set by the Connect adapter for every call that arrives
+ * over the network. Calls the REST gateway makes in process have none here and
+ * carry their caller's peer in a header instead (see credentials.ts).
+ */
+export const peerKey = createContextKey<Peer | undefined>(undefined, { description: "network peer" });
+
+/** The caller, set by the guard interceptor before any handler runs. */
+export const principalKey = createContextKey<Principal>({ kind: "none", peer: "" }, { description: "caller" });

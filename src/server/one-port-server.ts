@@ -17,8 +17,13 @@ export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: B
 export interface OnePortServerOptions {
   handler: RequestHandler;
   upgrade?: UpgradeHandler;
-  /** PEM certificate and key: serve TLS, negotiating h2 or http/1.1 by ALPN. */
-  tls?: { cert: Buffer; key: Buffer };
+  /**
+   * PEM certificate and key: serve TLS, negotiating h2 or http/1.1 by ALPN.
+   * With `clientCa`, clients are asked for a certificate; one that does not
+   * chain to the CA is not refused at the handshake (operators with tokens
+   * need none) but vouches for nothing (see peer.ts).
+   */
+  tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
   logger: Logger;
 }
 
@@ -35,6 +40,15 @@ export interface OnePortServer {
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
+/** A client must send its request headers within this time. */
+const HEADERS_TIMEOUT_MS = 15_000;
+/** ... and a request body within this time (long responses are not affected). */
+const REQUEST_TIMEOUT_MS = 60_000;
+/** An HTTP/2 connection with no open stream and no traffic for this long is closed. */
+const IDLE_TIMEOUT_MS = 120_000;
+/** Streams one HTTP/2 connection may have open at once. */
+const MAX_STREAMS_PER_CONNECTION = 1000;
+
 /**
  * One port for gRPC, gRPC-Web, Connect, REST and WebSocket. Plaintext: a TCP
  * server peeks at each connection's first bytes and hands it to an HTTP/2
@@ -45,17 +59,38 @@ const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 export function createOnePortServer(options: OnePortServerOptions): OnePortServer {
   const { handler, logger } = options;
   const h1 = http.createServer(handler as http.RequestListener);
-  // Long-lived streams (agents, watches) must not be cut by per-request timers.
-  h1.requestTimeout = 0;
-  h1.headersTimeout = 30_000;
+  // Slow clients (slowloris) must not hold sockets: headers and bodies have deadlines. The
+  // request timeout covers receiving the request only, so long responses (watches) go on.
+  h1.headersTimeout = HEADERS_TIMEOUT_MS;
+  h1.requestTimeout = REQUEST_TIMEOUT_MS;
   h1.keepAliveTimeout = 65_000;
+  const settings = { maxConcurrentStreams: MAX_STREAMS_PER_CONNECTION };
   const h2 = options.tls
-    ? http2.createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, ALPNProtocols: ["h2", "http/1.1"] }, handler)
-    : http2.createServer({}, handler);
+    ? http2.createSecureServer(
+        {
+          cert: options.tls.cert,
+          key: options.tls.key,
+          allowHTTP1: true,
+          ALPNProtocols: ["h2", "http/1.1"],
+          settings,
+          ...(options.tls.clientCa ? { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+        },
+        handler,
+      )
+    : http2.createServer({ settings }, handler);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (s) => {
     sessions.add(s);
     s.once("close", () => sessions.delete(s));
+    // Idle means no open stream: agent streams and watches may be quiet for long and must stay.
+    let open = 0;
+    s.on("stream", (stream) => {
+      open++;
+      stream.once("close", () => open--);
+    });
+    s.setTimeout(IDLE_TIMEOUT_MS, () => {
+      if (open === 0) s.close();
+    });
   });
   const sockets = new Set<net.Socket>();
   const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -2,6 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { NodeSummarySchema, type NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
 import type { NodeRegistry } from "../domain/node-registry.js";
+import { registersAnonymously } from "../rpc/access-policy.js";
+import { principalKey } from "../rpc/context.js";
 import {
   eligibilityFromProto,
   metricsFromHeartbeat,
@@ -27,7 +29,7 @@ export function createNodeService(deps: NodeServiceDeps): ServiceImpl<typeof Nod
   const pb = (node: Parameters<typeof nodeToProto>[0]) => nodeToProto(node, isConnected(node.id));
   return {
     async registerNode(req, ctx) {
-      const { node, token } = await registry.register(registrationFromProto(req));
+      const { node, token } = await registry.register(registrationFromProto(req), { anonymous: registersAnonymously(ctx.values.get(principalKey)) });
       return {
         message: "Node registered successfully",
         node: pb(node),

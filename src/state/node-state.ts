@@ -19,6 +19,8 @@ export type NodeChange = { type: "put"; node: Node; heartbeat: boolean } | { typ
 export class NodeState {
   private readonly nodes = new Map<string, Node>();
   private readonly idByName = new Map<string, string>();
+  // Token hash → node id: a bearer token is resolved to its node on every node call.
+  private readonly idByTokenHash = new Map<string, string>();
   private sortedIds: string[] | undefined;
   private readonly listeners = new Set<(change: NodeChange) => void>();
 
@@ -26,6 +28,7 @@ export class NodeState {
   load(nodes: Iterable<Node>): void {
     this.nodes.clear();
     this.idByName.clear();
+    this.idByTokenHash.clear();
     this.sortedIds = undefined;
     for (const node of nodes) this.index(node);
   }
@@ -38,6 +41,12 @@ export class NodeState {
   /** The node registered under this name, if any. */
   getByName(name: string): Node | undefined {
     const id = this.idByName.get(name);
+    return id === undefined ? undefined : this.nodes.get(id);
+  }
+
+  /** The node whose token has this SHA-256 hash, if any. */
+  getByTokenHash(hash: string): Node | undefined {
+    const id = this.idByTokenHash.get(hash);
     return id === undefined ? undefined : this.nodes.get(id);
   }
 
@@ -58,6 +67,7 @@ export class NodeState {
     if (previous && previous.name !== node.name && this.idByName.get(previous.name) === node.id) {
       this.idByName.delete(previous.name);
     }
+    if (previous && previous.tokenHash !== node.tokenHash) this.idByTokenHash.delete(previous.tokenHash);
     if (!previous) this.sortedIds = undefined;
     this.index(node);
     this.emit({ type: "put", node, heartbeat });
@@ -69,6 +79,7 @@ export class NodeState {
     if (!node) return undefined;
     this.nodes.delete(id);
     if (this.idByName.get(node.name) === id) this.idByName.delete(node.name);
+    this.idByTokenHash.delete(node.tokenHash);
     this.sortedIds = undefined;
     this.emit({ type: "delete", node, heartbeat: false });
     return node;
@@ -83,6 +94,7 @@ export class NodeState {
   private index(node: Node): void {
     this.nodes.set(node.id, node);
     this.idByName.set(node.name, node.id);
+    if (node.tokenHash !== "") this.idByTokenHash.set(node.tokenHash, node.id);
   }
 
   private emit(change: NodeChange): void {

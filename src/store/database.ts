@@ -11,6 +11,9 @@ import type { DeploymentStore } from "../domain/deployment.js";
 import type { JobStore } from "../domain/job-store.js";
 import type { NodeStore } from "../domain/node-store.js";
 import type { ServiceStore } from "../domain/service-store.js";
+import type { TokenStore } from "../domain/token-store.js";
+import type { AuditStore } from "../domain/audit-log.js";
+import { PrismaAuditStore } from "./audit-repository.js";
 import { PrismaChunkTargetStore } from "./chunk-target-repository.js";
 import { PrismaDeploymentStore } from "./deployment-repository.js";
 import { PrismaJobStore } from "./job-repository.js";
@@ -18,6 +21,7 @@ import { applyMigrations } from "./migrate.js";
 import { PrismaNodeStore } from "./node-repository.js";
 import type { Provider } from "./providers.js";
 import { PrismaServiceStore } from "./service-repository.js";
+import { PrismaTokenStore } from "./token-repository.js";
 
 /**
  * The Prisma client type repositories are written against. The PostgreSQL
@@ -36,6 +40,8 @@ export interface Database {
   readonly deployments: DeploymentStore;
   readonly services: ServiceStore;
   readonly chunkTargets: ChunkTargetStore;
+  readonly tokens: TokenStore;
+  readonly audit: AuditStore;
   /** The raw client, for tests that inspect rows. */
   readonly prisma: Db;
   /** Resolves true when the database answers a trivial query. */
@@ -93,6 +99,8 @@ function assemble(provider: Provider, location: string, prisma: Db): Database {
     deployments: new PrismaDeploymentStore(prisma),
     services: new PrismaServiceStore(prisma),
     chunkTargets: new PrismaChunkTargetStore(prisma),
+    tokens: new PrismaTokenStore(prisma),
+    audit: new PrismaAuditStore(prisma),
     async ping() {
       try {
         await prisma.$queryRawUnsafe("SELECT 1");

@@ -14,6 +14,7 @@ import { recordingDocker } from "../support/recording-docker.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 const JOIN = "join-token-0123456789abcdef";
+const ADMIN = "admin-token-0123456789abcdef";
 
 describe("capstan-agent against the real server", () => {
   const dir = mkdtempSync(join(tmpdir(), "capstan-agents-"));
@@ -26,12 +27,15 @@ describe("capstan-agent against the real server", () => {
   const env = () => ({
     DATABASE_URL: `file:${join(dir, "c.db")}`,
     CAPSTAN_JOIN_TOKEN: JOIN,
+    // Not dev mode: token-less calls must be refused here, so operator calls carry an admin token.
+    CAPSTAN_DEV: "0",
+    CAPSTAN_ADMIN_TOKEN: ADMIN,
     HEARTBEAT_TTL: "1500ms",
     RECONCILE_INTERVAL: "300ms",
     ...(port ? { PORT: String(port) } : {}),
   });
-  const nodes = () => createClient(NodeService, server.grpc);
-  const deployments = () => createClient(DeploymentService, server.grpc);
+  const nodes = () => createClient(NodeService, server.withToken(ADMIN).grpc);
+  const deployments = () => createClient(DeploymentService, server.withToken(ADMIN).grpc);
 
   beforeAll(async () => {
     server = await startTestServer(env());
@@ -127,8 +131,9 @@ describe("capstan-agent against the real server", () => {
     const other = await createClient(NodeService, server.grpc).registerNode({ name: "other" }, { headers: { authorization: `Bearer ${JOIN}` } });
     const identity = JSON.parse(readFileSync(join(stateDir, "identity.json"), "utf8")) as { nodeToken: string };
     expect((await first(hello({ nodeId: other.nodeId, nodeToken: identity.nodeToken }) as never))?.code).toBe(Code.PermissionDenied);
-    await expect(nodes().heartbeat({ nodeId: other.nodeId }, { headers: { authorization: `Bearer ${identity.nodeToken}` } })).rejects.toMatchObject({ code: Code.PermissionDenied });
-    await expect(nodes().heartbeat({ nodeId: other.nodeId })).rejects.toMatchObject({ code: Code.Unauthenticated });
-    await expect(nodes().registerNode({ name: "sneaky" })).rejects.toMatchObject({ code: Code.Unauthenticated });
+    const tokenless = createClient(NodeService, server.grpc);
+    await expect(tokenless.heartbeat({ nodeId: other.nodeId }, { headers: { authorization: `Bearer ${identity.nodeToken}` } })).rejects.toMatchObject({ code: Code.PermissionDenied });
+    await expect(tokenless.heartbeat({ nodeId: other.nodeId })).rejects.toMatchObject({ code: Code.Unauthenticated });
+    await expect(tokenless.registerNode({ name: "sneaky" })).rejects.toMatchObject({ code: Code.Unauthenticated });
   });
 });

@@ -76,3 +76,13 @@ export type Replica = Prisma.ReplicaModel
  * 
  */
 export type ChunkTarget = Prisma.ChunkTargetModel
+/**
+ * Model ApiToken
+ * 
+ */
+export type ApiToken = Prisma.ApiTokenModel
+/**
+ * Model AuditEvent
+ * 
+ */
+export type AuditEvent = Prisma.AuditEventModel

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { peerOfSocket } from "../../server/peer.js";
 import type { IncomingMessage } from "node:http";
 import type { WebSocket } from "ws";
 import { DomainError } from "../../domain/errors.js";
@@ -69,7 +70,7 @@ export async function serveInstaDeploy(ws: WebSocket, req: IncomingMessage, bear
       capabilities: { ...emptyCapabilities(), os, arch, dockerAvailable: true },
       ports: {},
       agentVersion: String(req.headers["x-agent-version"] ?? ""),
-    });
+    }, peerOfSocket(req.socket));
   } catch (err) {
     const policy = err instanceof DomainError && (err.kind === "unauthenticated" || err.kind === "permission_denied");
     ws.close(policy ? CLOSE_POLICY : CLOSE_PROTOCOL, err instanceof DomainError ? err.message.slice(0, 120) : "registration failed");

@@ -1,3 +1,4 @@
+import type { Peer } from "../../server/peer.js";
 import { toJson } from "@bufbuild/protobuf";
 import { randomUUID } from "node:crypto";
 import type { WebSocket } from "ws";
@@ -39,11 +40,11 @@ const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v)
  * takes it at its word on receipt. Its only credential can travel in the URL
  * (`/ws?token=<join token>`).
  */
-export function serveOrion(ws: WebSocket, firstMessage: { type: string; payload: unknown }, token: string, ctx: WsContext): Promise<void> {
-  return admitAndServe(ws, firstMessage.payload as OrionHello, token, ctx);
+export function serveOrion(ws: WebSocket, firstMessage: { type: string; payload: unknown }, token: string, ctx: WsContext, peer: Peer): Promise<void> {
+  return admitAndServe(ws, firstMessage.payload as OrionHello, token, ctx, peer);
 }
 
-async function admitAndServe(ws: WebSocket, hello: OrionHello, token: string, ctx: WsContext): Promise<void> {
+async function admitAndServe(ws: WebSocket, hello: OrionHello, token: string, ctx: WsContext, peer: Peer): Promise<void> {
   const labels = Object.fromEntries(
     Object.entries(typeof hello.labels === "object" && hello.labels !== null ? hello.labels : {}).map(([k, v]) => [k, String(v)]),
   );
@@ -60,7 +61,7 @@ async function admitAndServe(ws: WebSocket, hello: OrionHello, token: string, ct
       capabilities: { ...emptyCapabilities(), os: labels.os ?? "", arch: labels.arch ?? "" },
       ports: {},
       agentVersion: "",
-    });
+    }, peer);
     nodeId = admitted.node.id;
   } catch (err) {
     const policy = err instanceof DomainError && (err.kind === "unauthenticated" || err.kind === "permission_denied");

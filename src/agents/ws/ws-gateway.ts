@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
+import { peerOfSocket } from "../../server/peer.js";
 import { serveInstaDeploy } from "./instadeploy-dialect.js";
 import { serveOrion } from "./orion-dialect.js";
 import { CLOSE_GOING_AWAY, CLOSE_PROTOCOL, type WsContext } from "./ws-context.js";
@@ -59,6 +60,6 @@ async function accept(ws: WebSocket, req: IncomingMessage, url: URL, ctx: WsCont
       ws.close(CLOSE_PROTOCOL, "the first message must be a hello");
       return;
     }
-    void serveOrion(ws, { type: "hello", payload: first.payload }, bearer, ctx);
+    void serveOrion(ws, { type: "hello", payload: first.payload }, bearer, ctx, peerOfSocket(req.socket));
   });
 }

@@ -57,7 +57,9 @@ export const ModelName = {
   DeploymentRevision: 'DeploymentRevision',
   Service: 'Service',
   Replica: 'Replica',
-  ChunkTarget: 'ChunkTarget'
+  ChunkTarget: 'ChunkTarget',
+  ApiToken: 'ApiToken',
+  AuditEvent: 'AuditEvent'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -86,6 +88,7 @@ export const NodeScalarFieldEnum = {
   draining: 'draining',
   agentVersion: 'agentVersion',
   tokenHash: 'tokenHash',
+  anonymous: 'anonymous',
   metrics: 'metrics',
   lastHeartbeatAt: 'lastHeartbeatAt',
   createdAt: 'createdAt',
@@ -192,6 +195,35 @@ export const ChunkTargetScalarFieldEnum = {
 } as const
 
 export type ChunkTargetScalarFieldEnum = (typeof ChunkTargetScalarFieldEnum)[keyof typeof ChunkTargetScalarFieldEnum]
+
+
+export const ApiTokenScalarFieldEnum = {
+  id: 'id',
+  name: 'name',
+  scopes: 'scopes',
+  hash: 'hash',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt',
+  expiresAt: 'expiresAt',
+  revokedAt: 'revokedAt'
+} as const
+
+export type ApiTokenScalarFieldEnum = (typeof ApiTokenScalarFieldEnum)[keyof typeof ApiTokenScalarFieldEnum]
+
+
+export const AuditEventScalarFieldEnum = {
+  id: 'id',
+  time: 'time',
+  actor: 'actor',
+  actorKind: 'actorKind',
+  rpc: 'rpc',
+  target: 'target',
+  outcome: 'outcome',
+  message: 'message',
+  peer: 'peer'
+} as const
+
+export type AuditEventScalarFieldEnum = (typeof AuditEventScalarFieldEnum)[keyof typeof AuditEventScalarFieldEnum]
 
 
 export const SortOrder = {

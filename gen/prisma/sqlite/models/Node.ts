@@ -37,6 +37,7 @@ export type NodeMinAggregateOutputType = {
   draining: boolean | null
   agentVersion: string | null
   tokenHash: string | null
+  anonymous: boolean | null
   metrics: string | null
   lastHeartbeatAt: Date | null
   createdAt: Date | null
@@ -56,6 +57,7 @@ export type NodeMaxAggregateOutputType = {
   draining: boolean | null
   agentVersion: string | null
   tokenHash: string | null
+  anonymous: boolean | null
   metrics: string | null
   lastHeartbeatAt: Date | null
   createdAt: Date | null
@@ -75,6 +77,7 @@ export type NodeCountAggregateOutputType = {
   draining: number
   agentVersion: number
   tokenHash: number
+  anonymous: number
   metrics: number
   lastHeartbeatAt: number
   createdAt: number
@@ -96,6 +99,7 @@ export type NodeMinAggregateInputType = {
   draining?: true
   agentVersion?: true
   tokenHash?: true
+  anonymous?: true
   metrics?: true
   lastHeartbeatAt?: true
   createdAt?: true
@@ -115,6 +119,7 @@ export type NodeMaxAggregateInputType = {
   draining?: true
   agentVersion?: true
   tokenHash?: true
+  anonymous?: true
   metrics?: true
   lastHeartbeatAt?: true
   createdAt?: true
@@ -134,6 +139,7 @@ export type NodeCountAggregateInputType = {
   draining?: true
   agentVersion?: true
   tokenHash?: true
+  anonymous?: true
   metrics?: true
   lastHeartbeatAt?: true
   createdAt?: true
@@ -226,6 +232,7 @@ export type NodeGroupByOutputType = {
   draining: boolean
   agentVersion: string
   tokenHash: string
+  anonymous: boolean
   metrics: string | null
   lastHeartbeatAt: Date | null
   createdAt: Date
@@ -266,6 +273,7 @@ export type NodeWhereInput = {
   draining?: Prisma.BoolFilter<"Node"> | boolean
   agentVersion?: Prisma.StringFilter<"Node"> | string
   tokenHash?: Prisma.StringFilter<"Node"> | string
+  anonymous?: Prisma.BoolFilter<"Node"> | boolean
   metrics?: Prisma.StringNullableFilter<"Node"> | string | null
   lastHeartbeatAt?: Prisma.DateTimeNullableFilter<"Node"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Node"> | Date | string
@@ -285,6 +293,7 @@ export type NodeOrderByWithRelationInput = {
   draining?: Prisma.SortOrder
   agentVersion?: Prisma.SortOrder
   tokenHash?: Prisma.SortOrder
+  anonymous?: Prisma.SortOrder
   metrics?: Prisma.SortOrderInput | Prisma.SortOrder
   lastHeartbeatAt?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -307,6 +316,7 @@ export type NodeWhereUniqueInput = Prisma.AtLeast<{
   draining?: Prisma.BoolFilter<"Node"> | boolean
   agentVersion?: Prisma.StringFilter<"Node"> | string
   tokenHash?: Prisma.StringFilter<"Node"> | string
+  anonymous?: Prisma.BoolFilter<"Node"> | boolean
   metrics?: Prisma.StringNullableFilter<"Node"> | string | null
   lastHeartbeatAt?: Prisma.DateTimeNullableFilter<"Node"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Node"> | Date | string
@@ -326,6 +336,7 @@ export type NodeOrderByWithAggregationInput = {
   draining?: Prisma.SortOrder
   agentVersion?: Prisma.SortOrder
   tokenHash?: Prisma.SortOrder
+  anonymous?: Prisma.SortOrder
   metrics?: Prisma.SortOrderInput | Prisma.SortOrder
   lastHeartbeatAt?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -351,6 +362,7 @@ export type NodeScalarWhereWithAggregatesInput = {
   draining?: Prisma.BoolWithAggregatesFilter<"Node"> | boolean
   agentVersion?: Prisma.StringWithAggregatesFilter<"Node"> | string
   tokenHash?: Prisma.StringWithAggregatesFilter<"Node"> | string
+  anonymous?: Prisma.BoolWithAggregatesFilter<"Node"> | boolean
   metrics?: Prisma.StringNullableWithAggregatesFilter<"Node"> | string | null
   lastHeartbeatAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Node"> | Date | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Node"> | Date | string
@@ -370,6 +382,7 @@ export type NodeCreateInput = {
   draining: boolean
   agentVersion: string
   tokenHash: string
+  anonymous?: boolean
   metrics?: string | null
   lastHeartbeatAt?: Date | string | null
   createdAt: Date | string
@@ -389,6 +402,7 @@ export type NodeUncheckedCreateInput = {
   draining: boolean
   agentVersion: string
   tokenHash: string
+  anonymous?: boolean
   metrics?: string | null
   lastHeartbeatAt?: Date | string | null
   createdAt: Date | string
@@ -408,6 +422,7 @@ export type NodeUpdateInput = {
   draining?: Prisma.BoolFieldUpdateOperationsInput | boolean
   agentVersion?: Prisma.StringFieldUpdateOperationsInput | string
   tokenHash?: Prisma.StringFieldUpdateOperationsInput | string
+  anonymous?: Prisma.BoolFieldUpdateOperationsInput | boolean
   metrics?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   lastHeartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -427,6 +442,7 @@ export type NodeUncheckedUpdateInput = {
   draining?: Prisma.BoolFieldUpdateOperationsInput | boolean
   agentVersion?: Prisma.StringFieldUpdateOperationsInput | string
   tokenHash?: Prisma.StringFieldUpdateOperationsInput | string
+  anonymous?: Prisma.BoolFieldUpdateOperationsInput | boolean
   metrics?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   lastHeartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -446,6 +462,7 @@ export type NodeCreateManyInput = {
   draining: boolean
   agentVersion: string
   tokenHash: string
+  anonymous?: boolean
   metrics?: string | null
   lastHeartbeatAt?: Date | string | null
   createdAt: Date | string
@@ -465,6 +482,7 @@ export type NodeUpdateManyMutationInput = {
   draining?: Prisma.BoolFieldUpdateOperationsInput | boolean
   agentVersion?: Prisma.StringFieldUpdateOperationsInput | string
   tokenHash?: Prisma.StringFieldUpdateOperationsInput | string
+  anonymous?: Prisma.BoolFieldUpdateOperationsInput | boolean
   metrics?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   lastHeartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -484,6 +502,7 @@ export type NodeUncheckedUpdateManyInput = {
   draining?: Prisma.BoolFieldUpdateOperationsInput | boolean
   agentVersion?: Prisma.StringFieldUpdateOperationsInput | string
   tokenHash?: Prisma.StringFieldUpdateOperationsInput | string
+  anonymous?: Prisma.BoolFieldUpdateOperationsInput | boolean
   metrics?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   lastHeartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -503,6 +522,7 @@ export type NodeCountOrderByAggregateInput = {
   draining?: Prisma.SortOrder
   agentVersion?: Prisma.SortOrder
   tokenHash?: Prisma.SortOrder
+  anonymous?: Prisma.SortOrder
   metrics?: Prisma.SortOrder
   lastHeartbeatAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -522,6 +542,7 @@ export type NodeMaxOrderByAggregateInput = {
   draining?: Prisma.SortOrder
   agentVersion?: Prisma.SortOrder
   tokenHash?: Prisma.SortOrder
+  anonymous?: Prisma.SortOrder
   metrics?: Prisma.SortOrder
   lastHeartbeatAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -541,6 +562,7 @@ export type NodeMinOrderByAggregateInput = {
   draining?: Prisma.SortOrder
   agentVersion?: Prisma.SortOrder
   tokenHash?: Prisma.SortOrder
+  anonymous?: Prisma.SortOrder
   metrics?: Prisma.SortOrder
   lastHeartbeatAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -582,6 +604,7 @@ export type NodeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = r
   draining?: boolean
   agentVersion?: boolean
   tokenHash?: boolean
+  anonymous?: boolean
   metrics?: boolean
   lastHeartbeatAt?: boolean
   createdAt?: boolean
@@ -601,6 +624,7 @@ export type NodeSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensio
   draining?: boolean
   agentVersion?: boolean
   tokenHash?: boolean
+  anonymous?: boolean
   metrics?: boolean
   lastHeartbeatAt?: boolean
   createdAt?: boolean
@@ -620,6 +644,7 @@ export type NodeSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensio
   draining?: boolean
   agentVersion?: boolean
   tokenHash?: boolean
+  anonymous?: boolean
   metrics?: boolean
   lastHeartbeatAt?: boolean
   createdAt?: boolean
@@ -639,13 +664,14 @@ export type NodeSelectScalar = {
   draining?: boolean
   agentVersion?: boolean
   tokenHash?: boolean
+  anonymous?: boolean
   metrics?: boolean
   lastHeartbeatAt?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }
 
-export type NodeOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "name" | "address" | "labels" | "tags" | "capabilities" | "ports" | "status" | "eligibility" | "draining" | "agentVersion" | "tokenHash" | "metrics" | "lastHeartbeatAt" | "createdAt" | "updatedAt", ExtArgs["result"]["node"]>
+export type NodeOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "name" | "address" | "labels" | "tags" | "capabilities" | "ports" | "status" | "eligibility" | "draining" | "agentVersion" | "tokenHash" | "anonymous" | "metrics" | "lastHeartbeatAt" | "createdAt" | "updatedAt", ExtArgs["result"]["node"]>
 
 export type $NodePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "Node"
@@ -663,6 +689,11 @@ export type $NodePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs =
     draining: boolean
     agentVersion: string
     tokenHash: string
+    /**
+     * Registered without credentials (seed 004's cache nodes): only these may be
+     * served to token-less callers granted CAPSTAN_ANONYMOUS_SCOPES=node.
+     */
+    anonymous: boolean
     metrics: string | null
     lastHeartbeatAt: Date | null
     createdAt: Date
@@ -1102,6 +1133,7 @@ export interface NodeFieldRefs {
   readonly draining: Prisma.FieldRef<"Node", 'Boolean'>
   readonly agentVersion: Prisma.FieldRef<"Node", 'String'>
   readonly tokenHash: Prisma.FieldRef<"Node", 'String'>
+  readonly anonymous: Prisma.FieldRef<"Node", 'Boolean'>
   readonly metrics: Prisma.FieldRef<"Node", 'String'>
   readonly lastHeartbeatAt: Prisma.FieldRef<"Node", 'DateTime'>
   readonly createdAt: Prisma.FieldRef<"Node", 'DateTime'>

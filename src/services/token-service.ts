@@ -1,0 +1,28 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { TokenService } from "../../gen/proto/capstan/v1/token_service_pb.js";
+import { describePrincipal } from "../domain/principal.js";
+import type { TokenManager } from "../domain/token-manager.js";
+import { principalKey } from "../rpc/context.js";
+import { principalToProto, scopeFromProto, tokenToProto, ttlFromProto } from "../rpc/token-convert.js";
+
+/** TokenService's handlers: decode, call the token manager, encode. */
+export function createTokenService(tokens: TokenManager): ServiceImpl<typeof TokenService> {
+  return {
+    async createToken(req, ctx) {
+      const { token, secret } = await tokens.create(
+        { name: req.name, scope: scopeFromProto(req.scope), ttlMs: ttlFromProto(req.ttl) },
+        describePrincipal(ctx.values.get(principalKey)),
+      );
+      return { token: tokenToProto(token), secret };
+    },
+    listTokens(req) {
+      return { tokens: tokens.list(req.includeInactive).map(tokenToProto) };
+    },
+    async revokeToken(req) {
+      return { token: tokenToProto(await tokens.revoke(req.tokenId)) };
+    },
+    whoAmI(_req, ctx) {
+      return principalToProto(ctx.values.get(principalKey));
+    },
+  };
+}
