@@ -72,6 +72,7 @@ export const POLICY: Readonly<Record<string, Requirement>> = {
   "capstan.v1.SystemService/GetInfo": pub,
   "grpc.health.v1.Health/Check": pub,
   "grpc.health.v1.Health/Watch": pub,
+  "grpc.health.v1.Health/List": pub,
   "grpc.reflection.v1.ServerReflection/ServerReflectionInfo": pub,
   "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": pub,
 };

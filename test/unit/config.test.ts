@@ -44,3 +44,31 @@ describe("configuration", () => {
     expect(loadConfig({ DATABASE_URL: "", PORT: "" }, false).port).toBe(8080);
   });
 });
+
+describe("security configuration", () => {
+  const bad: Array<[string, Record<string, string>, string]> = [
+    ["admin is never an anonymous scope", { CAPSTAN_ANONYMOUS_SCOPES: "read,admin" }, "CAPSTAN_ANONYMOUS_SCOPES"],
+    ["an unknown anonymous scope", { CAPSTAN_ANONYMOUS_SCOPES: "everything" }, "CAPSTAN_ANONYMOUS_SCOPES"],
+    ["a network that is not a CIDR", { CAPSTAN_ANONYMOUS_NETWORKS: "10.0.0.0/33" }, "CAPSTAN_ANONYMOUS_NETWORKS"],
+    ["a network that is a name", { CAPSTAN_ANONYMOUS_NETWORKS: "intranet" }, "CAPSTAN_ANONYMOUS_NETWORKS"],
+    ["a short admin token", { CAPSTAN_ADMIN_TOKEN: "short" }, "CAPSTAN_ADMIN_TOKEN"],
+    ["a client CA without TLS", { TLS_CLIENT_CA: "/etc/ca.pem" }, "TLS_CLIENT_CA"],
+    ["a dev flag that is not a boolean", { CAPSTAN_DEV: "yes" }, "CAPSTAN_DEV"],
+    ["a negative rate limit", { RATE_LIMIT: "-1" }, "RATE_LIMIT"],
+    ["a tiny message limit", { MAX_MESSAGE_BYTES: "10" }, "MAX_MESSAGE_BYTES"],
+  ];
+  it.each(bad)("refuses %s, naming the variable", (_name, env, variable) => {
+    expect(() => loadConfig(env, false)).toThrow(new RegExp(`^${variable}: `));
+  });
+
+  it("reads dev mode, anonymous grants and limits", () => {
+    const c = loadConfig({ CAPSTAN_DEV: "1", CAPSTAN_ANONYMOUS_SCOPES: "read, node", CAPSTAN_ANONYMOUS_NETWORKS: "10.0.0.0/8, fd00::/8", RATE_LIMIT: "0" }, false);
+    expect(c.auth.dev).toBe(true);
+    expect([...c.auth.anonymousScopes]).toEqual(["read", "node"]);
+    expect(c.auth.anonymousNetworks?.check("10.1.1.1")).toBe(true);
+    expect(c.auth.anonymousNetworks?.check("fd00::1", "ipv6")).toBe(true);
+    expect(c.auth.anonymousNetworks?.check("11.1.1.1")).toBe(false);
+    expect(c.limits.ratePerSecond).toBe(0);
+    expect(loadConfig({}, false).auth).toMatchObject({ dev: false, adminToken: undefined, clientCa: undefined });
+  });
+});

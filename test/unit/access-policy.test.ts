@@ -1,0 +1,118 @@
+import type { DescService } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { Health } from "../../gen/proto/health/v1/health_pb.js";
+import { ServerReflection as ReflectionV1 } from "../../gen/proto/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ReflectionV1alpha } from "../../gen/proto/grpc/reflection/v1alpha/reflection_pb.js";
+import { SERVICES } from "../../src/app.js";
+import { DomainError } from "../../src/domain/errors.js";
+import { emptyCapabilities, type Node } from "../../src/domain/node.js";
+import type { Principal } from "../../src/domain/principal.js";
+import { authorize, POLICY, registersAnonymously, type AccessTarget, type Requirement } from "../../src/rpc/access-policy.js";
+
+const node = (id: string, anonymous: boolean): Node => ({
+  id,
+  name: id,
+  address: "",
+  labels: {},
+  tags: [],
+  capabilities: emptyCapabilities(),
+  ports: {},
+  status: "online",
+  eligibility: "eligible",
+  draining: false,
+  agentVersion: "",
+  tokenHash: "",
+  anonymous,
+  metrics: undefined,
+  lastHeartbeatAt: undefined,
+  createdAt: new Date(0),
+  updatedAt: new Date(0),
+});
+
+const reader: Principal = { kind: "operator", tokenId: "t1", name: "reader", scope: "read" };
+const writer: Principal = { kind: "operator", tokenId: "t2", name: "writer", scope: "write" };
+const admin: Principal = { kind: "operator", tokenId: "t3", name: "admin", scope: "admin" };
+const nodeA: Principal = { kind: "node", nodeId: "a" };
+const join: Principal = { kind: "join" };
+const dev: Principal = { kind: "dev", peer: "127.0.0.1" };
+const none: Principal = { kind: "none", peer: "10.0.0.9" };
+const anonRead: Principal = { kind: "anonymous", peer: "10.0.0.9", scopes: new Set(["read"]) };
+const anonWrite: Principal = { kind: "anonymous", peer: "10.0.0.9", scopes: new Set(["write"]) };
+const anonNode: Principal = { kind: "anonymous", peer: "10.0.0.9", scopes: new Set(["node"]) };
+
+const forNode = (id: string, n: Node | undefined, openRegistration = false): AccessTarget => ({ nodeId: id, node: n, openRegistration });
+const nothing = forNode("", undefined);
+
+type Outcome = "ok" | "unauthenticated" | "permission_denied";
+function outcome(p: Principal, r: Requirement, t: AccessTarget): Outcome {
+  try {
+    authorize(p, r, t);
+    return "ok";
+  } catch (err) {
+    if (err instanceof DomainError && (err.kind === "unauthenticated" || err.kind === "permission_denied")) return err.kind;
+    throw err;
+  }
+}
+
+describe("access policy", () => {
+  const cases: Array<[string, Principal, Requirement, AccessTarget, Outcome]> = [
+    ["anyone may call public methods", none, { level: "public" }, nothing, "ok"],
+    ["no token is refused for reads", none, { level: "read" }, nothing, "unauthenticated"],
+    ["a read token may read", reader, { level: "read" }, nothing, "ok"],
+    ["a read token may not write", reader, { level: "write" }, nothing, "permission_denied"],
+    ["a write token may read", writer, { level: "read" }, nothing, "ok"],
+    ["a write token may write", writer, { level: "write" }, nothing, "ok"],
+    ["a write token may not administer", writer, { level: "admin" }, nothing, "permission_denied"],
+    ["an admin token may administer", admin, { level: "admin" }, nothing, "ok"],
+    ["dev mode may administer", dev, { level: "admin" }, nothing, "ok"],
+    ["a node token may not read operator data", nodeA, { level: "read" }, nothing, "permission_denied"],
+    ["a node token may read chunk locations", nodeA, { level: "read", nodes: true }, nothing, "ok"],
+    ["a node token may not write even where nodes may read", nodeA, { level: "write", nodes: true }, nothing, "permission_denied"],
+    ["the join token may not read", join, { level: "read" }, nothing, "permission_denied"],
+    ["anonymous read may read", anonRead, { level: "read" }, nothing, "ok"],
+    ["anonymous read may not write", anonRead, { level: "write" }, nothing, "unauthenticated"],
+    ["anonymous write may read too", anonWrite, { level: "read" }, nothing, "ok"],
+    ["anonymous write may never administer", anonWrite, { level: "admin" }, nothing, "unauthenticated"],
+    ["any caller with credentials may ask who it is", nodeA, { level: "any" }, nothing, "ok"],
+    ["no credentials may not ask who it is", none, { level: "any" }, nothing, "unauthenticated"],
+    ["a node acts as itself", nodeA, { level: "node" }, forNode("a", node("a", false)), "ok"],
+    ["a node may not act for another node", nodeA, { level: "node" }, forNode("b", node("b", false)), "permission_denied"],
+    ["a write token may act for a node", writer, { level: "node" }, forNode("b", node("b", false)), "ok"],
+    ["a read token may not act for a node", reader, { level: "node" }, forNode("b", node("b", false)), "permission_denied"],
+    ["anonymous node scope acts for an anonymous node", anonNode, { level: "node" }, forNode("e", node("e", true)), "ok"],
+    ["anonymous node scope may not act for a node holding a token", anonNode, { level: "node" }, forNode("b", node("b", false)), "unauthenticated"],
+    ["anonymous read scope may not act for nodes", anonRead, { level: "node" }, forNode("e", node("e", true)), "unauthenticated"],
+    ["no token may not act for a node", none, { level: "node" }, forNode("e", node("e", true)), "unauthenticated"],
+    ["the join token may not act for a node", join, { level: "node" }, forNode("b", node("b", false)), "permission_denied"],
+    ["the join token registers", join, { level: "register" }, forNode("", undefined), "ok"],
+    ["the join token re-registers a token node", join, { level: "register" }, forNode("b", node("b", false)), "ok"],
+    ["a node re-registers itself", nodeA, { level: "register" }, forNode("a", node("a", false)), "ok"],
+    ["a node may not register another node", nodeA, { level: "register" }, forNode("b", node("b", false)), "permission_denied"],
+    ["a read token may not register", reader, { level: "register" }, nothing, "permission_denied"],
+    ["a write token registers", writer, { level: "register" }, nothing, "ok"],
+    ["no token registers when registration is open", none, { level: "register" }, forNode("", undefined, true), "ok"],
+    ["no token may not take over a token node even when registration is open", none, { level: "register" }, forNode("b", node("b", false), true), "unauthenticated"],
+    ["no token may not register when a join token is configured", none, { level: "register" }, forNode("", undefined, false), "unauthenticated"],
+    ["anonymous node scope registers new nodes", anonNode, { level: "register" }, forNode("", undefined), "ok"],
+    ["anonymous node scope re-registers anonymous nodes", anonNode, { level: "register" }, forNode("e", node("e", true)), "ok"],
+    ["anonymous node scope may not take over a token node", anonNode, { level: "register" }, forNode("b", node("b", false)), "unauthenticated"],
+    ["agent streams authenticate in their hello", none, { level: "agent" }, nothing, "ok"],
+  ];
+  it.each(cases)("%s", (_name, principal, requirement, target, expected) => {
+    expect(outcome(principal, requirement, target)).toBe(expected);
+  });
+
+  it("marks registrations anonymous only for token-less callers granted the node scope", () => {
+    expect([anonNode, anonRead, none, dev, join, writer].map(registersAnonymously)).toEqual([true, false, false, false, false, false]);
+  });
+
+  it("lists every method the server serves, and no other", () => {
+    const served = [...SERVICES, Health, ReflectionV1, ReflectionV1alpha].flatMap((s: DescService) => s.methods.map((m) => `${s.typeName}/${m.name}`));
+    expect(Object.keys(POLICY).sort()).toEqual([...served].sort());
+  });
+
+  it("keeps public methods to health, info and reflection", () => {
+    const pub = Object.entries(POLICY).filter(([, r]) => r.level === "public").map(([rpc]) => rpc.split("/")[0]);
+    expect(new Set(pub)).toEqual(new Set(["capstan.v1.SystemService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]));
+  });
+});
