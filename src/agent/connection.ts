@@ -20,6 +20,8 @@ export interface ConnectionOptions {
   facts: HostFacts;
   /** PEM of a CA to trust for https:// servers. */
   ca?: Buffer;
+  /** PEM client certificate and key, for servers that require mutual TLS. */
+  clientCert?: { cert: Buffer; key: Buffer };
   minBackoffMs?: number;
   maxBackoffMs?: number;
 }
@@ -44,7 +46,7 @@ export class AgentConnection {
   ) {
     this.transport = createGrpcTransport({
       baseUrl: options.server,
-      nodeOptions: options.ca ? { ca: options.ca } : undefined,
+      nodeOptions: options.ca || options.clientCert ? { ca: options.ca, ...options.clientCert } : undefined,
       pingIntervalMs: 15_000,
     });
   }

@@ -25,6 +25,8 @@ Usage: capstan-agent --server URL [--join-token TOKEN] [options]
   --tag TAG            a capability tag, e.g. gpu; repeatable ("process" is always added,
                        "docker" and "compose" when Docker answers)
   --ca FILE            PEM CA bundle to trust for an https:// server
+  --cert FILE          PEM client certificate naming this node, for servers with TLS_CLIENT_CA
+  --key FILE           its PEM private key
   --max-backoff MS     longest wait between reconnects in milliseconds (default 120000)
   --log-level LEVEL    fatal, error, warn, info (default), debug
 `;
@@ -42,6 +44,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       label: { type: "string", multiple: true },
       tag: { type: "string", multiple: true },
       ca: { type: "string" },
+      cert: { type: "string" },
+      key: { type: "string" },
       "max-backoff": { type: "string" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -85,6 +89,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       version,
       facts,
       ca: values.ca ? readFileSync(values.ca) : undefined,
+      clientCert: clientCertificate(values.cert, values.key),
       maxBackoffMs: values["max-backoff"] ? positive("--max-backoff", values["max-backoff"]) : undefined,
       minBackoffMs: values["max-backoff"] ? Math.min(1000, positive("--max-backoff", values["max-backoff"])) : undefined,
     },
@@ -100,6 +105,13 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   logger.info({ server, stateDir, name: values.name ?? facts.hostname }, "capstan-agent starting");
   await connection.run();
+}
+
+/** The agent's client certificate for mutual TLS: both files or neither. */
+function clientCertificate(cert: string | undefined, key: string | undefined): { cert: Buffer; key: Buffer } | undefined {
+  if (!cert && !key) return undefined;
+  if (!cert || !key) throw new Error(`${cert ? "--key" : "--cert"}: --cert and --key go together`);
+  return { cert: readFileSync(cert), key: readFileSync(key) };
 }
 
 function positive(flag: string, text: string): number {

@@ -25,7 +25,22 @@ export interface OnePortServerOptions {
    */
   tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
   logger: Logger;
+  /** Slow-client limits; the defaults suit production, tests shorten them. */
+  timeouts?: Partial<ServerTimeouts>;
 }
+
+/** How long a client may take before the server hangs up on it. */
+export interface ServerTimeouts {
+  /** Until the first bytes and then the request headers have arrived. */
+  headersMs: number;
+  /** Until the whole request (body included) has arrived; responses may run on. */
+  requestMs: number;
+  /** An HTTP/2 connection with no open stream and no traffic. */
+  idleMs: number;
+}
+
+/** Production defaults. */
+export const DEFAULT_TIMEOUTS: ServerTimeouts = { headersMs: 15_000, requestMs: 60_000, idleMs: 120_000 };
 
 /** A listening (or ready to listen) server. */
 export interface OnePortServer {
@@ -40,12 +55,6 @@ export interface OnePortServer {
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
-/** A client must send its request headers within this time. */
-const HEADERS_TIMEOUT_MS = 15_000;
-/** ... and a request body within this time (long responses are not affected). */
-const REQUEST_TIMEOUT_MS = 60_000;
-/** An HTTP/2 connection with no open stream and no traffic for this long is closed. */
-const IDLE_TIMEOUT_MS = 120_000;
 /** Streams one HTTP/2 connection may have open at once. */
 const MAX_STREAMS_PER_CONNECTION = 1000;
 
@@ -58,11 +67,18 @@ const MAX_STREAMS_PER_CONNECTION = 1000;
  */
 export function createOnePortServer(options: OnePortServerOptions): OnePortServer {
   const { handler, logger } = options;
-  const h1 = http.createServer(handler as http.RequestListener);
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   // Slow clients (slowloris) must not hold sockets: headers and bodies have deadlines. The
   // request timeout covers receiving the request only, so long responses (watches) go on.
-  h1.headersTimeout = HEADERS_TIMEOUT_MS;
-  h1.requestTimeout = REQUEST_TIMEOUT_MS;
+  // Node checks those deadlines every connectionsCheckingInterval, so check often enough.
+  const h1 = http.createServer(
+    { headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, connectionsCheckingInterval: Math.min(30_000, Math.ceil(timeouts.headersMs / 2)) },
+    handler as http.RequestListener,
+  );
+  // This server never listens itself (the TCP server below hands it sockets), and Node starts
+  // tracking connections, which the header/request deadlines and closeAllConnections() rely
+  // on, only when a server emits "listening". Start it by hand; close() stops it.
+  h1.emit("listening");
   h1.keepAliveTimeout = 65_000;
   const settings = { maxConcurrentStreams: MAX_STREAMS_PER_CONNECTION };
   const h2 = options.tls
@@ -88,7 +104,7 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
       open++;
       stream.once("close", () => open--);
     });
-    s.setTimeout(IDLE_TIMEOUT_MS, () => {
+    s.setTimeout(timeouts.idleMs, () => {
       if (open === 0) s.close();
     });
   });
@@ -106,7 +122,7 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
   } else {
     tcp = net.createServer((socket) => {
       track(socket);
-      sniff(socket, (isH2) => {
+      sniff(socket, timeouts.headersMs, (isH2) => {
         (isH2 ? h2 : h1).emit("connection", socket);
         // The HTTP/1.1 server reads a paused socket only once resumed; HTTP/2 resumes its own
         // (and breaks if resumed from outside).
@@ -119,8 +135,9 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", (err) => logger.debug({ err }, "socket error"));
   }
-  h1.on("clientError", (err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+  h1.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     else socket.destroy();
     logger.debug({ err }, "bad HTTP/1.1 request");
   });
@@ -143,6 +160,8 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
       await Promise.race([closed, deadline]);
       for (const s of sessions) s.destroy();
       h1.closeAllConnections();
+      // Not listening, so close() only stops the connection checks (its "not running" error is expected).
+      h1.close(() => {});
       for (const socket of sockets) socket.destroy();
       await closed;
     },
@@ -150,10 +169,10 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
 }
 
 /** Reads enough of a new connection to tell HTTP/2's preface from HTTP/1.1, then puts it back. */
-function sniff(socket: net.Socket, route: (isH2: boolean) => void): void {
+function sniff(socket: net.Socket, timeoutMs: number, route: (isH2: boolean) => void): void {
   let seen = Buffer.alloc(0);
   // A connection that never speaks must not hold a socket forever.
-  const silent = setTimeout(() => socket.destroy(), 30_000);
+  const silent = setTimeout(() => socket.destroy(), timeoutMs);
   silent.unref();
   const onData = (chunk: Buffer) => {
     seen = Buffer.concat([seen, chunk]);

@@ -27,8 +27,10 @@ export function peerOf(req: IncomingMessage | Http2ServerRequest): Peer {
 /** The peer of a socket (e.g. of a WebSocket upgrade). */
 export function peerOfSocket(socket: Socket | TLSSocket | undefined): Peer {
   const address = socket?.remoteAddress ?? "";
-  if (!socket || !("authorized" in socket) || !socket.authorized) return { address, certNames: undefined };
-  const cert = socket.getPeerCertificate();
+  // HTTP/2's session.socket is a Proxy that forwards property reads but not `in`: read, don't test.
+  const tls = socket as TLSSocket | undefined;
+  if (tls?.authorized !== true) return { address, certNames: undefined };
+  const cert = tls.getPeerCertificate();
   const names: string[] = [];
   const cn = cert.subject?.CN;
   if (typeof cn === "string" && cn !== "") names.push(cn);
