@@ -3,7 +3,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { create } from "@bufbuild/protobuf";
+import { AgentService, AgentStreamRequestSchema, type AgentStreamRequest } from "../../gen/proto/capstan/v1/agent_service_pb.js";
 import { AuditService } from "../../gen/proto/capstan/v1/audit_service_pb.js";
+import { AsyncQueue } from "../../src/agents/async-queue.js";
 import { ChunkIndexService } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
 import { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
 import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
@@ -109,6 +112,24 @@ describe("operator tokens, scopes and node tokens (no dev mode)", () => {
     expect(rest.status).toBe(403);
     // Without a token, an existing token node cannot be taken over by re-registering it.
     expect(await code(createClient(NodeService, server.grpc).registerNode({ nodeId: a.nodeId, name: "node-a" }))).toBe("Unauthenticated");
+  });
+
+  it("ends a node's live agent stream when the node, and with it its token, is deleted", async () => {
+    const q = new AsyncQueue<AgentStreamRequest>();
+    q.push(create(AgentStreamRequestSchema, { message: { case: "hello", value: { name: "doomed", joinToken: JOIN } } }));
+    const kinds: string[] = [];
+    const stream = (async () => {
+      for await (const m of createClient(AgentService, server.grpc).agentStream(q)) {
+        kinds.push(m.message.case ?? "");
+        if (m.message.case === "welcome") {
+          secrets.push(m.message.value.nodeToken);
+          await createClient(NodeService, as(ADMIN)).deleteNode({ nodeId: m.message.value.nodeId });
+        }
+      }
+    })();
+    expect(await code(stream)).toBe("ok");
+    expect(kinds[0]).toBe("welcome");
+    q.end();
   });
 
   it("keeps an audit trail of mutating calls, refused ones included, for admins only", async () => {
