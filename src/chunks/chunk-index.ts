@@ -36,6 +36,10 @@ export class ChunkIndex {
   private dirtyCount = 0;
   private dirtyFlag = new Uint8Array(this.cap);
   private readonly mis = new Set<number>();
+  /** locate()'s per-call cache of preferences by node number: the call's epoch, and the value. */
+  private prefStamp = new Int32Array(0);
+  private prefValue = new Float64Array(0);
+  private prefEpoch = 0;
   private live = 0;
   private locations = 0;
   private bytes = 0;
@@ -105,18 +109,43 @@ export class ChunkIndex {
 
   /** Online holders of each chunk, ordered by `prefer` (lower first); unknown chunks get []. */
   locate(chunkIds: readonly string[], prefer: (nodeId: string) => number = () => 0): string[][] {
-    return chunkIds.map((id) => {
-      const k = this.ids.find(id);
-      const out: string[] = [];
-      if (k < 0) return out;
-      const c = this.holderCount[k];
+    // `prefer` runs once per node per call, not once per comparison: it may be costly (load figures).
+    if (this.prefStamp.length < this.nodeIds.length) {
+      this.prefStamp = new Int32Array(this.nodeIds.length * 2);
+      this.prefValue = new Float64Array(this.nodeIds.length * 2);
+    }
+    const epoch = (this.prefEpoch = (this.prefEpoch + 1) | 0);
+    const pref = (n: number) => {
+      if (this.prefStamp[n] !== epoch) {
+        this.prefStamp[n] = epoch;
+        this.prefValue[n] = prefer(this.nodeIds[n]);
+      }
+      return this.prefValue[n];
+    };
+    const before = (a: number, b: number) => {
+      const d = pref(a) - pref(b);
+      return d < 0 || (d === 0 && this.nodeIds[a] < this.nodeIds[b]);
+    };
+    const out: string[][] = new Array(chunkIds.length);
+    const hs: number[] = [];
+    for (let q = 0; q < chunkIds.length; q++) {
+      const k = this.ids.find(chunkIds[q]);
+      const c = k < 0 ? 0 : this.holderCount[k];
+      hs.length = 0;
       for (let i = 0; i < c; i++) {
         const n = i < INLINE ? this.inline[k * INLINE + i] : this.extra.get(k)![i - INLINE];
-        if (this.online[n]) out.push(this.nodeIds[n]);
+        if (!this.online[n]) continue;
+        // Insertion sort: a chunk has a handful of holders.
+        let j = hs.length;
+        hs.push(n);
+        while (j > 0 && before(n, hs[j - 1])) hs[j] = hs[--j];
+        hs[j] = n;
       }
-      if (out.length > 1) out.sort((a, b) => prefer(a) - prefer(b) || (a < b ? -1 : a > b ? 1 : 0));
-      return out;
-    });
+      const peers: string[] = new Array(hs.length);
+      for (let i = 0; i < hs.length; i++) peers[i] = this.nodeIds[hs[i]];
+      out[q] = peers;
+    }
+    return out;
   }
 
   /** All holders (online or within grace) of a chunk. */
