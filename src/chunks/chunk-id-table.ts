@@ -1,7 +1,6 @@
 /** Hex digit values by character code; -1 for anything but 0-9 and a-f. */
 const NIBBLE = new Int8Array(128).fill(-1);
 for (let d = 0; d < 16; d++) NIBBLE["0123456789abcdef".charCodeAt(d)] = d;
-const HEX_CODES = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
 const WORDS = 8;
 
 /**
@@ -24,7 +23,8 @@ export class ChunkIdTable {
   private readonly otherIds = new Map<number, string>();
   /** The id being looked up, decoded: reused, so a lookup allocates nothing. */
   private readonly key = new Int32Array(WORDS);
-  private readonly text = Buffer.alloc(WORDS * 8);
+  /** Scratch for idOf(): the id's 32 bytes, big-endian per word, hex-encoded natively. */
+  private readonly bytes = Buffer.alloc(WORDS * 4);
 
   /** How many ids have numbers. */
   get size(): number {
@@ -64,11 +64,15 @@ export class ChunkIdTable {
   idOf(k: number): string {
     const other = this.otherIds.get(k);
     if (other !== undefined) return other;
+    const bytes = this.bytes;
     for (let w = 0; w < WORDS; w++) {
       const v = this.words[k * WORDS + w];
-      for (let c = 0; c < 8; c++) this.text[w * 8 + c] = HEX_CODES[(v >>> (28 - 4 * c)) & 15];
+      bytes[w * 4] = v >>> 24;
+      bytes[w * 4 + 1] = v >>> 16;
+      bytes[w * 4 + 2] = v >>> 8;
+      bytes[w * 4 + 3] = v;
     }
-    return this.text.toString("latin1");
+    return bytes.toString("hex");
   }
 
   /** Decodes a 64-hex-digit id into `key`; false for any other id. */

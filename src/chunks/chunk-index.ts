@@ -209,7 +209,7 @@ export class ChunkIndex {
         this.mis.delete(k);
         continue;
       }
-      if (count === 0 || !this.holderNums(k).some((n) => this.online[n])) zero++;
+      if (!this.anyOnline(k)) zero++;
       if (count < t) under++;
       else over++;
       chunks.push(this.describe(k));
@@ -272,8 +272,15 @@ export class ChunkIndex {
   /** A chunk's holders' node numbers, in the order they were added. */
   private holderNums(k: number): number[] {
     const c = this.holderCount[k];
-    const out = Array.from(this.inline.subarray(k * INLINE, k * INLINE + Math.min(c, INLINE)));
-    return c > INLINE ? out.concat(this.extra.get(k)!) : out;
+    const out: number[] = new Array(c);
+    for (let i = 0; i < c; i++) out[i] = i < INLINE ? this.inline[k * INLINE + i] : this.extra.get(k)![i - INLINE];
+    return out;
+  }
+
+  private anyOnline(k: number): boolean {
+    const c = this.holderCount[k];
+    for (let i = 0; i < c; i++) if (this.online[i < INLINE ? this.inline[k * INLINE + i] : this.extra.get(k)![i - INLINE]]) return true;
+    return false;
   }
 
   private markDirty(k: number): void {
