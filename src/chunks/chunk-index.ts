@@ -1,9 +1,16 @@
+import { ChunkIdTable } from "./chunk-id-table.js";
+
+/** Holders kept inline per chunk; more (over-replicated chunks) go to a side map. */
+const INLINE = 3;
+
 /**
  * The chunk location index, HDFS NameNode style: soft state in memory, rebuilt
- * from node reports. Node ids and chunk ids are interned to small integers;
- * each chunk keeps its holders as a small array of node numbers, and each
- * node its chunks as a sorted Int32Array (rebuilt on full reports), so a
- * location costs a few bytes beyond the chunk id itself.
+ * from node reports. Node ids and chunk ids are interned to small integers
+ * (see ChunkIdTable). Everything per chunk sits in typed arrays indexed by
+ * its number: size, holder count, and its first INLINE holders' node numbers;
+ * each node keeps its chunks as a sorted Int32Array (rebuilt on full reports).
+ * Millions of chunks thus cost a few typed arrays, not millions of small
+ * objects: less memory, and nothing for the garbage collector to trace.
  *
  * Holders include nodes that are offline but within their grace period: they
  * are hidden from location queries at once, but still count as replicas, so a
@@ -14,14 +21,25 @@ export class ChunkIndex {
   private readonly nodeIds: string[] = [];
   private readonly online: boolean[] = [];
   private readonly nodeChunks: Array<Int32Array> = [];
-  private readonly chunkNum = new Map<string, number>();
-  private readonly chunkIds: string[] = [];
-  private holders: Array<number[] | undefined> = [];
-  private sizes = new Float64Array(1024);
+  private readonly ids = new ChunkIdTable();
+  /** Capacity of the per-chunk arrays below. */
+  private cap = 1024;
+  private sizes = new Float64Array(this.cap);
+  private holderCount = new Int32Array(this.cap);
+  /** Holder node numbers, INLINE slots per chunk, in the order they were added. */
+  private inline = new Int32Array(this.cap * INLINE);
+  /** Holders past the INLINE-th, by chunk number. */
+  private readonly extra = new Map<number, number[]>();
   private targets = new Map<number, number>();
-  /** Chunks whose holder count changed since the planner last looked. */
-  readonly dirty = new Set<number>();
+  /** Chunks whose holder count changed since the planner last looked: a list, and a flag per chunk against duplicates. */
+  private dirtyList = new Int32Array(1024);
+  private dirtyCount = 0;
+  private dirtyFlag = new Uint8Array(this.cap);
   private readonly mis = new Set<number>();
+  /** locate()'s per-call cache of preferences by node number: the call's epoch, and the value. */
+  private prefStamp = new Int32Array(0);
+  private prefValue = new Float64Array(0);
+  private prefEpoch = 0;
   private live = 0;
   private locations = 0;
   private bytes = 0;
@@ -68,8 +86,8 @@ export class ChunkIndex {
       }
     }
     for (const id of removed) {
-      const k = this.chunkNum.get(id);
-      if (k !== undefined && set.delete(k)) this.removeHolder(k, n);
+      const k = this.ids.find(id);
+      if (k >= 0 && set.delete(k)) this.removeHolder(k, n);
     }
     this.nodeChunks[n] = Int32Array.from(set).sort();
     return set.size;
@@ -91,21 +109,49 @@ export class ChunkIndex {
 
   /** Online holders of each chunk, ordered by `prefer` (lower first); unknown chunks get []. */
   locate(chunkIds: readonly string[], prefer: (nodeId: string) => number = () => 0): string[][] {
-    return chunkIds.map((id) => {
-      const k = this.chunkNum.get(id);
-      const hs = k === undefined ? undefined : this.holders[k];
-      if (!hs) return [];
-      const out: string[] = [];
-      for (const n of hs) if (this.online[n]) out.push(this.nodeIds[n]);
-      if (out.length > 1) out.sort((a, b) => prefer(a) - prefer(b) || (a < b ? -1 : a > b ? 1 : 0));
-      return out;
-    });
+    // `prefer` runs once per node per call, not once per comparison: it may be costly (load figures).
+    if (this.prefStamp.length < this.nodeIds.length) {
+      this.prefStamp = new Int32Array(this.nodeIds.length * 2);
+      this.prefValue = new Float64Array(this.nodeIds.length * 2);
+    }
+    const epoch = (this.prefEpoch = (this.prefEpoch + 1) | 0);
+    const pref = (n: number) => {
+      if (this.prefStamp[n] !== epoch) {
+        this.prefStamp[n] = epoch;
+        this.prefValue[n] = prefer(this.nodeIds[n]);
+      }
+      return this.prefValue[n];
+    };
+    const before = (a: number, b: number) => {
+      const d = pref(a) - pref(b);
+      return d < 0 || (d === 0 && this.nodeIds[a] < this.nodeIds[b]);
+    };
+    const out: string[][] = new Array(chunkIds.length);
+    const hs: number[] = [];
+    for (let q = 0; q < chunkIds.length; q++) {
+      const k = this.ids.find(chunkIds[q]);
+      const c = k < 0 ? 0 : this.holderCount[k];
+      hs.length = 0;
+      for (let i = 0; i < c; i++) {
+        const n = i < INLINE ? this.inline[k * INLINE + i] : this.extra.get(k)![i - INLINE];
+        if (!this.online[n]) continue;
+        // Insertion sort: a chunk has a handful of holders.
+        let j = hs.length;
+        hs.push(n);
+        while (j > 0 && before(n, hs[j - 1])) hs[j] = hs[--j];
+        hs[j] = n;
+      }
+      const peers: string[] = new Array(hs.length);
+      for (let i = 0; i < hs.length; i++) peers[i] = this.nodeIds[hs[i]];
+      out[q] = peers;
+    }
+    return out;
   }
 
   /** All holders (online or within grace) of a chunk. */
   holdersOf(chunkId: string): string[] {
-    const k = this.chunkNum.get(chunkId);
-    return k === undefined ? [] : (this.holders[k] ?? []).map((n) => this.nodeIds[n]);
+    const k = this.ids.find(chunkId);
+    return k < 0 ? [] : this.holderNums(k).map((n) => this.nodeIds[n]);
   }
 
   /** Whether a node has ever reported (it is then a cache node, a candidate for copies). */
@@ -124,18 +170,18 @@ export class ChunkIndex {
     const k = this.chunk(chunkId);
     if (factor > 0) this.targets.set(k, factor);
     else this.targets.delete(k);
-    this.dirty.add(k);
+    this.markDirty(k);
   }
 
   /** A chunk's replication target. */
   targetOf(chunkId: string): number {
-    const k = this.chunkNum.get(chunkId);
-    return (k !== undefined ? this.targets.get(k) : undefined) ?? this.defaultTarget;
+    const k = this.ids.find(chunkId);
+    return (k >= 0 ? this.targets.get(k) : undefined) ?? this.defaultTarget;
   }
 
   /** Chunk ids and sizes for internal numbers (used by the replication monitor). */
   describe(k: number): { id: string; size: number; holders: string[]; target: number } {
-    return { id: this.chunkIds[k], size: this.sizes[k], holders: (this.holders[k] ?? []).map((n) => this.nodeIds[n]), target: this.targets.get(k) ?? this.defaultTarget };
+    return { id: this.ids.idOf(k), size: this.sizes[k], holders: this.holderNums(k).map((n) => this.nodeIds[n]), target: this.targets.get(k) ?? this.defaultTarget };
   }
 
   /**
@@ -144,26 +190,26 @@ export class ChunkIndex {
    * misreplicated), never a scan of every chunk. Counts are kept alongside.
    */
   misreplicatedNow(): { chunks: ReturnType<ChunkIndex["describe"]>[]; under: number; over: number; zero: number } {
-    for (const k of this.dirty) {
-      const h = this.holders[k];
-      const t = this.targets.get(k) ?? this.defaultTarget;
-      if (h === undefined || h.length !== t) this.mis.add(k);
+    for (let i = 0; i < this.dirtyCount; i++) {
+      const k = this.dirtyList[i];
+      this.dirtyFlag[k] = 0;
+      const count = this.holderCount[k];
+      if (count === 0 || count !== (this.targets.get(k) ?? this.defaultTarget)) this.mis.add(k);
       else this.mis.delete(k);
     }
-    this.dirty.clear();
+    this.dirtyCount = 0;
     let under = 0;
     let over = 0;
     let zero = 0;
     const chunks = [];
     for (const k of this.mis) {
-      const h = this.holders[k];
       const t = this.targets.get(k) ?? this.defaultTarget;
-      const count = h?.length ?? 0;
+      const count = this.holderCount[k];
       if (count === t) {
         this.mis.delete(k);
         continue;
       }
-      if (count === 0 || !h?.some((n) => this.online[n])) zero++;
+      if (!this.anyOnline(k)) zero++;
       if (count < t) under++;
       else over++;
       chunks.push(this.describe(k));
@@ -173,11 +219,10 @@ export class ChunkIndex {
 
   /** Every chunk number with a holder count different from its target. */
   *misreplicated(): Generator<number> {
-    for (let k = 0; k < this.holders.length; k++) {
-      const h = this.holders[k];
-      if (!h) continue;
-      const t = this.targets.get(k) ?? this.defaultTarget;
-      if (h.length !== t) yield k;
+    for (let k = 0; k < this.ids.size; k++) {
+      const count = this.holderCount[k];
+      if (count === 0) continue;
+      if (count !== (this.targets.get(k) ?? this.defaultTarget)) yield k;
     }
   }
 
@@ -205,55 +250,90 @@ export class ChunkIndex {
   }
 
   private chunk(id: string, size?: number): number {
-    let k = this.chunkNum.get(id);
-    if (k === undefined) {
-      k = this.chunkIds.length;
-      this.chunkNum.set(id, k);
-      this.chunkIds.push(id);
-      if (k >= this.sizes.length) {
-        const grown = new Float64Array(this.sizes.length * 2);
-        grown.set(this.sizes);
-        this.sizes = grown;
-      }
-      this.holders.push(undefined);
-    }
+    const k = this.ids.intern(id);
+    if (k >= this.cap) this.growChunks(k + 1);
     if (size !== undefined && size > 0 && this.sizes[k] !== size) {
-      if (this.holders[k]) this.bytes += size - this.sizes[k];
+      if (this.holderCount[k] > 0) this.bytes += size - this.sizes[k];
       this.sizes[k] = size;
     }
     return k;
   }
 
-  // Holder arrays are replaced, never grown in place: push() would over-allocate
-  // backing stores (17 slots for one holder), which at millions of chunks is most of the memory.
+  /** Grows every per-chunk array together, by half again, so growth is amortised O(1). */
+  private growChunks(min: number): void {
+    const cap = Math.max(min, Math.ceil(this.cap * 1.5));
+    this.sizes = copyInto(new Float64Array(cap), this.sizes);
+    this.holderCount = copyInto(new Int32Array(cap), this.holderCount);
+    this.inline = copyInto(new Int32Array(cap * INLINE), this.inline);
+    this.dirtyFlag = copyInto(new Uint8Array(cap), this.dirtyFlag);
+    this.cap = cap;
+  }
+
+  /** A chunk's holders' node numbers, in the order they were added. */
+  private holderNums(k: number): number[] {
+    const c = this.holderCount[k];
+    const out: number[] = new Array(c);
+    for (let i = 0; i < c; i++) out[i] = i < INLINE ? this.inline[k * INLINE + i] : this.extra.get(k)![i - INLINE];
+    return out;
+  }
+
+  private anyOnline(k: number): boolean {
+    const c = this.holderCount[k];
+    for (let i = 0; i < c; i++) if (this.online[i < INLINE ? this.inline[k * INLINE + i] : this.extra.get(k)![i - INLINE]]) return true;
+    return false;
+  }
+
+  private markDirty(k: number): void {
+    if (this.dirtyFlag[k]) return;
+    this.dirtyFlag[k] = 1;
+    if (this.dirtyCount === this.dirtyList.length) this.dirtyList = copyInto(new Int32Array(Math.ceil(this.dirtyList.length * 1.5)), this.dirtyList);
+    this.dirtyList[this.dirtyCount++] = k;
+  }
+
   private addHolder(k: number, n: number): void {
-    const hs = this.holders[k];
-    if (!hs) {
-      this.holders[k] = [n];
+    const c = this.holderCount[k];
+    if (c < INLINE) this.inline[k * INLINE + c] = n;
+    else if (c === INLINE) this.extra.set(k, [n]);
+    else this.extra.get(k)!.push(n);
+    this.holderCount[k] = c + 1;
+    if (c === 0) {
       this.live++;
       this.bytes += this.sizes[k];
-    } else {
-      this.holders[k] = hs.concat(n);
     }
     this.locations++;
-    this.dirty.add(k);
+    this.markDirty(k);
   }
 
   private removeHolder(k: number, n: number): void {
-    const hs = this.holders[k];
-    if (!hs) return;
-    const i = hs.indexOf(n);
-    if (i < 0) return;
-    const rest = hs.length === 1 ? undefined : hs.filter((x) => x !== n);
-    this.holders[k] = rest;
+    const c = this.holderCount[k];
+    const base = k * INLINE;
+    const inlined = Math.min(c, INLINE);
+    let i = 0;
+    while (i < inlined && this.inline[base + i] !== n) i++;
+    const more = c > INLINE ? this.extra.get(k)! : undefined;
+    if (i < inlined) {
+      // Shift the later holders down, keeping the order they were added in.
+      this.inline.copyWithin(base + i, base + i + 1, base + inlined);
+      if (more) this.inline[base + INLINE - 1] = more.shift()!;
+    } else {
+      const j = more ? more.indexOf(n) : -1;
+      if (j < 0) return;
+      more!.splice(j, 1);
+    }
+    if (more?.length === 0) this.extra.delete(k);
+    this.holderCount[k] = c - 1;
     this.locations--;
-    this.dirty.add(k);
-    if (!rest) {
-      this.holders[k] = undefined;
+    this.markDirty(k);
+    if (c === 1) {
       this.live--;
       this.bytes -= this.sizes[k];
     }
   }
+}
+
+function copyInto<T extends Int32Array | Float64Array | Uint8Array>(to: T, from: T): T {
+  to.set(from as never);
+  return to;
 }
 
 function dedupeSorted(a: Int32Array): Int32Array {

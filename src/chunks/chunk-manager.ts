@@ -96,22 +96,18 @@ export class ChunkManager implements ChunkReportSink {
   /** Online holders per chunk, least loaded first; unknown chunks get none. */
   locate(chunkIds: readonly string[]): Location[] {
     if (chunkIds.length > 10_000) throw new InvalidArgumentError("chunk_ids", "must have at most 10000 entries");
-    // One load figure per node per query, not one per comparison.
-    const loads = new Map<string, number>();
-    const prefer = (id: string) => {
-      let l = loads.get(id);
-      if (l === undefined) loads.set(id, (l = this.load(id)));
-      return l;
-    };
-    const peers = this.index.locate(chunkIds, prefer);
-    return chunkIds.map((chunkId, i) => ({
-      chunkId,
-      peerIds: peers[i],
-      holders: peers[i].flatMap((id) => {
+    // The index asks for each holder's load once per query, not once per comparison.
+    const peers = this.index.locate(chunkIds, (id) => this.load(id));
+    const out: Location[] = new Array(chunkIds.length);
+    for (let i = 0; i < chunkIds.length; i++) {
+      const holders: Node[] = [];
+      for (const id of peers[i]) {
         const n = this.nodes.get(id);
-        return n ? [n] : [];
-      }),
-    }));
+        if (n) holders.push(n);
+      }
+      out[i] = { chunkId: chunkIds[i], peerIds: peers[i], holders };
+    }
+    return out;
   }
 
   /** Sets (or with 0, resets) a chunk's replication target. */

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { ChunkHolderSchema, ChunkLocationSchema, type ChunkHolder } from "../../gen/proto/capstan/v1/chunk_pb.js";
+import { ChunkHolderSchema, ChunkLocationSchema, type ChunkHolder, type ChunkLocation } from "../../gen/proto/capstan/v1/chunk_pb.js";
 import type { ChunkIndexService } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
 import type { ChunkManager } from "../chunks/chunk-manager.js";
 import type { Job } from "../domain/job.js";
@@ -42,10 +42,14 @@ export function createChunkIndexService(chunks: ChunkManager): ServiceImpl<typeo
       return { chunkCount: chunks.update(requireId("node_id", req.nodeId), added, [...req.removedChunkIds]) };
     },
     getChunkLocations(req) {
+      // Messages are plain objects with a type name: every field is given, so create() would only copy them.
       return {
-        locations: chunks.locate(req.chunkIds).map((l) =>
-          create(ChunkLocationSchema, { chunkId: l.chunkId, peerIds: l.peerIds, holders: l.holders.map(holderOf) }),
-        ),
+        locations: chunks.locate(req.chunkIds).map((l): ChunkLocation => ({
+          $typeName: ChunkLocationSchema.typeName,
+          chunkId: l.chunkId,
+          peerIds: l.peerIds,
+          holders: l.holders.map(holderOf),
+        })),
       };
     },
     async setReplicationTarget(req) {

@@ -49,6 +49,33 @@ describe("ChunkIndex", () => {
     idx.setTarget("c", 2);
     expect(idx.misreplicatedNow()).toMatchObject({ under: 1, zero: 1 });
   });
+
+  it("interns 64-hex ids compactly without confusing them with other spellings", () => {
+    const idx = new ChunkIndex(1);
+    const hex = (j: number) => j.toString(16).padStart(8, "0") + "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15";
+    // Enough ids to grow and rehash the table several times.
+    idx.fullReport("a", Array.from({ length: 5000 }, (_, j) => ({ id: hex(j), size: 1 })));
+    const upper = hex(7).toUpperCase();
+    idx.fullReport("b", [{ id: upper }, { id: hex(7) }, { id: `${hex(8)}0` }]);
+    expect(idx.stats()).toEqual({ chunks: 5002, locations: 5003, bytes: 5000 });
+    expect(idx.locate([hex(0), hex(4999), hex(7), upper, `${hex(8)}0`, hex(5000)])).toEqual([["a"], ["a"], ["a", "b"], ["b"], ["b"], []]);
+    expect(idx.holdersOf(hex(7))).toEqual(["a", "b"]);
+    expect(idx.misreplicatedNow().chunks).toEqual([{ id: hex(7), size: 1, holders: ["a", "b"], target: 1 }]);
+  });
+
+  it("keeps more holders than usual, in the order they came, through removals", () => {
+    const idx = new ChunkIndex(3);
+    for (const n of ["n1", "n2", "n3", "n4", "n5"]) idx.update(n, [{ id: "k" }], []);
+    expect(idx.holdersOf("k")).toEqual(["n1", "n2", "n3", "n4", "n5"]);
+    idx.update("n2", [], ["k"]);
+    idx.update("n5", [], ["k"]);
+    expect(idx.holdersOf("k")).toEqual(["n1", "n3", "n4"]);
+    idx.dropNode("n1");
+    idx.fullReport("n6", [{ id: "k" }]);
+    expect(idx.holdersOf("k")).toEqual(["n3", "n4", "n6"]);
+    expect(idx.stats()).toMatchObject({ chunks: 1, locations: 3 });
+    expect(idx.misreplicatedNow().chunks).toEqual([]);
+  });
 });
 
 describe("planReplication", () => {
