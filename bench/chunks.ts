@@ -10,6 +10,7 @@
  * over the RPC, < 100 bytes per location. Run with --expose-gc.
  */
 import { createClient } from "@connectrpc/connect";
+import { randomBytes } from "node:crypto";
 import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
 import { mkdtempSync } from "node:fs";
 import http2 from "node:http2";
@@ -129,15 +130,24 @@ gc();
 
 // Over the real RPC: a server with NODES/10 nodes' reports, gRPC lookups in batches of 100, 16 at a time.
 const dir = mkdtempSync(join(tmpdir(), "capstan-bench-chunks-"));
-const app = await startApp(loadConfig({ PORT: "0", HOST: "127.0.0.1", DATABASE_URL: `file:${join(dir, "c.db")}`, LOG_LEVEL: "warn", HEARTBEAT_TTL: "1h", CHUNK_MONITOR_INTERVAL: "1h" }, false), pino({ level: "warn" }));
-const transport = createGrpcTransport({ baseUrl: app.url });
+// Authentication is on, as in production: reports go in with an admin token, lookups carry a
+// node token (a cache node asking where chunks are); the per-client rate limit is off, since
+// one load generator stands for a whole fleet.
+const admin = randomBytes(24).toString("base64url");
+const app = await startApp(
+  loadConfig({ PORT: "0", HOST: "127.0.0.1", DATABASE_URL: `file:${join(dir, "c.db")}`, LOG_LEVEL: "warn", HEARTBEAT_TTL: "1h", CHUNK_MONITOR_INTERVAL: "1h", CAPSTAN_ADMIN_TOKEN: admin, RATE_LIMIT: "0" }, false),
+  pino({ level: "warn" }),
+);
+const transport = createGrpcTransport({ baseUrl: app.url, interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${admin}`), next(req))] });
 const nodesClient = createClient(NodeService, transport);
 const chunksClient = createClient(ChunkIndexService, transport);
 let n = 0;
 let sample: string[] = [];
+let nodeToken = "";
 for (const [node, ids] of reports()) {
   if (n++ >= Math.max(1, NODES / 10)) break;
-  await nodesClient.registerNode({ nodeId: node, name: node });
+  nodeToken ||= (await nodesClient.registerNode({ nodeId: node, name: node })).nodeToken;
+  if (n > 1) await nodesClient.registerNode({ nodeId: node, name: node });
   await chunksClient.reportChunks({ nodeId: node, chunkIds: ids });
   if (sample.length === 0) sample = ids.filter((_, i) => i % Math.max(1, Math.floor(ids.length / 100)) === 0).slice(0, 100);
 }
@@ -155,7 +165,7 @@ const RPC = "/capstan.v1.ChunkIndexService/GetChunkLocations";
 async function h2(url: string): Promise<{ rps: number; cpu: number }> {
   const cpu = process.cpuUsage();
   const t = performance.now();
-  const rps = await h2loadGrpc(url + RPC, frame, 20_000, 4, 16);
+  const rps = await h2loadGrpc(url + RPC, frame, 20_000, 4, 16, { authorization: `Bearer ${nodeToken}` });
   const used = process.cpuUsage(cpu);
   return { rps, cpu: (used.user + used.system) / 1000 / (performance.now() - t) };
 }

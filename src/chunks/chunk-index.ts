@@ -1,14 +1,12 @@
+import { ChunkHolders } from "./chunk-holders.js";
 import { ChunkIdTable } from "./chunk-id-table.js";
-
-/** Holders kept inline per chunk; more (over-replicated chunks) go to a side map. */
-const INLINE = 3;
 
 /**
  * The chunk location index, HDFS NameNode style: soft state in memory, rebuilt
  * from node reports. Node ids and chunk ids are interned to small integers
  * (see ChunkIdTable). Everything per chunk sits in typed arrays indexed by
- * its number: size, holder count, and its first INLINE holders' node numbers;
- * each node keeps its chunks as a sorted Int32Array (rebuilt on full reports).
+ * its number: size, dirty flag, and its holders (see ChunkHolders); each node
+ * keeps its chunks as a sorted Int32Array (rebuilt on full reports).
  * Millions of chunks thus cost a few typed arrays, not millions of small
  * objects: less memory, and nothing for the garbage collector to trace.
  *
@@ -25,11 +23,7 @@ export class ChunkIndex {
   /** Capacity of the per-chunk arrays below. */
   private cap = 1024;
   private sizes = new Float64Array(this.cap);
-  private holderCount = new Int32Array(this.cap);
-  /** Holder node numbers, INLINE slots per chunk, in the order they were added. */
-  private inline = new Int32Array(this.cap * INLINE);
-  /** Holders past the INLINE-th, by chunk number. */
-  private readonly extra = new Map<number, number[]>();
+  private readonly holders = new ChunkHolders(this.cap);
   private targets = new Map<number, number>();
   /** Chunks whose holder count changed since the planner last looked: a list, and a flag per chunk against duplicates. */
   private dirtyList = new Int32Array(1024);
@@ -128,12 +122,13 @@ export class ChunkIndex {
     };
     const out: string[][] = new Array(chunkIds.length);
     const hs: number[] = [];
+    const holders = this.holders;
     for (let q = 0; q < chunkIds.length; q++) {
       const k = this.ids.find(chunkIds[q]);
-      const c = k < 0 ? 0 : this.holderCount[k];
+      const c = k < 0 ? 0 : holders.count(k);
       hs.length = 0;
       for (let i = 0; i < c; i++) {
-        const n = i < INLINE ? this.inline[k * INLINE + i] : this.extra.get(k)![i - INLINE];
+        const n = holders.at(k, i);
         if (!this.online[n]) continue;
         // Insertion sort: a chunk has a handful of holders.
         let j = hs.length;
@@ -151,7 +146,7 @@ export class ChunkIndex {
   /** All holders (online or within grace) of a chunk. */
   holdersOf(chunkId: string): string[] {
     const k = this.ids.find(chunkId);
-    return k < 0 ? [] : this.holderNums(k).map((n) => this.nodeIds[n]);
+    return k < 0 ? [] : this.holders.list(k).map((n) => this.nodeIds[n]);
   }
 
   /** Whether a node has ever reported (it is then a cache node, a candidate for copies). */
@@ -181,7 +176,7 @@ export class ChunkIndex {
 
   /** Chunk ids and sizes for internal numbers (used by the replication monitor). */
   describe(k: number): { id: string; size: number; holders: string[]; target: number } {
-    return { id: this.ids.idOf(k), size: this.sizes[k], holders: this.holderNums(k).map((n) => this.nodeIds[n]), target: this.targets.get(k) ?? this.defaultTarget };
+    return { id: this.ids.idOf(k), size: this.sizes[k], holders: this.holders.list(k).map((n) => this.nodeIds[n]), target: this.targets.get(k) ?? this.defaultTarget };
   }
 
   /**
@@ -193,7 +188,7 @@ export class ChunkIndex {
     for (let i = 0; i < this.dirtyCount; i++) {
       const k = this.dirtyList[i];
       this.dirtyFlag[k] = 0;
-      const count = this.holderCount[k];
+      const count = this.holders.count(k);
       if (count === 0 || count !== (this.targets.get(k) ?? this.defaultTarget)) this.mis.add(k);
       else this.mis.delete(k);
     }
@@ -204,7 +199,7 @@ export class ChunkIndex {
     const chunks = [];
     for (const k of this.mis) {
       const t = this.targets.get(k) ?? this.defaultTarget;
-      const count = this.holderCount[k];
+      const count = this.holders.count(k);
       if (count === t) {
         this.mis.delete(k);
         continue;
@@ -220,7 +215,7 @@ export class ChunkIndex {
   /** Every chunk number with a holder count different from its target. */
   *misreplicated(): Generator<number> {
     for (let k = 0; k < this.ids.size; k++) {
-      const count = this.holderCount[k];
+      const count = this.holders.count(k);
       if (count === 0) continue;
       if (count !== (this.targets.get(k) ?? this.defaultTarget)) yield k;
     }
@@ -253,7 +248,7 @@ export class ChunkIndex {
     const k = this.ids.intern(id);
     if (k >= this.cap) this.growChunks(k + 1);
     if (size !== undefined && size > 0 && this.sizes[k] !== size) {
-      if (this.holderCount[k] > 0) this.bytes += size - this.sizes[k];
+      if (this.holders.count(k) > 0) this.bytes += size - this.sizes[k];
       this.sizes[k] = size;
     }
     return k;
@@ -263,23 +258,15 @@ export class ChunkIndex {
   private growChunks(min: number): void {
     const cap = Math.max(min, Math.ceil(this.cap * 1.5));
     this.sizes = copyInto(new Float64Array(cap), this.sizes);
-    this.holderCount = copyInto(new Int32Array(cap), this.holderCount);
-    this.inline = copyInto(new Int32Array(cap * INLINE), this.inline);
+    this.holders.grow(cap);
     this.dirtyFlag = copyInto(new Uint8Array(cap), this.dirtyFlag);
     this.cap = cap;
   }
 
-  /** A chunk's holders' node numbers, in the order they were added. */
-  private holderNums(k: number): number[] {
-    const c = this.holderCount[k];
-    const out: number[] = new Array(c);
-    for (let i = 0; i < c; i++) out[i] = i < INLINE ? this.inline[k * INLINE + i] : this.extra.get(k)![i - INLINE];
-    return out;
-  }
-
   private anyOnline(k: number): boolean {
-    const c = this.holderCount[k];
-    for (let i = 0; i < c; i++) if (this.online[i < INLINE ? this.inline[k * INLINE + i] : this.extra.get(k)![i - INLINE]]) return true;
+    const holders = this.holders;
+    const c = holders.count(k);
+    for (let i = 0; i < c; i++) if (this.online[holders.at(k, i)]) return true;
     return false;
   }
 
@@ -291,12 +278,7 @@ export class ChunkIndex {
   }
 
   private addHolder(k: number, n: number): void {
-    const c = this.holderCount[k];
-    if (c < INLINE) this.inline[k * INLINE + c] = n;
-    else if (c === INLINE) this.extra.set(k, [n]);
-    else this.extra.get(k)!.push(n);
-    this.holderCount[k] = c + 1;
-    if (c === 0) {
+    if (this.holders.add(k, n) === 1) {
       this.live++;
       this.bytes += this.sizes[k];
     }
@@ -305,26 +287,11 @@ export class ChunkIndex {
   }
 
   private removeHolder(k: number, n: number): void {
-    const c = this.holderCount[k];
-    const base = k * INLINE;
-    const inlined = Math.min(c, INLINE);
-    let i = 0;
-    while (i < inlined && this.inline[base + i] !== n) i++;
-    const more = c > INLINE ? this.extra.get(k)! : undefined;
-    if (i < inlined) {
-      // Shift the later holders down, keeping the order they were added in.
-      this.inline.copyWithin(base + i, base + i + 1, base + inlined);
-      if (more) this.inline[base + INLINE - 1] = more.shift()!;
-    } else {
-      const j = more ? more.indexOf(n) : -1;
-      if (j < 0) return;
-      more!.splice(j, 1);
-    }
-    if (more?.length === 0) this.extra.delete(k);
-    this.holderCount[k] = c - 1;
+    const left = this.holders.remove(k, n);
+    if (left < 0) return;
     this.locations--;
     this.markDirty(k);
-    if (c === 1) {
+    if (left === 0) {
       this.live--;
       this.bytes -= this.sizes[k];
     }
