@@ -188,6 +188,8 @@ export async function startApp(config: Config, logger: Logger, io: AppIo = {}): 
       interceptors,
       contextValues: (req) => createContextValues().set(peerKey, peerOf(req)),
       readMaxBytes: config.limits.maxMessageBytes,
+      // The longest timer Node can set: a larger grpc-timeout is refused, not silently turned into 1 ms.
+      maxTimeoutMs: 2 ** 31 - 1,
       shutdownSignal: shutdown.signal,
       jsonOptions: { ignoreUnknownFields: false },
       // gzip costs more CPU than it saves bandwidth on a control plane's network; keep it for

@@ -64,8 +64,15 @@ export class AgentGate {
     }
   }
 
-  /** Admits an agent by its node token or the join token (and, with mutual TLS, its certificate). */
-  async admit(hello: AgentHelloInput, peer?: Peer): Promise<Admission> {
+  /**
+   * Admits an agent by its node token or the join token (and, with mutual TLS,
+   * its certificate). `reclaim` is for dialects whose agents have no node token
+   * and are known by name or id alone (seeds 002 and 003): a returning agent
+   * re-registers its node. Otherwise, re-registering a node that holds a token
+   * needs that token or the join token, even while registration is open, so
+   * nobody takes over a node by saying its id.
+   */
+  async admit(hello: AgentHelloInput, peer?: Peer, reclaim = false): Promise<Admission> {
     if (this.options.requireClientCert) this.checkCertificate(hello, peer);
     if (hello.nodeId !== "" && hello.nodeToken !== "") {
       this.registry.authenticate(hello.nodeId, hello.nodeToken);
@@ -73,6 +80,10 @@ export class AgentGate {
       return { node, newToken: undefined };
     }
     this.checkJoinToken(hello.joinToken);
+    const existing = this.registry.registrationTarget(hello.nodeId, hello.name);
+    if (this.open && !reclaim && existing && !existing.anonymous) {
+      throw new UnauthenticatedError(`node "${existing.id}" is registered with a token: reconnect with that node token (or the join token)`);
+    }
     const { node, token } = await this.registry.register(hello);
     this.logger.info({ nodeId: node.id }, "agent registered with the join token");
     this.options.audit?.record({

@@ -82,7 +82,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   return {
     async handle(req, res) {
-      const url = new URL(req.url ?? "/", "http://gateway");
+      // Prefixed, not resolved against a base: "//x" would otherwise parse as a host, or fail.
+      const url = new URL(`http://gateway${(req.url ?? "/").startsWith("/") ? req.url : `/${req.url}`}`);
       const verb = (req.method ?? "GET").toUpperCase();
       if (verb === "GET" && serveDocs(url.pathname, res, doc)) return true;
       const candidates = byVerb.get(verb === "HEAD" ? "GET" : verb) ?? [];
@@ -101,7 +102,9 @@ export function createGateway(options: GatewayOptions): Gateway {
         const ce = err instanceof HttpError ? err : ConnectError.from(err);
         if (ce instanceof HttpError) send(res, ce.status, { code: ce.code, message: ce.message, details: [], detail: ce.message });
         else {
-          if (ce.code === Code.Internal || ce.code === Code.Unknown) options.logger.error({ err, path: url.pathname }, "REST call failed");
+          // A client that went away mid-request is not a server failure.
+          if (res.destroyed || req.destroyed) options.logger.debug({ err, path: url.pathname }, "REST client went away");
+          else if (ce.code === Code.Internal || ce.code === Code.Unknown) options.logger.error({ err, path: url.pathname }, "REST call failed");
           const headers: Record<string, string> = {};
           const retry = ce.metadata.get("retry-after");
           if (retry) headers["retry-after"] = retry;

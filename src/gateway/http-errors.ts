@@ -1,3 +1,4 @@
+import { decodeMetadata } from "../rpc/error-mapping.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 
 const STATUS: Record<Code, number> = {
@@ -35,10 +36,10 @@ export function httpStatus(code: Code): number {
  * services, whose clients read it) and `issues` (seed 003's validation list).
  */
 export function errorBody(err: ConnectError): Record<string, unknown> {
-  const field = err.metadata.get("capstan-field");
-  const issuesText = err.metadata.get("capstan-issues");
+  const field = decodeMetadata(err.metadata.get("capstan-field"));
+  const issuesText = decodeMetadata(err.metadata.get("capstan-issues"));
   const issues = issuesText ? (JSON.parse(issuesText) as unknown[]) : undefined;
-  const summary = err.metadata.get("capstan-summary");
+  const summary = decodeMetadata(err.metadata.get("capstan-summary"));
   const message = issues && summary ? summary : err.rawMessage;
   return {
     code: codeName(err.code),

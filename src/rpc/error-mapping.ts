@@ -20,15 +20,44 @@ const codes: Record<ErrorKind, Code> = {
 export function toConnectError(err: unknown): { error: ConnectError; expected: boolean } {
   if (err instanceof DomainError) {
     const error = new ConnectError(err.message, codes[err.kind]);
-    if (err.field) error.metadata.set("capstan-field", err.field);
+    if (err.field) error.metadata.set("capstan-field", encodeMetadata(err.field));
     if (err instanceof ValidationError) {
-      error.metadata.set("capstan-issues", JSON.stringify(err.issues));
-      error.metadata.set("capstan-summary", err.summary);
+      error.metadata.set("capstan-issues", encodeMetadata(JSON.stringify(err.issues)));
+      error.metadata.set("capstan-summary", encodeMetadata(err.summary));
     }
     return { error, expected: true };
   }
   if (err instanceof ConnectError) {
-    return { error: err, expected: err.code !== Code.Internal && err.code !== Code.Unknown };
+    return { error: err, expected: (err.code !== Code.Internal && err.code !== Code.Unknown) || isUnreadableInput(err) };
   }
   return { error: new ConnectError("internal error", Code.Internal), expected: false };
+}
+
+/**
+ * connect-es answers protobuf bytes it cannot parse, and compressed frames it
+ * was not told how to read, with Internal (as grpc-go does) before any
+ * handler runs. They are the client's mistake, not the server's: not logged
+ * as failures of ours.
+ */
+function isUnreadableInput(err: ConnectError): boolean {
+  return err.code === Code.Internal && /^(parse binary|received compressed envelope|invalid envelope)/.test(err.rawMessage);
+}
+
+/**
+ * Metadata travels as HTTP header values, which must be Latin-1 (Headers.set
+ * throws otherwise), while field names and messages may name any label key. So
+ * these values are percent-encoded UTF-8, as gRPC does for grpc-message.
+ */
+export function encodeMetadata(text: string): string {
+  return encodeURIComponent(text);
+}
+
+/** Reads a value written by encodeMetadata; undefined when absent or not readable. */
+export function decodeMetadata(value: string | null): string | undefined {
+  if (value === null) return undefined;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
 }

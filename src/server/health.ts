@@ -24,6 +24,11 @@ export class HealthState {
   }
 
   /** A service's status; undefined for names never set. */
+  /** Every service with a status. */
+  all(): ReadonlyMap<string, Status> {
+    return this.statuses;
+  }
+
   get(service: string): Status | undefined {
     return this.statuses.get(service);
   }
@@ -35,13 +40,16 @@ export class HealthState {
   }
 }
 
-/** Registers grpc.health.v1.Health (Check and Watch) on a router. */
+/** Registers grpc.health.v1.Health (Check, List and Watch) on a router. */
 export function registerHealth(router: ConnectRouter, state: HealthState): void {
   router.service(Health, {
     check(req) {
       const status = state.get(req.service);
       if (status === undefined) throw new ConnectError(`unknown service "${req.service}"`, Code.NotFound);
       return { status };
+    },
+    list() {
+      return { statuses: Object.fromEntries([...state.all()].map(([service, status]) => [service, { status }])) };
     },
     async *watch(req, ctx: HandlerContext) {
       // Per the protocol, an unknown service is SERVICE_UNKNOWN, not an error, and may appear later.

@@ -1,4 +1,6 @@
 import { Validator } from "@seriousme/openapi-schema-validator";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -159,6 +161,16 @@ describe("REST gateway: bad input", () => {
 });
 
 describe("REST gateway: CORS, OpenAPI and docs", () => {
+  it("names a non-ASCII field at fault, over REST and gRPC, instead of failing internally", async () => {
+    const r = await call("POST", "/api/v1/nodes/register", { name: "unicode", labels: { "Ā": "v" } });
+    expect(r.status).toBe(400);
+    expect(r.json.field).toBe("labels.Ā");
+    const grpc = await createClient(NodeService, server.grpc).registerNode({ name: "unicode", labels: { "Ā": "v" } }).catch((e: unknown) => ConnectError.from(e));
+    expect(grpc).toMatchObject({ code: Code.InvalidArgument });
+    expect((grpc as ConnectError).rawMessage).toContain("labels.Ā");
+    expect((await call("GET", "//")).status).toBe(404);
+  });
+
   it("answers a CORS preflight from an allowed origin only", async () => {
     const ok = await fetch(`${server.url}/api/v1/nodes`, { method: "OPTIONS", headers: { origin: "https://ui.example", "access-control-request-method": "GET" } });
     expect(ok.status).toBe(204);

@@ -1,4 +1,7 @@
-import { createClient } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { AgentService, AgentStreamRequestSchema, type AgentStreamRequest } from "../../gen/proto/capstan/v1/agent_service_pb.js";
+import { AsyncQueue } from "../../src/agents/async-queue.js";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -78,5 +81,35 @@ describe("anonymous grants for clients that cannot send a token (seed 004's cach
     const rpc = await httpRequest(`${server.url}/capstan.v1.NodeService/ListNodes`, { body: {}, headers: forged });
     expect(rpc.status).toBe(401);
     expect(rpc.json.code).toBe("unauthenticated");
+  });
+});
+
+describe("open registration (no CAPSTAN_JOIN_TOKEN)", () => {
+  let server: TestServer;
+  beforeAll(async () => (server = await startTestServer({ DATABASE_URL: db(), CAPSTAN_DEV: "0", CAPSTAN_ADMIN_TOKEN: ADMIN })));
+  afterAll(() => server?.stop());
+
+  /** One hello on a new agent stream: "welcome:<node id>:<token>" or the error code. */
+  async function hello(value: Record<string, string>): Promise<string> {
+    const q = new AsyncQueue<AgentStreamRequest>();
+    q.push(create(AgentStreamRequestSchema, { message: { case: "hello", value } }));
+    try {
+      for await (const m of createClient(AgentService, server.grpc).agentStream(q)) {
+        q.end();
+        return m.message.case === "welcome" ? `welcome:${m.message.value.nodeId}:${m.message.value.nodeToken}` : String(m.message.case);
+      }
+      return "ended";
+    } catch (err) {
+      return Code[ConnectError.from(err).code];
+    }
+  }
+
+  it("lets a new agent register without a token, but nobody take its node over by naming it", async () => {
+    const [, nodeId, token] = (await hello({ name: "open-1" })).split(":");
+    expect(token).toMatch(/^cpn_/);
+    expect(await hello({ nodeId })).toBe("Unauthenticated");
+    expect(await hello({ name: "open-1" })).toBe("Unauthenticated");
+    expect(await createClient(NodeService, server.grpc).registerNode({ nodeId, name: "open-1" }).then(() => "ok", (e: unknown) => Code[ConnectError.from(e).code])).toBe("Unauthenticated");
+    expect(await hello({ nodeId, nodeToken: token })).toBe(`welcome:${nodeId}:`);
   });
 });
