@@ -32,6 +32,7 @@ import { clusterSnapshot } from "./orchestrator/cluster-view.js";
 import { createGateway } from "./gateway/gateway.js";
 import { boundaryInterceptor } from "./rpc/boundary-interceptor.js";
 import { peerKey } from "./rpc/context.js";
+import { CallGuard } from "./rpc/call-guard.js";
 import { guardInterceptor } from "./rpc/guard-interceptor.js";
 import { applyCors } from "./server/cors.js";
 import { HealthState, registerHealth } from "./server/health.js";
@@ -179,9 +180,10 @@ export async function startApp(config: Config, logger: Logger, io: AppIo = {}): 
       registerHealth(router, health);
       registerReflection(router, [...SERVICES, Health]);
     };
+    const guard = new CallGuard({ credentials: { tokens, registry, joinHash: gate.joinHash, auth: config.auth }, registry, tokens, audit, limits: config.limits });
     const interceptors: Interceptor[] = [
       boundaryInterceptor(logger),
-      guardInterceptor({ credentials: { tokens, registry, joinHash: gate.joinHash, auth: config.auth }, registry, tokens, audit, limits: config.limits }),
+      guardInterceptor(guard, tokens),
     ];
     const connect = connectNodeAdapter({
       routes,

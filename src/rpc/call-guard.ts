@@ -1,0 +1,147 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { LimitsConfig } from "../config.js";
+import type { AuditLog } from "../domain/audit-log.js";
+import { PermissionDeniedError } from "../domain/errors.js";
+import type { NodeRegistry } from "../domain/node-registry.js";
+import { describePrincipal, limitKey, type Principal } from "../domain/principal.js";
+import type { TokenManager } from "../domain/token-manager.js";
+import type { Peer } from "../server/peer.js";
+import { authorize, POLICY, type AccessTarget, type Requirement } from "./access-policy.js";
+import { CallRateLimiter, StreamCounter } from "./call-limits.js";
+import { bearerToken, resolvePrincipal, type CredentialDeps } from "./credentials.js";
+import { toConnectError } from "./error-mapping.js";
+
+/** What the guard needs. */
+export interface GuardDeps {
+  credentials: CredentialDeps;
+  registry: NodeRegistry;
+  tokens: TokenManager;
+  audit: AuditLog;
+  limits: LimitsConfig;
+}
+
+/** A call about to run. */
+export interface CallInfo {
+  /** "capstan.v1.NodeService/Heartbeat" */
+  rpc: string;
+  header: Headers;
+  peer: Peer;
+  /** The request message of a unary call; undefined for streams. */
+  message: unknown;
+}
+
+/** A call that was let in. */
+export interface Admission {
+  principal: Principal;
+  requirement: Requirement;
+  /** Records the call's outcome (in the audit trail, for mutating calls); pass the error on failure. */
+  done(err?: unknown): void;
+  /** For streams: frees the stream's slot. */
+  release(): void;
+}
+
+// Mutating calls go to the audit trail; node telemetry (heartbeats, chunk reports) does not.
+const AUDITED = new Set<Requirement["level"]>(["write", "admin", "register"]);
+// Request fields that name what a call is about, most specific first.
+const TARGET_FIELDS = ["nodeId", "deploymentId", "projectName", "serviceName", "jobId", "tokenId", "chunkId", "name"];
+
+/**
+ * Lets calls in, or not: works out the caller (principal), applies the
+ * per-client rate limit, checks the access policy, bounds streams, and
+ * records mutating calls in the audit trail, refused ones included. Every
+ * path into the handlers (the Connect interceptor, the gRPC fast path) asks
+ * this one object, so they cannot disagree.
+ */
+export class CallGuard {
+  private readonly rate: CallRateLimiter;
+  private readonly streams: StreamCounter;
+
+  constructor(private readonly deps: GuardDeps) {
+    this.rate = new CallRateLimiter(deps.limits.ratePerSecond);
+    this.streams = new StreamCounter(deps.limits.maxStreams, deps.limits.maxStreamsPerClient);
+  }
+
+  /** Whether anyone may make this call, with no checks at all (health, info, reflection). */
+  isPublic(rpc: string): boolean {
+    return POLICY[rpc]?.level === "public";
+  }
+
+  /** The longest a unary call may run. */
+  get rpcTimeoutMs(): number {
+    return this.deps.limits.rpcTimeoutMs;
+  }
+
+  /** Admits a unary call (message given) or a stream (message undefined); throws why not. */
+  async admit(call: CallInfo): Promise<Admission> {
+    const requirement = POLICY[call.rpc];
+    let principal: Principal = { kind: "none", peer: call.peer.address };
+    const audited = requirement !== undefined && AUDITED.has(requirement.level);
+    const done = (err?: unknown) => {
+      if (!audited) return;
+      const error = err === undefined ? undefined : toConnectError(err).error;
+      this.deps.audit.record({
+        actor: describePrincipal(principal),
+        actorKind: principal.kind,
+        rpc: call.rpc,
+        target: targetOf(call.message),
+        outcome: error ? codeName(error.code) : "ok",
+        message: error?.rawMessage ?? "",
+        peer: call.peer.address,
+      });
+    };
+    try {
+      if (!requirement) throw new PermissionDeniedError(`${call.rpc} is not open to any caller`);
+      principal = this.resolve(requirement, call);
+      await this.rate.consume(limitKey(principal));
+      const stream = call.message === undefined;
+      authorize(principal, requirement, stream ? NO_TARGET : this.target(requirement, call.message));
+      const release = stream ? this.streams.acquire(requirement.level === "agent" ? undefined : limitKey(principal)) : () => {};
+      return { principal, requirement, done, release };
+    } catch (err) {
+      done(err);
+      throw err;
+    }
+  }
+
+  /** Agent streams authenticate in their hello, so a header they carry must not fail the call before it. */
+  private resolve(r: Requirement, call: CallInfo): Principal {
+    const token = bearerToken(call.header);
+    if (r.level !== "agent") return resolvePrincipal(token, call.peer, this.deps.credentials);
+    try {
+      return resolvePrincipal(token, call.peer, this.deps.credentials);
+    } catch {
+      return { kind: "none", peer: call.peer.address };
+    }
+  }
+
+  private target(r: Requirement, message: unknown): AccessTarget {
+    const m = message as { nodeId?: string; name?: string };
+    const nodeId = m.nodeId ?? "";
+    const openRegistration = this.deps.credentials.joinHash === undefined;
+    if (r.level === "register") return { nodeId, node: this.deps.registry.registrationTarget(nodeId, m.name ?? ""), openRegistration };
+    if (r.level === "node") return { nodeId, node: nodeId === "" ? undefined : this.deps.registry.find(nodeId), openRegistration };
+    return NO_TARGET;
+  }
+}
+
+const NO_TARGET: AccessTarget = { nodeId: "", node: undefined, openRegistration: false };
+
+function targetOf(message: unknown): string {
+  if (message === undefined) return "";
+  const m = message as Record<string, unknown>;
+  for (const field of TARGET_FIELDS) {
+    const v = m[field];
+    if (typeof v === "string" && v !== "") return v;
+  }
+  return "";
+}
+
+/** "permission_denied" for Code.PermissionDenied, as Connect's JSON names codes. */
+export function codeName(code: Code): string {
+  return (Code[code] ?? "unknown").replace(/[A-Z]/g, (c, i: number) => (i === 0 ? c.toLowerCase() : `_${c.toLowerCase()}`));
+}
+
+/** The error a revoked token's open stream ends with. */
+export function revokedError(): ConnectError {
+  return new ConnectError("the token of this stream was revoked", Code.Unauthenticated);
+}
