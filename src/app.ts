@@ -2,6 +2,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { createContextValues, createRouterTransport, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { setMaxListeners } from "node:events";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Logger } from "pino";
 import { AgentService } from "../gen/proto/capstan/v1/agent_service_pb.js";
 import { ChunkIndexService } from "../gen/proto/capstan/v1/chunk_index_service_pb.js";
@@ -34,6 +35,7 @@ import { boundaryInterceptor } from "./rpc/boundary-interceptor.js";
 import { peerKey } from "./rpc/context.js";
 import { CallGuard } from "./rpc/call-guard.js";
 import { guardInterceptor } from "./rpc/guard-interceptor.js";
+import { createGrpcFastPath, fastMethod } from "./rpc/grpc-fast-path.js";
 import { applyCors } from "./server/cors.js";
 import { HealthState, registerHealth } from "./server/health.js";
 import { createOnePortServer, type OnePortServer } from "./server/one-port-server.js";
@@ -42,7 +44,7 @@ import { registerReflection } from "./server/reflection.js";
 import { createAuditService } from "./services/audit-service.js";
 import { createTokenService } from "./services/token-service.js";
 import { createAgentService } from "./services/agent-service.js";
-import { createChunkIndexService } from "./services/chunk-index-service.js";
+import { chunkLocations, createChunkIndexService } from "./services/chunk-index-service.js";
 import { createDeploymentService } from "./services/deployment-service.js";
 import { createNodeService } from "./services/node-service.js";
 import { createSystemService } from "./services/system-service.js";
@@ -185,6 +187,12 @@ export async function startApp(config: Config, logger: Logger, io: AppIo = {}): 
       boundaryInterceptor(logger),
       guardInterceptor(guard, tokens),
     ];
+    const fast = createGrpcFastPath(
+      [fastMethod(ChunkIndexService.method.getChunkLocations, (req) => chunkLocations(chunks, req))],
+      guard,
+      logger,
+      config.limits.maxMessageBytes,
+    );
     const connect = connectNodeAdapter({
       routes,
       interceptors,
@@ -210,7 +218,10 @@ export async function startApp(config: Config, logger: Logger, io: AppIo = {}): 
       handler: (req, res) => {
         if (applyCors(config.corsOrigins, req, res)) return;
         // RPC paths (/package.Service/Method) skip the REST router: the hot path stays Connect's own.
-        if (RPC_PATH.test(req.url ?? "")) return connect(req, res);
+        if (RPC_PATH.test(req.url ?? "")) {
+          if (fast.handles(req)) return fast.serve(req as Http2ServerRequest, res as Http2ServerResponse);
+          return connect(req, res);
+        }
         gateway.handle(req, res).then(
           (handled) => handled || connect(req, res),
           (err: unknown) => {

@@ -1,7 +1,7 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { ChunkHolderSchema, ChunkLocationSchema, type ChunkHolder, type ChunkLocation } from "../../gen/proto/capstan/v1/chunk_pb.js";
-import type { ChunkIndexService } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
+import type { ChunkIndexService, GetChunkLocationsRequest, GetChunkLocationsResponseSchema } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
 import type { ChunkManager } from "../chunks/chunk-manager.js";
 import type { Job } from "../domain/job.js";
 import type { Node } from "../domain/node.js";
@@ -30,6 +30,19 @@ function holderOf(n: Node): ChunkHolder {
   return h;
 }
 
+/** GetChunkLocations' answer; shared with the gRPC fast path (src/rpc/grpc-fast-path.ts). */
+export function chunkLocations(chunks: ChunkManager, req: GetChunkLocationsRequest): MessageInitShape<typeof GetChunkLocationsResponseSchema> {
+  // Messages are plain objects with a type name: every field is given, so create() would only copy them.
+  return {
+    locations: chunks.locate(req.chunkIds).map((l): ChunkLocation => ({
+      $typeName: ChunkLocationSchema.typeName,
+      chunkId: l.chunkId,
+      peerIds: l.peerIds,
+      holders: l.holders.map(holderOf),
+    })),
+  };
+}
+
 /** ChunkIndexService's handlers (seed 004). */
 export function createChunkIndexService(chunks: ChunkManager): ServiceImpl<typeof ChunkIndexService> {
   return {
@@ -42,15 +55,7 @@ export function createChunkIndexService(chunks: ChunkManager): ServiceImpl<typeo
       return { chunkCount: chunks.update(requireId("node_id", req.nodeId), added, [...req.removedChunkIds]) };
     },
     getChunkLocations(req) {
-      // Messages are plain objects with a type name: every field is given, so create() would only copy them.
-      return {
-        locations: chunks.locate(req.chunkIds).map((l): ChunkLocation => ({
-          $typeName: ChunkLocationSchema.typeName,
-          chunkId: l.chunkId,
-          peerIds: l.peerIds,
-          holders: l.holders.map(holderOf),
-        })),
-      };
+      return chunkLocations(chunks, req);
     },
     async setReplicationTarget(req) {
       return { chunkId: req.chunkId, replicationFactor: await chunks.setTarget(req.chunkId, req.replicationFactor) };

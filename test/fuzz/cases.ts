@@ -10,7 +10,7 @@ import {
 import { checkAnyHttp, checkConnectUnary, checkGrpc, checkRest } from "./checks.js";
 import { REFLECTION_PATHS, rpcTargets, sampleJson, seedBodies, type SeedIds } from "./samples.js";
 import type { CaseResult, FuzzTarget } from "./target.js";
-import { grpcFrame, httpRequest, rawHttp, type H2Client } from "./wire.js";
+import { grpcFrame, httpRequest, rawHttp, type H2Client } from "../support/wire.js";
 
 type MethodKind = "unary" | "server_streaming" | "client_streaming" | "bidi_streaming";
 

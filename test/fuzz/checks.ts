@@ -1,4 +1,4 @@
-import type { WireAnswer, WireOutcome } from "./wire.js";
+import type { WireAnswer, WireOutcome } from "../support/wire.js";
 
 /** The verdict on one answer: what is wrong with it (if anything) and whether the call was refused. */
 export interface Verdict {

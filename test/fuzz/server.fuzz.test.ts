@@ -11,7 +11,7 @@ import {
 } from "./cases.js";
 import { rpcTargets, validSamples } from "./samples.js";
 import { FuzzTarget } from "./target.js";
-import { H2Client } from "./wire.js";
+import { H2Client } from "../support/wire.js";
 
 // Issue #7: random and mutated protobuf, JSON, paths, headers and agent streams against the
 // real server process. Every answer must be a proper success or error, the process must keep

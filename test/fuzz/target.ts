@@ -7,7 +7,7 @@ import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
 import { TokenScope, TokenService } from "../../gen/proto/capstan/v1/token_service_pb.js";
 import { startServerProcess, type ServerProcess } from "../support/server-process.js";
 import type { SeedIds } from "./samples.js";
-import { httpRequest } from "./wire.js";
+import { httpRequest } from "../support/wire.js";
 
 /** What one fuzz case came to. */
 export interface CaseResult {
