@@ -40,6 +40,7 @@ import { applyCors } from "./server/cors.js";
 import { HealthState, registerHealth } from "./server/health.js";
 import { createOnePortServer, type OnePortServer } from "./server/one-port-server.js";
 import { peerOf } from "./server/peer.js";
+import { createShutdownSignal } from "./server/shutdown-signal.js";
 import { registerReflection } from "./server/reflection.js";
 import { createAuditService } from "./services/audit-service.js";
 import { createTokenService } from "./services/token-service.js";
@@ -85,8 +86,8 @@ export interface AppIo {
 export async function startApp(config: Config, logger: Logger, io: AppIo = {}): Promise<App> {
   const startedAt = Date.now();
   const db = await openDatabase(config.databaseUrl, logger);
-  const shutdown = new AbortController();
   // Every in-flight call listens to the shutdown signal; thousands may be in flight.
+  const shutdown = createShutdownSignal();
   setMaxListeners(0, shutdown.signal);
   const stops: Array<() => Promise<void> | void> = [];
   try {

@@ -74,7 +74,10 @@ export function createAgentStreamHandler(deps: AgentStreamDeps) {
     requests: AsyncIterable<AgentStreamRequest>,
     ctx: HandlerContext,
   ): AsyncGenerator<AgentStreamResponse> {
-    const log = ctx.values.get(rpcLoggerKey)?.() ?? deps.logger;
+    // Loggers are made only when a line is written: a pino child serialises its
+    // bindings, and two per stream cost megabytes across a fleet that logs nothing.
+    const rpcLogger = ctx.values.get(rpcLoggerKey);
+    const log = () => rpcLogger?.() ?? deps.logger;
     const iterator = requests[Symbol.asyncIterator]();
     const first = await withTimeout(iterator.next(), deps.helloTimeoutMs, ctx.signal);
     if (first.done || first.value.message.case !== "hello") {
@@ -91,11 +94,13 @@ export function createAgentStreamHandler(deps: AgentStreamDeps) {
       supports: () => true,
       send: (m) => outbox.push(encode(m)),
       close: (reason) => {
-        log.info({ nodeId: node.id, reason }, "agent stream closed by server");
+        if (deps.logger.isLevelEnabled("info")) log().info({ nodeId: node.id, reason }, "agent stream closed by server");
         outbox.end();
       },
     };
-    const slog = log.child({ nodeId: node.id, sessionId: session.id });
+    const info = (msg: string) => {
+      if (deps.logger.isLevelEnabled("info")) log().info({ nodeId: node.id, sessionId: session.id }, msg);
+    };
     outbox.push(
       create(AgentStreamResponseSchema, {
         message: {
@@ -110,10 +115,10 @@ export function createAgentStreamHandler(deps: AgentStreamDeps) {
       }),
     );
     deps.sessions.attach(session);
-    slog.info("agent connected");
+    info("agent connected");
     const abort = () => outbox.end();
     ctx.signal.addEventListener("abort", abort);
-    void readLoop(iterator, node.id, deps, slog).then(
+    void readLoop(iterator, node.id, deps, log).then(
       () => outbox.end(),
       (err: unknown) => outbox.end(err),
     );
@@ -122,7 +127,7 @@ export function createAgentStreamHandler(deps: AgentStreamDeps) {
     } finally {
       ctx.signal.removeEventListener("abort", abort);
       deps.sessions.detach(session);
-      slog.info("agent disconnected");
+      info("agent disconnected");
     }
   };
 }
@@ -131,7 +136,7 @@ async function readLoop(
   iterator: AsyncIterator<AgentStreamRequest>,
   nodeId: string,
   deps: AgentStreamDeps,
-  log: Logger,
+  log: () => Logger,
 ): Promise<void> {
   for (let r = await iterator.next(); !r.done; r = await iterator.next()) {
     const m = r.value.message;
@@ -152,7 +157,7 @@ async function readLoop(
       case "hello":
         throw new InvalidArgumentError("hello", "a stream carries one hello, as its first message");
       default:
-        log.debug("empty agent message ignored");
+        if (deps.logger.isLevelEnabled("debug")) log().debug({ nodeId }, "empty agent message ignored");
     }
   }
 }

@@ -1,7 +1,16 @@
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { NodeState } from "../state/node-state.js";
 import type { NodeRegistry } from "./node-registry.js";
 import type { NodeStore } from "./node-store.js";
+
+/**
+ * Nodes written per store call. A flush yields to the event loop between
+ * slices: written in one go, 10,000 nodes held the loop for about a second
+ * (the store's writes are synchronous under SQLite), stalling every heartbeat
+ * and stream behind it; a slice of 50 takes a few milliseconds.
+ */
+const FLUSH_SLICE = 50;
 
 /** Settings of the liveness monitor. */
 export interface LivenessOptions {
@@ -55,6 +64,8 @@ export class LivenessMonitor {
   async stop(): Promise<void> {
     clearInterval(this.sweepTimer);
     clearInterval(this.flushTimer);
+    // A flush under way took its ids before later heartbeats: write those too.
+    await this.flushing;
     await this.flush();
   }
 
@@ -74,23 +85,32 @@ export class LivenessMonitor {
   /** Writes the last-seen times and metrics that changed since the previous flush. */
   async flush(): Promise<void> {
     if (this.flushing) return this.flushing;
+    if (this.registry.dirty.size === 0) return;
     const ids = [...this.registry.dirty];
-    if (ids.length === 0) return;
     this.registry.dirty.clear();
-    const entries = ids.flatMap((id) => {
-      const n = this.state.get(id);
-      return n ? [{ id, lastHeartbeatAt: n.lastHeartbeatAt, metrics: n.metrics }] : [];
+    this.flushing = this.flushSlices(ids).finally(() => {
+      this.flushing = undefined;
     });
-    this.flushing = this.store
-      .flushHeartbeats(entries)
-      .catch((err: unknown) => {
-        // Put them back so the next flush retries; liveness in memory is unaffected.
-        for (const id of ids) this.registry.dirty.add(id);
-        this.logger.error({ err, count: entries.length }, "flushing heartbeats failed");
-      })
-      .finally(() => {
-        this.flushing = undefined;
-      });
     return this.flushing;
+  }
+
+  private async flushSlices(ids: string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += FLUSH_SLICE) {
+      if (i > 0) await nextTurn();
+      // Read when written, so a slice carries heartbeats that arrived while earlier ones were.
+      const entries = ids.slice(i, i + FLUSH_SLICE).flatMap((id) => {
+        const n = this.state.get(id);
+        return n ? [{ id, lastHeartbeatAt: n.lastHeartbeatAt, metrics: n.metrics }] : [];
+      });
+      try {
+        await this.store.flushHeartbeats(entries);
+      } catch (err) {
+        // Put the rest back so the next flush retries; liveness in memory is unaffected.
+        const rest = ids.slice(i);
+        for (const id of rest) this.registry.dirty.add(id);
+        this.logger.error({ err, count: rest.length }, "flushing heartbeats failed");
+        return;
+      }
+    }
   }
 }
