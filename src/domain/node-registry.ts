@@ -115,7 +115,9 @@ export class NodeRegistry {
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
     };
-    await this.deps.store.upsert(node);
+    // A node not in memory is not stored either (memory follows the store), and the
+    // caller's lock keeps another registration of it out: a plain insert will do.
+    await (existing ? this.deps.store.upsert(node) : this.deps.store.insert(node));
     this.deps.state.put(node);
     this.dirty.delete(node.id);
     return node;

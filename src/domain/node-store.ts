@@ -9,6 +9,11 @@ export interface NodeStore {
   listAll(): Promise<Node[]>;
   /** Inserts or replaces the whole node record (keyed by id). */
   upsert(node: Node): Promise<void>;
+  /**
+   * Inserts a node that is not stored yet. A plain insert costs the store
+   * about half of what an upsert does, which counts when a fleet registers at once.
+   */
+  insert(node: Node): Promise<void>;
   /** Removes a node; resolves false when it did not exist. */
   delete(id: string): Promise<boolean>;
   /** Persists a status transition. */

@@ -63,6 +63,10 @@ export class PrismaNodeStore implements NodeStore {
     await this.db.node.upsert({ where: { id: node.id }, create: row, update: row });
   }
 
+  async insert(node: Node): Promise<void> {
+    await this.db.node.create({ data: toRow(node) });
+  }
+
   async delete(id: string): Promise<boolean> {
     return (await this.db.node.deleteMany({ where: { id } })).count > 0;
   }

@@ -20,6 +20,12 @@ export class MemoryNodeStore implements NodeStore {
     this.rows.set(node.id, structuredClone(node));
   }
 
+  async insert(node: Node): Promise<void> {
+    this.check("insert");
+    if (this.rows.has(node.id)) throw new Error(`node ${node.id} is already stored`);
+    this.rows.set(node.id, structuredClone(node));
+  }
+
   async delete(id: string): Promise<boolean> {
     this.check("delete");
     return this.rows.delete(id);
