@@ -14,8 +14,9 @@
 import { create } from "@bufbuild/protobuf";
 import { createClient, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { fork, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, fork, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { AgentService, AgentStreamRequestSchema, type AgentStreamRequest } from "../gen/proto/capstan/v1/agent_service_pb.js";
 import { JobStatus } from "../gen/proto/capstan/v1/job_pb.js";
 import { AsyncQueue } from "../src/agents/async-queue.js";
@@ -28,8 +29,19 @@ const SESSIONS = Number(process.env.SESSIONS ?? 20);
 const INTERVAL_MS = 5000;
 const PROBES = Number(process.env.PROBES ?? 300);
 
+/**
+ * Both servers run from compiled JavaScript, as the Dockerfile runs Capstan in
+ * production (tsconfig.bench.json is the build's configuration plus the bench
+ * server): through the tsx loader each would also carry the loader and its
+ * transpiled sources, about 45 MiB, which production does not.
+ */
+function buildServers(): void {
+  const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+  execFileSync(process.execPath, [tsc, "-p", "tsconfig.bench.json"], { cwd: new URL("..", import.meta.url).pathname, stdio: "inherit" });
+}
+
 function startServer(kind: "capstan" | "bare"): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ["--import", "tsx", new URL("./agents-server.ts", import.meta.url).pathname, kind], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [new URL("../dist/bench/agents-server.js", import.meta.url).pathname, kind], { stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     child.stdout?.on("data", (d: Buffer) => {
       const m = /port (\d+)/.exec(String(d));
@@ -121,6 +133,7 @@ async function bench(kind: "capstan" | "bare") {
 }
 
 const f = (n: number) => n.toFixed(1);
+buildServers();
 const capstan = await bench("capstan");
 const bare = await bench("bare");
 console.log(`bench:agents  ${N.toLocaleString("en-US")} agents on gRPC bidi streams over ${SESSIONS} HTTP/2 connections, heartbeat every 5 s`);

@@ -41,6 +41,18 @@ describe.each(providers())("stores on %s", (provider) => {
     expect(await db.nodes.delete("n1")).toBe(false);
   });
 
+  it("inserts a new node that reads back as upsert stores it, and refuses a second insert", async () => {
+    const n = { ...node("ins"), metrics: undefined, lastHeartbeatAt: undefined, draining: true };
+    await db.nodes.insert(n);
+    expect((await db.nodes.listAll()).find((x) => x.id === "ins")).toEqual(n);
+    const m = { ...node("ins2"), createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, 1, 234)), lastHeartbeatAt: new Date(Date.UTC(2026, 0, 1, 0, 0, 7, 5)) };
+    await db.nodes.insert(m);
+    expect((await db.nodes.listAll()).find((x) => x.id === "ins2")).toEqual(m);
+    await db.nodes.upsert({ ...m, name: "renamed" });
+    expect((await db.nodes.listAll()).find((x) => x.id === "ins2")?.name).toBe("renamed");
+    await expect(db.nodes.insert(m)).rejects.toThrow();
+  });
+
   it("round-trips jobs and pages them by time and id", async () => {
     for (let i = 0; i < 5; i++) {
       await db.jobs.create({
