@@ -4,7 +4,7 @@
  * It bridges callbacks (commands arriving for a session) and the async
  * iterables Connect streams are written as.
  */
-export class AsyncQueue<T> implements AsyncIterable<T> {
+export class AsyncQueue<T> implements AsyncIterable<T>, AsyncIterator<T> {
   private readonly items: T[] = [];
   private waiter: ((r: IteratorResult<T>) => void) | undefined;
   private failer: ((err: unknown) => void) | undefined;
@@ -40,28 +40,37 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     return this.ended;
   }
 
+  /**
+   * The queue is its own iterator (one consumer), so an open stream holds no
+   * iterator object and closures besides the queue.
+   */
   [Symbol.asyncIterator](): AsyncIterator<T> {
-    return {
-      next: () => {
-        if (this.items.length > 0) return Promise.resolve({ value: this.items.shift() as T, done: false });
-        if (this.ended) {
-          return this.error !== undefined ? Promise.reject(this.error) : Promise.resolve({ value: undefined, done: true });
-        }
-        return new Promise<IteratorResult<T>>((resolve, reject) => {
-          this.waiter = resolve;
-          this.failer = reject;
-        });
-      },
-      return: () => {
-        this.end();
-        this.items.length = 0;
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      throw: (err?: unknown) => {
-        this.end();
-        this.items.length = 0;
-        return Promise.reject(err);
-      },
-    };
+    return this;
+  }
+
+  /** The next item, waiting for one; the end once ended and drained. */
+  next(): Promise<IteratorResult<T>> {
+    if (this.items.length > 0) return Promise.resolve({ value: this.items.shift() as T, done: false });
+    if (this.ended) {
+      return this.error !== undefined ? Promise.reject(this.error) : Promise.resolve({ value: undefined, done: true });
+    }
+    return new Promise<IteratorResult<T>>((resolve, reject) => {
+      this.waiter = resolve;
+      this.failer = reject;
+    });
+  }
+
+  /** The consumer stops early: ends the queue and drops what is left. */
+  return(): Promise<IteratorResult<T>> {
+    this.end();
+    this.items.length = 0;
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  /** The consumer fails: ends the queue, drops what is left, rejects with err. */
+  throw(err?: unknown): Promise<IteratorResult<T>> {
+    this.end();
+    this.items.length = 0;
+    return Promise.reject(err);
   }
 }

@@ -62,6 +62,91 @@ function encode(message: AgentOutbound): AgentStreamResponse {
 }
 
 /**
+ * One agent's gRPC stream as the session registry sees it. A class rather
+ * than an object of closures: 10,000 streams each holding a handful of
+ * closures and their contexts add up, and nothing here needs them.
+ */
+class GrpcSession implements AgentSession {
+  readonly id = randomUUID();
+  readonly protocol = "grpc";
+  readonly connectedAt = new Date();
+  readonly acknowledges = true;
+  readonly outbox = new AsyncQueue<AgentStreamResponse>();
+
+  constructor(
+    readonly nodeId: string,
+    private readonly log: StreamLog,
+  ) {}
+
+  supports(): boolean {
+    return true;
+  }
+
+  send(message: AgentOutbound): boolean {
+    return this.outbox.push(encode(message));
+  }
+
+  close(reason: string): void {
+    this.log.info({ nodeId: this.nodeId, reason }, "agent stream closed by server");
+    this.outbox.end();
+  }
+
+  /** The HandlerContext's abort listener. */
+  handleEvent(): void {
+    this.outbox.end();
+  }
+}
+
+/**
+ * The stream's logger, made only when a line is written: a pino child
+ * serialises its bindings, and two per stream cost megabytes across a fleet
+ * that logs nothing at info level.
+ */
+class StreamLog {
+  constructor(
+    private readonly root: Logger,
+    private readonly rpcLogger: (() => Logger) | undefined,
+  ) {}
+
+  info(fields: object, msg: string): void {
+    if (this.root.isLevelEnabled("info")) (this.rpcLogger?.() ?? this.root).info(fields, msg);
+  }
+
+  debug(fields: object, msg: string): void {
+    if (this.root.isLevelEnabled("debug")) (this.rpcLogger?.() ?? this.root).debug(fields, msg);
+  }
+}
+
+/**
+ * Reads the hello and admits the agent. Kept out of the stream's generator so
+ * that the hello and the admitted Node are not held for the stream's lifetime
+ * (the registry holds the node's current record).
+ */
+async function admit(
+  iterator: AsyncIterator<AgentStreamRequest>,
+  ctx: HandlerContext,
+  deps: AgentStreamDeps,
+): Promise<{ nodeId: string; welcome: AgentStreamResponse }> {
+  const first = await withTimeout(iterator.next(), deps.helloTimeoutMs, ctx.signal);
+  if (first.done || first.value.message.case !== "hello") {
+    throw new InvalidArgumentError("hello", "the first message on an agent stream must be a hello");
+  }
+  const { node, newToken } = await deps.gate.admit(helloFromProto(first.value.message.value, bearerToken(ctx.requestHeader)), ctx.values.get(peerKey));
+  const welcome = create(AgentStreamResponseSchema, {
+    message: {
+      case: "welcome",
+      value: {
+        nodeId: node.id,
+        nodeToken: newToken ?? "",
+        heartbeatInterval: { seconds: BigInt(Math.floor(deps.heartbeatIntervalMs / 1000)), nanos: (deps.heartbeatIntervalMs % 1000) * 1e6 },
+        serverVersion: deps.serverVersion,
+      },
+    },
+  });
+  return { nodeId: node.id, welcome };
+}
+
+/**
  * Serves one agent's bidirectional stream: the first message must be a
  * hello, which the gate admits; the answer is a Welcome; then heartbeats,
  * job reports and chunk reports flow up while commands flow down through a
@@ -74,71 +159,33 @@ export function createAgentStreamHandler(deps: AgentStreamDeps) {
     requests: AsyncIterable<AgentStreamRequest>,
     ctx: HandlerContext,
   ): AsyncGenerator<AgentStreamResponse> {
-    // Loggers are made only when a line is written: a pino child serialises its
-    // bindings, and two per stream cost megabytes across a fleet that logs nothing.
-    const rpcLogger = ctx.values.get(rpcLoggerKey);
-    const log = () => rpcLogger?.() ?? deps.logger;
+    const log = new StreamLog(deps.logger, ctx.values.get(rpcLoggerKey));
     const iterator = requests[Symbol.asyncIterator]();
-    const first = await withTimeout(iterator.next(), deps.helloTimeoutMs, ctx.signal);
-    if (first.done || first.value.message.case !== "hello") {
-      throw new InvalidArgumentError("hello", "the first message on an agent stream must be a hello");
-    }
-    const { node, newToken } = await deps.gate.admit(helloFromProto(first.value.message.value, bearerToken(ctx.requestHeader)), ctx.values.get(peerKey));
-    const outbox = new AsyncQueue<AgentStreamResponse>();
-    const session: AgentSession = {
-      id: randomUUID(),
-      nodeId: node.id,
-      protocol: "grpc",
-      connectedAt: new Date(),
-      acknowledges: true,
-      supports: () => true,
-      send: (m) => outbox.push(encode(m)),
-      close: (reason) => {
-        if (deps.logger.isLevelEnabled("info")) log().info({ nodeId: node.id, reason }, "agent stream closed by server");
-        outbox.end();
-      },
-    };
-    const info = (msg: string) => {
-      if (deps.logger.isLevelEnabled("info")) log().info({ nodeId: node.id, sessionId: session.id }, msg);
-    };
-    outbox.push(
-      create(AgentStreamResponseSchema, {
-        message: {
-          case: "welcome",
-          value: {
-            nodeId: node.id,
-            nodeToken: newToken ?? "",
-            heartbeatInterval: { seconds: BigInt(Math.floor(deps.heartbeatIntervalMs / 1000)), nanos: (deps.heartbeatIntervalMs % 1000) * 1e6 },
-            serverVersion: deps.serverVersion,
-          },
-        },
-      }),
-    );
+    const { nodeId, welcome } = await admit(iterator, ctx, deps);
+    const session = new GrpcSession(nodeId, log);
+    session.outbox.push(welcome);
     deps.sessions.attach(session);
-    info("agent connected");
-    const abort = () => outbox.end();
-    ctx.signal.addEventListener("abort", abort);
-    void readLoop(iterator, node.id, deps, log).then(
-      () => outbox.end(),
-      (err: unknown) => outbox.end(err),
+    log.info({ nodeId, sessionId: session.id }, "agent connected");
+    ctx.signal.addEventListener("abort", session);
+    void readLoop(iterator, nodeId, deps, log).then(
+      () => session.outbox.end(),
+      (err: unknown) => session.outbox.end(err),
     );
     try {
-      yield* outbox;
+      yield* session.outbox;
     } finally {
-      ctx.signal.removeEventListener("abort", abort);
+      ctx.signal.removeEventListener("abort", session);
       deps.sessions.detach(session);
-      info("agent disconnected");
+      log.info({ nodeId, sessionId: session.id }, "agent disconnected");
     }
   };
 }
 
-async function readLoop(
-  iterator: AsyncIterator<AgentStreamRequest>,
-  nodeId: string,
-  deps: AgentStreamDeps,
-  log: () => Logger,
-): Promise<void> {
-  for (let r = await iterator.next(); !r.done; r = await iterator.next()) {
+async function readLoop(iterator: AsyncIterator<AgentStreamRequest>, nodeId: string, deps: AgentStreamDeps, log: StreamLog): Promise<void> {
+  for (;;) {
+    // Block-scoped, so the previous message is not held while waiting seconds for the next.
+    const r = await iterator.next();
+    if (r.done) return;
     const m = r.value.message;
     switch (m.case) {
       case "heartbeat":
@@ -157,7 +204,7 @@ async function readLoop(
       case "hello":
         throw new InvalidArgumentError("hello", "a stream carries one hello, as its first message");
       default:
-        if (deps.logger.isLevelEnabled("debug")) log().debug({ nodeId }, "empty agent message ignored");
+        log.debug({ nodeId }, "empty agent message ignored");
     }
   }
 }
