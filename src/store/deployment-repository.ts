@@ -34,9 +34,11 @@ export class PrismaDeploymentStore implements DeploymentStore {
     return row ? fromRow(row) : undefined;
   }
 
+  /** An upsert written as update-else-insert; see PrismaJobStore.save for why. */
   async save(d: Deployment): Promise<void> {
-    const row = toRow(d);
-    await this.db.deployment.upsert({ where: { id: d.id }, create: row, update: row });
+    const { id, ...fields } = toRow(d);
+    const { count } = await this.db.deployment.updateMany({ where: { id }, data: fields });
+    if (count === 0) await this.db.deployment.create({ data: { id, ...fields } });
   }
 
   /** Removes the deployment and its revisions together. */

@@ -66,6 +66,12 @@ describe.each(providers())("stores on %s", (provider) => {
     expect((await db.jobs.list({ statuses: ["queued"] })).map((j) => j.id)).toEqual(["job-2", "job-3", "job-4"]);
     const page = await db.jobs.list({ deploymentId: "d", newestFirst: true, limit: 2, cursor: { createdAt: at(3), id: "job-3" } });
     expect(page.map((j) => j.id)).toEqual(["job-2", "job-1"]);
+    // save updates a stored job and inserts one that is not stored yet.
+    const job4 = (await db.jobs.get("job-4"))!;
+    await db.jobs.save({ ...job4, status: "completed", logs: "done\n", finishedAt: at(9) });
+    expect(await db.jobs.get("job-4")).toEqual({ ...job4, status: "completed", logs: "done\n", finishedAt: at(9) });
+    await db.jobs.save({ ...job4, id: "job-5" });
+    expect(await db.jobs.get("job-5")).toEqual({ ...job4, id: "job-5" });
   });
 
   it("round-trips deployments with revisions, and services with replicas", async () => {
