@@ -42,8 +42,10 @@ const tsMs = (ts: { seconds: bigint; nanos: number } | undefined) => (ts ? Numbe
 
 async function probeCapstan(task: ProbeTask): Promise<ProbeResult> {
   const baseUrl = `http://127.0.0.1:${task.port}`;
-  const probe = createClient(NodeService, createGrpcTransport({ baseUrl }));
-  const deploy = createClient(DeploymentService, createGrpcTransport({ baseUrl }));
+  const token = process.env.BENCH_ADMIN_TOKEN ?? "";
+  const transport = createGrpcTransport({ baseUrl, interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))] });
+  const probe = createClient(NodeService, transport);
+  const deploy = createClient(DeploymentService, transport);
   const hb: number[] = [];
   for (let i = 0; i < task.probes; i++) {
     const t = performance.now();

@@ -20,7 +20,12 @@ import { loadConfig } from "../src/config.js";
 const kind = process.argv[2];
 if (kind === "capstan") {
   const dir = mkdtempSync(join(tmpdir(), "capstan-bench-agents-"));
-  const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", DATABASE_URL: `file:${join(dir, "c.db")}`, HEARTBEAT_TTL: "15s", LOG_LEVEL: "warn" }, false);
+  // The simulated fleet connects from one address, so the per-client rate limit (which would
+  // throttle a real NAT full of agents reconnecting at once, by design) is off.
+  const config = loadConfig(
+    { PORT: "0", HOST: "127.0.0.1", DATABASE_URL: `file:${join(dir, "c.db")}`, HEARTBEAT_TTL: "15s", LOG_LEVEL: "warn", CAPSTAN_ADMIN_TOKEN: process.env.BENCH_ADMIN_TOKEN ?? "", RATE_LIMIT: "0" },
+    false,
+  );
   const app = await startApp(config, pino({ level: "warn" }));
   console.log(`port ${app.port}`);
 } else {

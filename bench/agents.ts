@@ -15,6 +15,7 @@ import { create } from "@bufbuild/protobuf";
 import { createClient, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { execFileSync, fork, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { AgentService, AgentStreamRequestSchema, type AgentStreamRequest } from "../gen/proto/capstan/v1/agent_service_pb.js";
@@ -28,6 +29,9 @@ const N = Number(agentsFlag >= 0 ? process.argv[agentsFlag + 1] : (process.env.A
 const SESSIONS = Number(process.env.SESSIONS ?? 20);
 const INTERVAL_MS = 5000;
 const PROBES = Number(process.env.PROBES ?? 300);
+// Authentication is on, as in production: the server is given this admin token and the probe
+// (a child process, like the server) calls with it. Agents register with open registration.
+process.env.BENCH_ADMIN_TOKEN ??= randomBytes(24).toString("base64url");
 
 /**
  * Both servers run from compiled JavaScript, as the Dockerfile runs Capstan in
