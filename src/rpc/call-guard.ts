@@ -66,6 +66,14 @@ export class CallGuard {
     return POLICY[rpc]?.level === "public";
   }
 
+  /**
+   * A slot for a public stream (health Watch, reflection): no credentials
+   * needed, but it counts toward the stream bounds like any other, per address.
+   */
+  acquirePublicStream(peer: Peer): () => void {
+    return this.streams.acquire(`a:${peer.address}`);
+  }
+
   /** The longest a unary call may run. */
   get rpcTimeoutMs(): number {
     return this.deps.limits.rpcTimeoutMs;

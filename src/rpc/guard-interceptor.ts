@@ -11,13 +11,23 @@ import { callPeer } from "./credentials.js";
  * gateway's in-process transport) passes after the boundary interceptor: the
  * CallGuard lets it in or not; then unary calls get a deadline, and streams
  * end when the operator token they were opened with is revoked. Public calls
- * (health, info, reflection) skip all of it.
+ * (health, info, reflection) skip all of it, but public streams still count
+ * toward the stream bounds.
  */
 export function guardInterceptor(guard: CallGuard, tokens: TokenManager): Interceptor {
   return (next) => async (req) => {
     const rpc = `${req.service.typeName}/${req.method.name}`;
-    if (guard.isPublic(rpc)) return next(req);
     const peer = callPeer(req.contextValues.get(peerKey), req.header);
+    if (guard.isPublic(rpc)) {
+      if (!req.stream) return next(req);
+      const release = guard.acquirePublicStream(peer);
+      try {
+        return guardStream((await next(req)) as StreamResponse, release, { kind: "none", peer: peer.address }, tokens);
+      } catch (err) {
+        release();
+        throw err;
+      }
+    }
     req.contextValues.set(peerKey, peer);
     const admission = await guard.admit({ rpc, header: req.header, peer, message: req.stream ? undefined : req.message });
     req.contextValues.set(principalKey, admission.principal);

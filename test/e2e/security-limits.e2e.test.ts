@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
+import { Health } from "../../gen/proto/health/v1/health_pb.js";
 import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
 import { TokenScope, TokenService } from "../../gen/proto/capstan/v1/token_service_pb.js";
 import { createOnePortServer, type OnePortServer } from "../../src/server/one-port-server.js";
@@ -54,6 +55,31 @@ describe("limits", () => {
     const grpc = await createClient(NodeService, server.withToken(ADMIN).grpc).registerNode({ name: "big", labels: { blob: big } }).catch(codeOf);
     expect(grpc).toBe("ResourceExhausted");
     expect((await createClient(NodeService, server.withToken(ADMIN).grpc).listNodes({})).nodes.some((n) => n.name === "big")).toBe(false);
+  });
+
+  it("bounds public streams (health Watch) per address too, though they need no token", async () => {
+    const health = createClient(Health, server.grpc);
+    const watch = () => {
+      const abort = new AbortController();
+      const seen = new Promise<string>((resolve) => {
+        void (async () => {
+          try {
+            for await (const _ of health.watch({ service: "" }, { signal: abort.signal })) resolve("open");
+            resolve("ended");
+          } catch (err) {
+            resolve(codeOf(err));
+          }
+        })();
+      });
+      return { seen, abort };
+    };
+    const a = watch();
+    const b = watch();
+    expect(await a.seen).toBe("open");
+    expect(await b.seen).toBe("open");
+    expect(await watch().seen).toBe("ResourceExhausted");
+    a.abort.abort();
+    b.abort.abort();
   });
 
   it("bounds open streams per client", async () => {
