@@ -34,7 +34,9 @@ export interface AuditStore {
 }
 
 const FLUSH_DELAY_MS = 100;
-const FLUSH_BATCH = 500;
+// Small batches: the store's query engine keeps the memory its largest batch needed, and
+// 10,000 agents registering at once would otherwise leave tens of MiB behind.
+const FLUSH_BATCH = 100;
 // If the store is down for long, memory must stay bounded: the oldest unsaved events go first.
 const MAX_BUFFERED = 50_000;
 

@@ -1,5 +1,4 @@
 import type { Interceptor, StreamResponse } from "@connectrpc/connect";
-import type { Principal } from "../domain/principal.js";
 import type { TokenManager } from "../domain/token-manager.js";
 import { revokedError, type CallGuard } from "./call-guard.js";
 import { withDeadline } from "./call-limits.js";
@@ -20,19 +19,23 @@ export function guardInterceptor(guard: CallGuard, tokens: TokenManager): Interc
     const peer = callPeer(req.contextValues.get(peerKey), req.header);
     if (guard.isPublic(rpc)) {
       if (!req.stream) return next(req);
-      const release = guard.acquirePublicStream(peer);
-      try {
-        return guardStream((await next(req)) as StreamResponse, release, { kind: "none", peer: peer.address }, tokens);
-      } catch (err) {
-        release();
-        throw err;
-      }
+      releaseWhenDone(req.signal, guard.acquirePublicStream(peer));
+      return next(req);
     }
     req.contextValues.set(peerKey, peer);
     const admission = await guard.admit({ rpc, header: req.header, peer, message: req.stream ? undefined : req.message });
     req.contextValues.set(principalKey, admission.principal);
     try {
-      if (req.stream) return guardStream((await next(req)) as StreamResponse, admission.release, admission.principal, tokens);
+      if (req.stream) {
+        const { principal } = admission;
+        // Only operator tokens can be revoked under an open stream; other streams need no wrapper
+        // (10,000 agent streams would each carry one more async generator per message).
+        if (principal.kind !== "operator") {
+          releaseWhenDone(req.signal, admission.release);
+          return await next(req);
+        }
+        return guardStream((await next(req)) as StreamResponse, admission.release, principal.tokenId, tokens);
+      }
       const res = await withDeadline(next(req), guard.rpcTimeoutMs);
       admission.done();
       return res;
@@ -44,24 +47,27 @@ export function guardInterceptor(guard: CallGuard, tokens: TokenManager): Interc
   };
 }
 
+/** The call's signal aborts when the call is over, however it ends: then the stream's slot is free. */
+function releaseWhenDone(signal: AbortSignal, release: () => void): void {
+  if (signal.aborted) release();
+  else signal.addEventListener("abort", release, { once: true });
+}
+
 /** Releases the stream slot when the stream ends, and ends it if the operator's token is revoked. */
-function guardStream(res: StreamResponse, release: () => void, principal: Principal, tokens: TokenManager): StreamResponse {
+function guardStream(res: StreamResponse, release: () => void, tokenId: string, tokens: TokenManager): StreamResponse {
   const inner = res.message;
   return {
     ...res,
     message: (async function* () {
       let unsubscribe = () => {};
-      const revoked =
-        principal.kind === "operator"
-          ? new Promise<never>((_, reject) => {
-              unsubscribe = tokens.onRevoke(principal.tokenId, () => reject(revokedError()));
-            })
-          : undefined;
-      revoked?.catch(() => {});
+      const revoked = new Promise<never>((_, reject) => {
+        unsubscribe = tokens.onRevoke(tokenId, () => reject(revokedError()));
+      });
+      revoked.catch(() => {});
       const it = inner[Symbol.asyncIterator]();
       try {
         for (;;) {
-          const r = revoked ? await Promise.race([it.next(), revoked]) : await it.next();
+          const r = await Promise.race([it.next(), revoked]);
           if (r.done) return;
           yield r.value;
         }

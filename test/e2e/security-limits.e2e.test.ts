@@ -79,7 +79,14 @@ describe("limits", () => {
     expect(await b.seen).toBe("open");
     expect(await watch().seen).toBe("ResourceExhausted");
     a.abort.abort();
+    const c = await eventually(async () => {
+      const w = watch();
+      if ((await w.seen) === "open") return w;
+      w.abort.abort();
+      return undefined;
+    }, 10_000, "the aborted watch's slot freed");
     b.abort.abort();
+    c.abort.abort();
   });
 
   it("bounds open streams per client", async () => {
