@@ -66,6 +66,20 @@ export class CallGuard {
     return POLICY[rpc]?.level === "public";
   }
 
+  /** Whether this is an agent stream, which authenticates in its hello (the AgentGate), not here. */
+  isAgentStream(rpc: string): boolean {
+    return POLICY[rpc]?.level === "agent";
+  }
+
+  /**
+   * A slot for an agent stream: it counts toward the total only (a node has one
+   * live stream; hellos time out). Nothing else is checked here, and nothing
+   * awaited: 10,000 agents reconnecting at once make this the hottest path.
+   */
+  acquireAgentStream(): () => void {
+    return this.streams.acquire(undefined);
+  }
+
   /**
    * A slot for a public stream (health Watch, reflection): no credentials
    * needed, but it counts toward the stream bounds like any other, per address.
@@ -99,11 +113,11 @@ export class CallGuard {
     };
     try {
       if (!requirement) throw new PermissionDeniedError(`${call.rpc} is not open to any caller`);
-      principal = this.resolve(requirement, call);
+      principal = resolvePrincipal(bearerToken(call.header), call.peer, this.deps.credentials);
       await this.rate.consume(limitKey(principal));
       const stream = call.message === undefined;
       authorize(principal, requirement, stream ? NO_TARGET : this.target(requirement, call.message));
-      const release = stream ? this.streams.acquire(requirement.level === "agent" ? undefined : limitKey(principal)) : () => {};
+      const release = stream ? this.streams.acquire(limitKey(principal)) : () => {};
       return { principal, requirement, done, release };
     } catch (err) {
       done(err);
@@ -111,16 +125,6 @@ export class CallGuard {
     }
   }
 
-  /** Agent streams authenticate in their hello, so a header they carry must not fail the call before it. */
-  private resolve(r: Requirement, call: CallInfo): Principal {
-    const token = bearerToken(call.header);
-    if (r.level !== "agent") return resolvePrincipal(token, call.peer, this.deps.credentials);
-    try {
-      return resolvePrincipal(token, call.peer, this.deps.credentials);
-    } catch {
-      return { kind: "none", peer: call.peer.address };
-    }
-  }
 
   private target(r: Requirement, message: unknown): AccessTarget {
     const m = message as { nodeId?: string; name?: string };

@@ -16,6 +16,10 @@ import { callPeer } from "./credentials.js";
 export function guardInterceptor(guard: CallGuard, tokens: TokenManager): Interceptor {
   return (next) => async (req) => {
     const rpc = `${req.service.typeName}/${req.method.name}`;
+    if (guard.isAgentStream(rpc)) {
+      releaseWhenDone(req.signal, guard.acquireAgentStream());
+      return next(req);
+    }
     const peer = callPeer(req.contextValues.get(peerKey), req.header);
     if (guard.isPublic(rpc)) {
       if (!req.stream) return next(req);
