@@ -75,9 +75,9 @@ export class PrismaNodeStore implements NodeStore {
   async insert(node: Node): Promise<void> {
     const r = toRow(node);
     await this.db.$executeRaw`INSERT INTO nodes (id, name, address, labels, tags, capabilities, ports, status, eligibility, draining,
-      agent_version, token_hash, metrics, last_heartbeat_at, created_at, updated_at)
+      agent_version, token_hash, anonymous, metrics, last_heartbeat_at, created_at, updated_at)
       VALUES (${r.id}, ${r.name}, ${r.address}, ${r.labels}, ${r.tags}, ${r.capabilities}, ${r.ports}, ${r.status}, ${r.eligibility},
-      ${r.draining}, ${r.agentVersion}, ${r.tokenHash}, ${r.metrics}, ${r.lastHeartbeatAt}, ${r.createdAt}, ${r.updatedAt})`;
+      ${r.draining}, ${r.agentVersion}, ${r.tokenHash}, ${r.anonymous}, ${r.metrics}, ${r.lastHeartbeatAt}, ${r.createdAt}, ${r.updatedAt})`;
   }
 
   async delete(id: string): Promise<boolean> {

@@ -42,7 +42,7 @@ describe.each(providers())("stores on %s", (provider) => {
   });
 
   it("inserts a new node that reads back as upsert stores it, and refuses a second insert", async () => {
-    const n = { ...node("ins"), metrics: undefined, lastHeartbeatAt: undefined, draining: true };
+    const n = { ...node("ins"), metrics: undefined, lastHeartbeatAt: undefined, draining: true, anonymous: true };
     await db.nodes.insert(n);
     expect((await db.nodes.listAll()).find((x) => x.id === "ins")).toEqual(n);
     const m = { ...node("ins2"), createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, 1, 234)), lastHeartbeatAt: new Date(Date.UTC(2026, 0, 1, 0, 0, 7, 5)) };
