@@ -53,6 +53,25 @@ describe.each(providers())("stores on %s", (provider) => {
     await expect(db.nodes.insert(m)).rejects.toThrow();
   });
 
+  it("appends audit events in one statement and reads them newest first, filtered and paged", async () => {
+    const ev = (id: string, s: number, actor: string, rpc: string) => ({ id, time: at(s), actor, actorKind: actor.split(":")[0], rpc, target: "n1", outcome: "ok", message: "it's \"quoted\" — ünïcode", peer: "10.0.0.1" });
+    const events = [ev("01-a", 1, "operator:ci", "x/Apply"), ev("01-b", 2, "join", "x/RegisterNode"), ev("01-c", 3, "operator:ci", "x/Deploy")];
+    await db.audit.append(events);
+    await db.audit.append([]);
+    expect(await db.audit.list({ limit: 10 })).toEqual([...events].reverse());
+    expect((await db.audit.list({ actor: "operator:ci", limit: 10 })).map((e) => e.id)).toEqual(["01-c", "01-a"]);
+    expect((await db.audit.list({ rpc: "x/RegisterNode", limit: 10 })).map((e) => e.id)).toEqual(["01-b"]);
+    expect((await db.audit.list({ since: at(2), limit: 10 })).map((e) => e.id)).toEqual(["01-c", "01-b"]);
+    expect((await db.audit.list({ beforeId: "01-c", limit: 1 })).map((e) => e.id)).toEqual(["01-b"]);
+  });
+
+  it("round-trips tokens and their revocation", async () => {
+    const t = { id: "t1", name: "ci", scope: "write" as const, hash: "b".repeat(64), createdBy: "operator:root", createdAt: at(1), expiresAt: at(9), revokedAt: undefined };
+    await db.tokens.insert(t);
+    await db.tokens.revoke("t1", at(5));
+    expect((await db.tokens.listAll()).find((x) => x.id === "t1")).toEqual({ ...t, revokedAt: at(5) });
+  });
+
   it("round-trips jobs and pages them by time and id", async () => {
     for (let i = 0; i < 5; i++) {
       await db.jobs.create({
