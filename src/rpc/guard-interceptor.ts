@@ -20,20 +20,19 @@ export function guardInterceptor(guard: CallGuard, tokens: TokenManager): Interc
       releaseWhenDone(req.signal, guard.acquireAgentStream());
       return next(req);
     }
-    const peer = callPeer(req.contextValues.get(peerKey), req.header);
     if (guard.isPublic(rpc)) {
-      if (!req.stream) return next(req);
-      releaseWhenDone(req.signal, guard.acquirePublicStream(peer));
+      if (req.stream) releaseWhenDone(req.signal, guard.acquirePublicStream(callPeer(req.contextValues.get(peerKey), req.header)));
       return next(req);
     }
+    const peer = callPeer(req.contextValues.get(peerKey), req.header);
     req.contextValues.set(peerKey, peer);
     const admission = await guard.admit({ rpc, header: req.header, peer, message: req.stream ? undefined : req.message });
     req.contextValues.set(principalKey, admission.principal);
     try {
       if (req.stream) {
         const { principal } = admission;
-        // Only operator tokens can be revoked under an open stream; other streams need no wrapper
-        // (10,000 agent streams would each carry one more async generator per message).
+        // Only an operator token can be revoked under an open stream; other streams need no
+        // wrapper, which would add an async generator step to every message.
         if (principal.kind !== "operator") {
           releaseWhenDone(req.signal, admission.release);
           return await next(req);
