@@ -106,7 +106,7 @@ export class H2Client {
  */
 export function httpRequest(
   url: string,
-  opts: { method: string; path: string; headers?: Record<string, string>; body?: Uint8Array | string; timeoutMs: number },
+  opts: { method: string; path: string; headers?: Record<string, string>; body?: Uint8Array | string; timeoutMs: number; localAddress?: string },
 ): Promise<WireOutcome> {
   return new Promise((resolve) => {
     let done = false;
@@ -119,7 +119,7 @@ export function httpRequest(
     };
     // An explicit length: Node sends GET and DELETE bodies without one, which the server would read as a second request.
     const headers = opts.body === undefined ? opts.headers : { ...opts.headers, "content-length": String(Buffer.byteLength(opts.body)) };
-    const req = http.request(`${url}${opts.path}`, { method: opts.method, headers, agent: false }, (res) => {
+    const req = http.request(`${url}${opts.path}`, { method: opts.method, headers, agent: false, localAddress: opts.localAddress }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () =>
