@@ -117,7 +117,7 @@ export class CallGuard {
       await this.rate.consume(limitKey(principal));
       const stream = call.message === undefined;
       authorize(principal, requirement, stream ? NO_TARGET : this.target(requirement, call.message));
-      const release = stream ? this.streams.acquire(limitKey(principal)) : () => {};
+      const release = stream ? this.streams.acquire(limitKey(principal)) : NOTHING_TO_RELEASE;
       return { principal, requirement, done, release };
     } catch (err) {
       done(err);
@@ -136,6 +136,8 @@ export class CallGuard {
   }
 }
 
+// Unary calls hold no slot; one shared function instead of a new one per call.
+const NOTHING_TO_RELEASE = (): void => {};
 const NO_TARGET: AccessTarget = { nodeId: "", node: undefined, openRegistration: false };
 
 function targetOf(message: unknown): string {
