@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,7 +54,12 @@ describe("capstan-agent against the real server", () => {
     nodeId = node.id;
     expect(node.labels).toEqual({ zone: "a" });
     expect(node.capabilities?.docker?.available).toBe(true);
-    const identity = JSON.parse(readFileSync(join(stateDir, "identity.json"), "utf8")) as { nodeId: string; nodeToken: string };
+    // The server counts the agent connected once it sends the welcome; the agent stores the token it carries just after.
+    const identity = await eventually(
+      () => (existsSync(join(stateDir, "identity.json")) ? (JSON.parse(readFileSync(join(stateDir, "identity.json"), "utf8")) as { nodeId: string; nodeToken: string }) : undefined),
+      10_000,
+      "identity.json written",
+    );
     expect(identity.nodeId).toBe(nodeId);
     expect(statSync(join(stateDir, "identity.json")).mode & 0o777).toBe(0o600);
     expect(server.logs.join("\n")).not.toContain(identity.nodeToken);
