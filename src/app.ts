@@ -36,6 +36,8 @@ import { peerKey } from "./rpc/context.js";
 import { CallGuard } from "./rpc/call-guard.js";
 import { guardInterceptor } from "./rpc/guard-interceptor.js";
 import { createGrpcFastPath, fastMethod } from "./rpc/grpc-fast-path.js";
+import { fastStream } from "./rpc/grpc-fast-stream.js";
+import { bearerToken } from "./rpc/credentials.js";
 import { applyCors } from "./server/cors.js";
 import { HealthState, registerHealth } from "./server/health.js";
 import { createOnePortServer, type OnePortServer } from "./server/one-port-server.js";
@@ -188,12 +190,18 @@ export async function startApp(config: Config, logger: Logger, io: AppIo = {}): 
       boundaryInterceptor(logger),
       guardInterceptor(guard, tokens),
     ];
-    const fast = createGrpcFastPath(
-      [fastMethod(ChunkIndexService.method.getChunkLocations, (req) => chunkLocations(chunks, req))],
+    const fast = createGrpcFastPath({
+      unary: [fastMethod(ChunkIndexService.method.getChunkLocations, (req) => chunkLocations(chunks, req))],
+      streams: [
+        fastStream(AgentService.method.agentStream, () => guard.acquireAgentStream(), (requests, call) =>
+          agentStream(requests, { signal: call.signal, bearer: bearerToken(call.header), peer: call.peer, logger: call.logger }),
+        ),
+      ],
       guard,
       logger,
-      config.limits.maxMessageBytes,
-    );
+      maxMessageBytes: config.limits.maxMessageBytes,
+      shutdown: shutdown.signal,
+    });
     const connect = connectNodeAdapter({
       routes,
       interceptors,

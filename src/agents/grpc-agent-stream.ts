@@ -1,5 +1,4 @@
 import { create } from "@bufbuild/protobuf";
-import type { HandlerContext } from "@connectrpc/connect";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import {
@@ -13,8 +12,7 @@ import type { NodeRegistry } from "../domain/node-registry.js";
 import { commandToProto, updateFromProto } from "../rpc/job-convert.js";
 import { capabilitiesFromProto } from "../rpc/node-convert.js";
 import { metricsFromProto } from "../rpc/metrics-convert.js";
-import { peerKey, rpcLoggerKey } from "../rpc/context.js";
-import { bearerToken } from "../rpc/credentials.js";
+import type { Peer } from "../server/peer.js";
 import type { AgentGate, AgentHelloInput } from "./agent-gate.js";
 import { AsyncQueue } from "./async-queue.js";
 import type { ChunkReportSink } from "./chunk-report-sink.js";
@@ -33,6 +31,24 @@ export interface AgentStreamDeps {
   helloTimeoutMs: number;
   serverVersion: string;
 }
+
+/**
+ * One agent stream as its handler sees it, whichever path it came by (the
+ * gRPC fast path, or connect-node for Connect and compressed gRPC).
+ */
+export interface AgentCall {
+  /** Aborts when the call is over: the client went away, or the server is shutting down. */
+  signal: AbortSignal;
+  /** The request's bearer token ("" when none); a hello without a token uses it. */
+  bearer: string;
+  /** The network peer, when the call came over the network. */
+  peer: Peer | undefined;
+  /** The call's logger, made on first use. */
+  logger: (() => Logger) | undefined;
+}
+
+/** Serves one agent stream: requests in, responses out. */
+export type AgentStreamHandler = (requests: AsyncIterable<AgentStreamRequest>, call: AgentCall) => AsyncGenerator<AgentStreamResponse>;
 
 /** AgentHello to the gate's input; a bearer header stands in for a missing token. */
 export function helloFromProto(h: AgentHello, bearer: string): AgentHelloInput {
@@ -91,7 +107,7 @@ class GrpcSession implements AgentSession {
     this.outbox.end();
   }
 
-  /** The HandlerContext's abort listener. */
+  /** The call signal's abort listener. */
   handleEvent(): void {
     this.outbox.end();
   }
@@ -124,14 +140,14 @@ class StreamLog {
  */
 async function admit(
   iterator: AsyncIterator<AgentStreamRequest>,
-  ctx: HandlerContext,
+  call: AgentCall,
   deps: AgentStreamDeps,
 ): Promise<{ nodeId: string; welcome: AgentStreamResponse }> {
-  const first = await withTimeout(iterator.next(), deps.helloTimeoutMs, ctx.signal);
+  const first = await withTimeout(iterator.next(), deps.helloTimeoutMs, call.signal);
   if (first.done || first.value.message.case !== "hello") {
     throw new InvalidArgumentError("hello", "the first message on an agent stream must be a hello");
   }
-  const { node, newToken } = await deps.gate.admit(helloFromProto(first.value.message.value, bearerToken(ctx.requestHeader)), ctx.values.get(peerKey));
+  const { node, newToken } = await deps.gate.admit(helloFromProto(first.value.message.value, call.bearer), call.peer);
   const welcome = create(AgentStreamResponseSchema, {
     message: {
       case: "welcome",
@@ -154,19 +170,21 @@ async function admit(
  * one. Closing the stream does not take the node offline: the heartbeat TTL
  * does, so a short network blip does not flap it.
  */
-export function createAgentStreamHandler(deps: AgentStreamDeps) {
+export function createAgentStreamHandler(deps: AgentStreamDeps): AgentStreamHandler {
   return async function* agentStream(
     requests: AsyncIterable<AgentStreamRequest>,
-    ctx: HandlerContext,
+    call: AgentCall,
   ): AsyncGenerator<AgentStreamResponse> {
-    const log = new StreamLog(deps.logger, ctx.values.get(rpcLoggerKey));
+    const log = new StreamLog(deps.logger, call.logger);
     const iterator = requests[Symbol.asyncIterator]();
-    const { nodeId, welcome } = await admit(iterator, ctx, deps);
+    const { nodeId, welcome } = await admit(iterator, call, deps);
     const session = new GrpcSession(nodeId, log);
     session.outbox.push(welcome);
     deps.sessions.attach(session);
     log.info({ nodeId, sessionId: session.id }, "agent connected");
-    ctx.signal.addEventListener("abort", session);
+    call.signal.addEventListener("abort", session);
+    // Gone while it was being admitted: the listener above will never fire.
+    if (call.signal.aborted) session.outbox.end();
     void readLoop(iterator, nodeId, deps, log).then(
       () => session.outbox.end(),
       (err: unknown) => session.outbox.end(err),
@@ -174,7 +192,7 @@ export function createAgentStreamHandler(deps: AgentStreamDeps) {
     try {
       yield* session.outbox;
     } finally {
-      ctx.signal.removeEventListener("abort", session);
+      call.signal.removeEventListener("abort", session);
       deps.sessions.detach(session);
       log.info({ nodeId, sessionId: session.id }, "agent disconnected");
     }

@@ -1,8 +1,7 @@
-import { ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
-import { randomUUID } from "node:crypto";
+import type { Interceptor, StreamResponse, UnaryResponse } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { rpcLoggerKey } from "./context.js";
-import { toConnectError } from "./error-mapping.js";
+import { lazyRpcLogger, reportFailure, requestIdSource } from "./rpc-log.js";
 
 /**
  * The one boundary every RPC passes: gives it a child logger (method, request
@@ -12,21 +11,13 @@ import { toConnectError } from "./error-mapping.js";
  * keep the hot path (heartbeats) quiet at the default level.
  */
 export function boundaryInterceptor(root: Logger): Interceptor {
-  // Request ids: a random prefix per process and a counter, unique without a UUID per call.
-  const prefix = randomUUID().slice(0, 8);
-  let counter = 0;
+  const requestId = requestIdSource();
   return (next) => async (req) => {
     const started = performance.now();
-    const requestId = req.header.get("x-request-id") || `${prefix}-${(++counter).toString(36)}`;
-    let child: Logger | undefined;
-    const logger = () => (child ??= root.child({ rpc: `${req.service.typeName}/${req.method.name}`, requestId }));
+    const logger = lazyRpcLogger(root, `${req.service.typeName}/${req.method.name}`, requestId(req.header.get("x-request-id")));
     req.contextValues.set(rpcLoggerKey, logger);
     const fail = (err: unknown): never => {
-      const { error, expected } = toConnectError(err);
-      const ms = Math.round(performance.now() - started);
-      if (!expected) logger().error({ err, ms }, "rpc failed unexpectedly");
-      else if (root.isLevelEnabled("debug")) logger().debug({ code: ConnectError.from(error).code, ms, error: error.rawMessage }, "rpc failed");
-      throw error;
+      throw reportFailure(root, logger, err, started);
     };
     try {
       const res = await next(req);

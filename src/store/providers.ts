@@ -39,6 +39,7 @@ generator client {
   output              = "../../gen/prisma/${provider}"
   moduleFormat        = "esm"
   importFileExtension = "js"
+  compilerBuild       = "small"
 }
 
 datasource db {

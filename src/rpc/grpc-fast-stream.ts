@@ -1,0 +1,278 @@
+import { fromBinary, toBinary, type DescMessage, type DescMethodBiDiStreaming, type MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Http2ServerRequest, Http2ServerResponse, OutgoingHttpHeaders } from "node:http2";
+import type { Logger } from "pino";
+import { peerOf, type Peer } from "../server/peer.js";
+import { FrameReader, grpcFrame } from "./grpc-frames.js";
+import { lazyRpcLogger, reportFailure } from "./rpc-log.js";
+
+/** A bidirectional stream as the fast path hands it to its handler. */
+export interface FastStreamCall {
+  /** Aborts when the call is over: the client went away, or the server is shutting down. */
+  signal: AbortSignal;
+  /** The request headers the handler may read (credentials only). */
+  header: Headers;
+  peer: Peer;
+  logger: () => Logger;
+}
+
+/** A bidirectional streaming method served on the fast path, and what serves it. */
+export interface FastStream<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> {
+  method: DescMethodBiDiStreaming<I, O>;
+  /**
+   * Takes the stream's slot, or throws why not (ResourceExhausted). Only
+   * streams that authenticate in their own first message (agent streams) may
+   * use this path: nothing here checks credentials.
+   */
+  acquire(): () => void;
+  handle(requests: AsyncIterable<MessageShape<I>>, call: FastStreamCall): AsyncIterable<MessageShape<O>>;
+}
+
+/** A FastStream whose handler is typed by its method (a list of them holds mixed types). */
+export function fastStream<I extends DescMessage, O extends DescMessage>(
+  method: DescMethodBiDiStreaming<I, O>,
+  acquire: () => () => void,
+  handle: (requests: AsyncIterable<MessageShape<I>>, call: FastStreamCall) => AsyncIterable<MessageShape<O>>,
+): FastStream {
+  return { method, acquire, handle } as unknown as FastStream;
+}
+
+/** What serving a stream needs besides the request. */
+export interface FastStreamContext {
+  root: Logger;
+  requestId: string;
+  maxMessageBytes: number;
+  /** The server's shutdown signal: every open stream ends with it. */
+  shutdown: AbortSignal;
+}
+
+// Requests buffered before the socket is paused, and the level at which it resumes.
+const HIGH_WATER = 16;
+const LOW_WATER = 4;
+const CREDENTIAL_HEADERS = ["authorization", "x-capstan-node-token"];
+
+/**
+ * Serves one bidirectional gRPC stream on Node's HTTP/2 compatibility API.
+ * connect-node keeps an async-iterable pipeline per stream (about 45 KiB of
+ * generators, promises and closures when measured with 10,000 agent streams
+ * open); this keeps one object, the frame reader and an abort controller.
+ * It is one class, the request queue and the call at once, so a stream holds
+ * no closures beyond its four event listeners.
+ */
+export class FastStreamServer<I extends DescMessage, O extends DescMessage> implements AsyncIterator<MessageShape<I>>, AsyncIterable<MessageShape<I>> {
+  private readonly items: MessageShape<I>[] = [];
+  private waiter: ((r: IteratorResult<MessageShape<I>>) => void) | undefined;
+  private failer: ((err: unknown) => void) | undefined;
+  private inboundDone = false;
+  private inboundError: unknown;
+  private paused = false;
+  private headersSent = false;
+  private finished = false;
+  private readonly reader: FrameReader;
+  private readonly controller = new AbortController();
+  private readonly release: () => void;
+  private readonly started = performance.now();
+  private readonly logger: () => Logger;
+
+  constructor(
+    private readonly stream: FastStream<I, O>,
+    private readonly req: Http2ServerRequest,
+    private readonly res: Http2ServerResponse,
+    private readonly ctx: FastStreamContext,
+  ) {
+    this.reader = new FrameReader(ctx.maxMessageBytes);
+    this.logger = lazyRpcLogger(ctx.root, `${stream.method.parent.typeName}/${stream.method.name}`, ctx.requestId);
+    let release: (() => void) | undefined;
+    try {
+      release = stream.acquire();
+    } catch (err) {
+      this.release = () => {};
+      this.finish(err);
+      return;
+    }
+    this.release = release;
+    req.on("data", this.onData);
+    req.on("end", this.onEnd);
+    res.on("close", this.onClose);
+    ctx.shutdown.addEventListener("abort", this);
+    if (ctx.shutdown.aborted) this.handleEvent();
+    const header = new Headers();
+    for (const name of CREDENTIAL_HEADERS) {
+      const v = req.headers[name];
+      if (typeof v === "string") header.set(name, v);
+    }
+    const output = stream.handle(this, { signal: this.controller.signal, header, peer: peerOf(req), logger: this.logger });
+    void this.pump(output);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<MessageShape<I>> {
+    return this;
+  }
+
+  /** The next request message, waiting for one. */
+  next(): Promise<IteratorResult<MessageShape<I>>> {
+    if (this.items.length > 0) {
+      const value = this.items.shift() as MessageShape<I>;
+      if (this.paused && this.items.length <= LOW_WATER) {
+        this.paused = false;
+        this.req.resume();
+      }
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.inboundDone) return this.inboundError === undefined ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(this.inboundError);
+    return new Promise((resolve, reject) => {
+      this.waiter = resolve;
+      this.failer = reject;
+    });
+  }
+
+  /** The handler stops reading: what is left is dropped. */
+  return(): Promise<IteratorResult<MessageShape<I>>> {
+    this.endInbound(undefined);
+    this.items.length = 0;
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  /** The server is shutting down (the shutdown signal's listener). */
+  handleEvent(): void {
+    this.controller.abort(new ConnectError("the server is shutting down", Code.Unavailable));
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.inboundDone) return;
+    let messages: Buffer[];
+    try {
+      messages = this.reader.push(chunk);
+    } catch (err) {
+      this.failInbound(err);
+      return;
+    }
+    for (const bytes of messages) {
+      let message: MessageShape<I>;
+      try {
+        message = fromBinary(this.stream.method.input, bytes);
+      } catch (e) {
+        // The words connect-es uses, so both paths answer alike (and error-mapping knows them).
+        this.failInbound(new ConnectError(`parse binary: ${(e as Error).message}`, Code.Internal));
+        return;
+      }
+      this.push(message);
+    }
+  };
+
+  private readonly onEnd = (): void => {
+    try {
+      this.reader.end();
+      this.endInbound(undefined);
+    } catch (err) {
+      this.failInbound(err);
+    }
+  };
+
+  /** The HTTP/2 stream closed: after the answer, or because the client went away. */
+  private readonly onClose = (): void => {
+    this.release();
+    if (this.finished) return;
+    this.controller.abort(new ConnectError("the client closed the stream", Code.Canceled));
+    this.endInbound(new ConnectError("the client closed the stream", Code.Canceled));
+  };
+
+  private push(message: MessageShape<I>): void {
+    const waiter = this.waiter;
+    if (waiter) {
+      this.waiter = this.failer = undefined;
+      waiter({ value: message, done: false });
+      return;
+    }
+    this.items.push(message);
+    if (!this.paused && this.items.length >= HIGH_WATER) {
+      this.paused = true;
+      this.req.pause();
+    }
+  }
+
+  /** The request cannot be read on: the handler sees the error when it reads, as with connect-node. */
+  private failInbound(err: unknown): void {
+    this.req.off("data", this.onData);
+    this.endInbound(err);
+  }
+
+  private endInbound(err: unknown): void {
+    if (this.inboundDone) return;
+    this.inboundDone = true;
+    this.inboundError = err;
+    const { waiter, failer } = this;
+    this.waiter = this.failer = undefined;
+    if (err !== undefined) failer?.(err);
+    else waiter?.({ value: undefined, done: true });
+  }
+
+  /** Writes the handler's messages as they come, waiting while the client is slow to read. */
+  private async pump(output: AsyncIterable<MessageShape<O>>): Promise<void> {
+    try {
+      for await (const message of output) {
+        if (this.gone) break;
+        if (!this.headersSent) {
+          this.headersSent = true;
+          this.res.writeHead(200, { "content-type": "application/grpc+proto" });
+        }
+        if (!this.res.write(grpcFrame(toBinary(this.stream.method.output, message)))) await drained(this.res);
+      }
+      this.finish(undefined);
+    } catch (err) {
+      this.finish(err);
+    }
+  }
+
+  /** Whether the HTTP/2 stream is closed (the compatibility response has no such property of its own). */
+  private get gone(): boolean {
+    return this.res.stream.closed || this.res.stream.destroyed;
+  }
+
+  /** Ends the call: trailers with its status (or a trailers-only answer), the slot freed. */
+  private finish(err: unknown): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.ctx.shutdown.removeEventListener("abort", this);
+    this.endInbound(undefined);
+    this.req.off("data", this.onData);
+    this.release();
+    // A client that went away is not a failure of the call: nothing to answer or log.
+    if (this.gone && this.controller.signal.aborted) return;
+    const error = err === undefined ? undefined : reportFailure(this.ctx.root, this.logger, err, this.started);
+    if (this.gone) return;
+    const status: OutgoingHttpHeaders = { "grpc-status": String(error?.code ?? 0) };
+    if (error) {
+      status["grpc-message"] = encodeURIComponent(error.rawMessage);
+      error.metadata.forEach((value, key) => void (status[key] = value));
+    }
+    try {
+      if (this.headersSent) {
+        this.res.addTrailers(status);
+      } else {
+        // Trailers-only: the status travels in the one HEADERS frame.
+        this.headersSent = true;
+        this.res.writeHead(200, { "content-type": "application/grpc+proto", ...status });
+      }
+      this.res.end();
+    } catch (e) {
+      this.ctx.root.error({ err: e }, "writing the end of a gRPC stream failed");
+      this.res.stream.close(0x02); // INTERNAL_ERROR
+    }
+  }
+}
+
+/** Resolves when the response may be written again, or is gone. */
+function drained(res: Http2ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    // A write to a closed stream also returns false, and its "close" has been emitted already.
+    if (res.stream.closed || res.stream.destroyed) return resolve();
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}

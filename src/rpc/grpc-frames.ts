@@ -1,0 +1,51 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+
+/** The content types of binary gRPC (application/grpc means protobuf). */
+export const GRPC_CONTENT_TYPES: ReadonlySet<string> = new Set(["application/grpc", "application/grpc+proto"]);
+
+/** One uncompressed gRPC message frame: flag byte 0, big-endian length, the message. */
+export function grpcFrame(message: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(5 + message.length);
+  frame[0] = 0;
+  frame.writeUInt32BE(message.length, 1);
+  frame.set(message, 5);
+  return frame;
+}
+
+/**
+ * Splits the bytes of a gRPC request body, which arrive in chunks of any
+ * size, into messages. It refuses what connect-node refuses, with the same
+ * codes and words: a compressed frame (the paths using this reader only take
+ * uncompressed calls), a message over the size limit (before buffering it).
+ */
+export class FrameReader {
+  private pending: Buffer | undefined;
+
+  /** @param maxMessageBytes the largest message accepted (MAX_MESSAGE_BYTES) */
+  constructor(private readonly maxMessageBytes: number) {}
+
+  /** The messages completed by this chunk, in order; throws a ConnectError for a frame it refuses. */
+  push(chunk: Buffer): Buffer[] {
+    let buf = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+    this.pending = undefined;
+    const messages: Buffer[] = [];
+    while (buf.length >= 5) {
+      if (buf[0] & 1) throw new ConnectError("received compressed envelope, but do not know how to decompress", Code.Internal);
+      const length = buf.readUInt32BE(1);
+      if (length > this.maxMessageBytes) {
+        throw new ConnectError(`message size ${length} is larger than configured readMaxBytes ${this.maxMessageBytes}`, Code.ResourceExhausted);
+      }
+      if (buf.length < 5 + length) break;
+      messages.push(buf.subarray(5, 5 + length));
+      buf = buf.subarray(5 + length);
+    }
+    // Copied, so a long-lived stream does not pin the whole chunk a small remainder came in.
+    if (buf.length > 0) this.pending = Buffer.from(buf);
+    return messages;
+  }
+
+  /** Called at the end of the body: throws when it stopped inside a frame. */
+  end(): void {
+    if (this.pending !== undefined) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
+  }
+}
