@@ -44,11 +44,13 @@ function openAgent(transport: Transport, signal?: AbortSignal) {
   return { outbox, inbox };
 }
 
-async function nextOf(inbox: AsyncQueue<AgentStreamResponse>, kind: AgentStreamResponse["message"]["case"]) {
+type Reply = AgentStreamResponse["message"];
+
+async function nextOf<K extends NonNullable<Reply["case"]>>(inbox: AsyncQueue<AgentStreamResponse>, kind: K): Promise<Extract<Reply, { case: K }>> {
   for (;;) {
     const r = await inbox.next();
     if (r.done) throw new Error(`stream ended before a ${kind}`);
-    if (r.value.message.case === kind) return r.value.message;
+    if (r.value.message.case === kind) return r.value.message as Extract<Reply, { case: K }>;
   }
 }
 
@@ -97,8 +99,12 @@ describe("agent streams on the gRPC fast path and through connect-node", () => {
     const { jobId } = await deployments().createDeployment({ deploymentId: `d-${name}`, renderedCompose: "services:\n  a:\n    image: x\n", nodeId: welcome.value.nodeId });
     const command = await nextOf(inbox, "command");
     expect(command.value.jobId).toBe(jobId);
-    outbox.push(create(AgentStreamRequestSchema, { message: { case: "commandUpdate", value: { jobId, status: JobStatus.COMPLETED, exitCode: 0, logLines: ["up"] } } }));
-    await eventually(async () => ((await deployments().getJob({ jobId })).job?.status === JobStatus.COMPLETED ? true : undefined), 5000, "job completed");
+    outbox.push(create(AgentStreamRequestSchema, { message: { case: "commandUpdate", value: { jobId, status: JobStatus.COMPLETED, exitCode: 0, lines: [{ stream: "stdout", text: `up on ${label}` }] } } }));
+    const job = await eventually(async () => {
+      const j = (await deployments().getJob({ jobId })).job;
+      return j?.status === JobStatus.COMPLETED ? j : undefined;
+    }, 5000, "job completed");
+    expect(job.logs).toContain(`up on ${label}`);
     controller.abort();
     await eventually(async () => ((await nodes().getNode({ nodeId: welcome.value.nodeId })).node?.connected === false ? true : undefined), 5000, "session gone");
   });
