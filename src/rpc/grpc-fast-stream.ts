@@ -1,6 +1,6 @@
 import { fromBinary, toBinary, type DescMessage, type DescMethodBiDiStreaming, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Http2ServerRequest, Http2ServerResponse, OutgoingHttpHeaders } from "node:http2";
+import { constants, type Http2ServerRequest, type Http2ServerResponse, type OutgoingHttpHeaders } from "node:http2";
 import type { Logger } from "pino";
 import { peerOf, type Peer } from "../server/peer.js";
 import { FrameReader, grpcFrame } from "./grpc-frames.js";
@@ -96,12 +96,19 @@ export class FastStreamServer<I extends DescMessage, O extends DescMessage> impl
     res.on("close", this.onClose);
     ctx.shutdown.addEventListener("abort", this);
     if (ctx.shutdown.aborted) this.handleEvent();
-    const header = new Headers();
-    for (const name of CREDENTIAL_HEADERS) {
-      const v = req.headers[name];
-      if (typeof v === "string") header.set(name, v);
+    let output: AsyncIterable<MessageShape<O>>;
+    try {
+      const header = new Headers();
+      for (const name of CREDENTIAL_HEADERS) {
+        const v = req.headers[name];
+        if (typeof v === "string") header.set(name, v);
+      }
+      output = stream.handle(this, { signal: this.controller.signal, header, peer: peerOf(req), logger: this.logger });
+    } catch (err) {
+      // Runs inside the server's request listener: nothing may escape it.
+      this.finish(err);
+      return;
     }
-    const output = stream.handle(this, { signal: this.controller.signal, header, peer: peerOf(req), logger: this.logger });
     void this.pump(output);
   }
 
@@ -257,7 +264,7 @@ export class FastStreamServer<I extends DescMessage, O extends DescMessage> impl
       this.res.end();
     } catch (e) {
       this.ctx.root.error({ err: e }, "writing the end of a gRPC stream failed");
-      this.res.stream.close(0x02); // INTERNAL_ERROR
+      this.res.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
     }
   }
 }
