@@ -35,6 +35,11 @@ export class AsyncQueue<T> implements AsyncIterable<T>, AsyncIterator<T> {
     else waiter?.({ value: undefined, done: true });
   }
 
+  /** Items pushed and not yet taken. */
+  get size(): number {
+    return this.items.length;
+  }
+
   /** Whether end() was called. */
   get closed(): boolean {
     return this.ended;

@@ -2,6 +2,7 @@ import { fromBinary, toBinary, type DescMessage, type DescMethodBiDiStreaming, t
 import { Code, ConnectError } from "@connectrpc/connect";
 import { constants, type Http2ServerRequest, type Http2ServerResponse, type OutgoingHttpHeaders } from "node:http2";
 import type { Logger } from "pino";
+import { AsyncQueue } from "../agents/async-queue.js";
 import { peerOf, type Peer } from "../server/peer.js";
 import { FrameReader, grpcFrame } from "./grpc-frames.js";
 import { lazyRpcLogger, reportFailure } from "./rpc-log.js";
@@ -56,15 +57,11 @@ const CREDENTIAL_HEADERS = ["authorization", "x-capstan-node-token"];
  * connect-node keeps an async-iterable pipeline per stream (about 45 KiB of
  * generators, promises and closures when measured with 10,000 agent streams
  * open); this keeps one object, the frame reader and an abort controller.
- * It is one class, the request queue and the call at once, so a stream holds
- * no closures beyond its four event listeners.
+ * It is one class, the request iterator and the call at once, so a stream
+ * holds no closures beyond its event listeners.
  */
 export class FastStreamServer<I extends DescMessage, O extends DescMessage> implements AsyncIterator<MessageShape<I>>, AsyncIterable<MessageShape<I>> {
-  private readonly items: MessageShape<I>[] = [];
-  private waiter: ((r: IteratorResult<MessageShape<I>>) => void) | undefined;
-  private failer: ((err: unknown) => void) | undefined;
-  private inboundDone = false;
-  private inboundError: unknown;
+  private readonly inbound = new AsyncQueue<MessageShape<I>>();
   private paused = false;
   private headersSent = false;
   private finished = false;
@@ -116,28 +113,19 @@ export class FastStreamServer<I extends DescMessage, O extends DescMessage> impl
     return this;
   }
 
-  /** The next request message, waiting for one. */
+  /** The next request message, waiting for one; reading on once the handler has caught up. */
   next(): Promise<IteratorResult<MessageShape<I>>> {
-    if (this.items.length > 0) {
-      const value = this.items.shift() as MessageShape<I>;
-      if (this.paused && this.items.length <= LOW_WATER) {
-        this.paused = false;
-        this.req.resume();
-      }
-      return Promise.resolve({ value, done: false });
+    const next = this.inbound.next();
+    if (this.paused && this.inbound.size <= LOW_WATER) {
+      this.paused = false;
+      this.req.resume();
     }
-    if (this.inboundDone) return this.inboundError === undefined ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(this.inboundError);
-    return new Promise((resolve, reject) => {
-      this.waiter = resolve;
-      this.failer = reject;
-    });
+    return next;
   }
 
   /** The handler stops reading: what is left is dropped. */
   return(): Promise<IteratorResult<MessageShape<I>>> {
-    this.endInbound(undefined);
-    this.items.length = 0;
-    return Promise.resolve({ value: undefined, done: true });
+    return this.inbound.return();
   }
 
   /** The server is shutting down (the shutdown signal's listener). */
@@ -146,7 +134,7 @@ export class FastStreamServer<I extends DescMessage, O extends DescMessage> impl
   }
 
   private readonly onData = (chunk: Buffer): void => {
-    if (this.inboundDone) return;
+    if (this.inbound.closed) return;
     let messages: Buffer[];
     try {
       messages = this.reader.push(chunk);
@@ -163,7 +151,11 @@ export class FastStreamServer<I extends DescMessage, O extends DescMessage> impl
         this.failInbound(new ConnectError(`parse binary: ${(e as Error).message}`, Code.Internal));
         return;
       }
-      this.push(message);
+      this.inbound.push(message);
+      if (!this.paused && this.inbound.size >= HIGH_WATER) {
+        this.paused = true;
+        this.req.pause();
+      }
     }
   };
 
@@ -184,20 +176,6 @@ export class FastStreamServer<I extends DescMessage, O extends DescMessage> impl
     this.endInbound(new ConnectError("the client closed the stream", Code.Canceled));
   };
 
-  private push(message: MessageShape<I>): void {
-    const waiter = this.waiter;
-    if (waiter) {
-      this.waiter = this.failer = undefined;
-      waiter({ value: message, done: false });
-      return;
-    }
-    this.items.push(message);
-    if (!this.paused && this.items.length >= HIGH_WATER) {
-      this.paused = true;
-      this.req.pause();
-    }
-  }
-
   /** The request cannot be read on: the handler sees the error when it reads, as with connect-node. */
   private failInbound(err: unknown): void {
     this.req.off("data", this.onData);
@@ -205,13 +183,7 @@ export class FastStreamServer<I extends DescMessage, O extends DescMessage> impl
   }
 
   private endInbound(err: unknown): void {
-    if (this.inboundDone) return;
-    this.inboundDone = true;
-    this.inboundError = err;
-    const { waiter, failer } = this;
-    this.waiter = this.failer = undefined;
-    if (err !== undefined) failer?.(err);
-    else waiter?.({ value: undefined, done: true });
+    this.inbound.end(err);
   }
 
   /** Writes the handler's messages as they come, waiting while the client is slow to read. */

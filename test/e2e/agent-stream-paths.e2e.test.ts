@@ -20,7 +20,7 @@ import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
 import { AsyncQueue } from "../../src/agents/async-queue.js";
 import { eventually } from "../support/agent-process.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
-import { H2Client, grpcFrame, type WireOutcome } from "../support/wire.js";
+import { H2Client, grpcFrame, grpcStatus } from "../support/wire.js";
 
 const JOIN = "join-token-paths-0123456789";
 const ADMIN = "admin-token-paths-0123456789";
@@ -52,12 +52,6 @@ async function nextOf<K extends NonNullable<Reply["case"]>>(inbox: AsyncQueue<Ag
     if (r.done) throw new Error(`stream ended before a ${kind}`);
     if (r.value.message.case === kind) return r.value.message as Extract<Reply, { case: K }>;
   }
-}
-
-function status(o: WireOutcome): { code: number; message: string } {
-  if (o.kind !== "answer") throw new Error(`no answer: ${o.kind}`);
-  const a = o.answer;
-  return { code: Number(a.trailers["grpc-status"] ?? a.headers["grpc-status"]), message: decodeURIComponent(a.trailers["grpc-message"] ?? a.headers["grpc-message"] ?? "") };
 }
 
 describe("agent streams on the gRPC fast path and through connect-node", () => {
@@ -140,10 +134,10 @@ describe("agent streams on the gRPC fast path and through connect-node", () => {
     const raw = new H2Client(server.url);
     const send = (body: Uint8Array) => raw.request(PATH, { "content-type": "application/grpc", te: "trailers" }, body, { timeoutMs: 5000, streaming: false });
     const good = toBinary(AgentStreamRequestSchema, hello("raw-agent"));
-    expect(status(await send(grpcFrame(good, { compressed: true })))).toMatchObject({ code: Code.Internal, message: expect.stringMatching(/compressed/) });
-    expect(status(await send(grpcFrame(good, { declaredLength: good.length + 10 })))).toMatchObject({ code: Code.InvalidArgument });
-    expect(status(await send(grpcFrame(Uint8Array.from([0x0a, 0xff]))))).toMatchObject({ code: Code.Internal, message: expect.stringMatching(/^parse binary/) });
-    expect(status(await send(grpcFrame(new Uint8Array(8192))))).toMatchObject({ code: Code.ResourceExhausted });
+    expect(grpcStatus(await send(grpcFrame(good, { compressed: true })))).toMatchObject({ code: Code.Internal, message: expect.stringMatching(/compressed/) });
+    expect(grpcStatus(await send(grpcFrame(good, { declaredLength: good.length + 10 })))).toMatchObject({ code: Code.InvalidArgument });
+    expect(grpcStatus(await send(grpcFrame(Uint8Array.from([0x0a, 0xff]))))).toMatchObject({ code: Code.Internal, message: expect.stringMatching(/^parse binary/) });
+    expect(grpcStatus(await send(grpcFrame(new Uint8Array(8192))))).toMatchObject({ code: Code.ResourceExhausted });
     raw.close();
     expect(server.logs.filter((l) => l.includes('"level":50'))).toEqual([]);
   });
@@ -155,7 +149,7 @@ describe("agent streams on the gRPC fast path and through connect-node", () => {
     // One body, so the server receives the messages far faster than it handles them.
     const outcome = await raw.request(PATH, { "content-type": "application/grpc", te: "trailers" }, Buffer.concat(frames), { timeoutMs: 10_000, streaming: false });
     raw.close();
-    expect(status(outcome).code).toBe(0);
+    expect(grpcStatus(outcome).code).toBe(0);
     const answer = outcome.kind === "answer" ? outcome.answer.body : Buffer.alloc(0);
     const welcome = fromBinary(AgentStreamResponseSchema, answer.subarray(5, 5 + answer.readUInt32BE(1)));
     expect(welcome.message.case).toBe("welcome");

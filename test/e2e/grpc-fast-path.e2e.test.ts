@@ -6,18 +6,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChunkIndexService, GetChunkLocationsRequestSchema, GetChunkLocationsResponseSchema } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
 import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
-import { H2Client, grpcFrame, type WireOutcome } from "../support/wire.js";
+import { H2Client, grpcFrame, grpcStatus } from "../support/wire.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 const ADMIN = "admin-secret-0123456789abcdef";
 const PATH = "/capstan.v1.ChunkIndexService/GetChunkLocations";
-
-/** grpc-status and grpc-message of a raw answer (header for trailers-only answers, else trailer). */
-function status(o: WireOutcome): { code: number; message: string } {
-  if (o.kind !== "answer") throw new Error(`no answer: ${o.kind}`);
-  const a = o.answer;
-  return { code: Number(a.trailers["grpc-status"] ?? a.headers["grpc-status"]), message: decodeURIComponent(a.trailers["grpc-message"] ?? a.headers["grpc-message"] ?? "") };
-}
 
 describe("gRPC fast path for chunk location lookups", () => {
   let server: TestServer;
@@ -47,7 +40,7 @@ describe("gRPC fast path for chunk location lookups", () => {
   it("answers byte for byte what connect-node answers for the same request", async () => {
     // Plain application/grpc with no grpc-timeout: the fast path.
     const plain = await call(grpcFrame(toBinary(GetChunkLocationsRequestSchema, request)));
-    expect(status(plain).code).toBe(0);
+    expect(grpcStatus(plain).code).toBe(0);
     const viaFast = plain.kind === "answer" ? plain.answer.body.subarray(5).toString("hex") : "";
     // A deadline sends a gRPC call to connect-node; so does the Connect protocol.
     const viaConnectGrpc = await createClient(ChunkIndexService, server.withToken(nodeToken).grpc).getChunkLocations(request, { timeoutMs: 10_000 });
@@ -62,26 +55,26 @@ describe("gRPC fast path for chunk location lookups", () => {
 
   it("checks the caller like every other path: no token or a bad token is Unauthenticated", async () => {
     const frame = grpcFrame(toBinary(GetChunkLocationsRequestSchema, request));
-    expect(status(await call(frame, { authorization: "" }))).toMatchObject({ code: Code.Unauthenticated });
-    expect(status(await call(frame, { authorization: "Bearer cap_wrong" }))).toMatchObject({ code: Code.Unauthenticated });
+    expect(grpcStatus(await call(frame, { authorization: "" }))).toMatchObject({ code: Code.Unauthenticated });
+    expect(grpcStatus(await call(frame, { authorization: "Bearer cap_wrong" }))).toMatchObject({ code: Code.Unauthenticated });
     const viaClient = await createClient(ChunkIndexService, server.grpc).getChunkLocations(request).catch((e: unknown) => ConnectError.from(e));
     expect(viaClient).toMatchObject({ code: Code.Unauthenticated });
   });
 
   it("answers unreadable, compressed, truncated and oversized frames with the codes connect-node uses", async () => {
     const good = toBinary(GetChunkLocationsRequestSchema, request);
-    expect(status(await call(grpcFrame(good, { compressed: true }))).code).toBe(Code.Internal);
-    expect(status(await call(grpcFrame(good, { declaredLength: good.length + 10 }))).code).toBe(Code.InvalidArgument);
-    expect(status(await call(grpcFrame(Uint8Array.from([0x0a, 0xff]))))).toMatchObject({ code: Code.Internal, message: expect.stringMatching(/^parse binary/) });
-    expect(status(await call(grpcFrame(new Uint8Array(8192))))).toMatchObject({ code: Code.ResourceExhausted });
+    expect(grpcStatus(await call(grpcFrame(good, { compressed: true }))).code).toBe(Code.Internal);
+    expect(grpcStatus(await call(grpcFrame(good, { declaredLength: good.length + 10 }))).code).toBe(Code.InvalidArgument);
+    expect(grpcStatus(await call(grpcFrame(Uint8Array.from([0x0a, 0xff]))))).toMatchObject({ code: Code.Internal, message: expect.stringMatching(/^parse binary/) });
+    expect(grpcStatus(await call(grpcFrame(new Uint8Array(8192))))).toMatchObject({ code: Code.ResourceExhausted });
   });
 
   it("counts calls against the caller's rate limit, with a retry-after", async () => {
     const frame = grpcFrame(toBinary(GetChunkLocationsRequestSchema, request));
     const outcomes = await Promise.all(Array.from({ length: 80 }, () => call(frame)));
-    const codes = outcomes.map((o) => status(o).code);
+    const codes = outcomes.map((o) => grpcStatus(o).code);
     expect(codes.filter((c) => c === Code.ResourceExhausted).length).toBeGreaterThan(0);
-    const limited = outcomes.find((o) => status(o).code === Code.ResourceExhausted);
+    const limited = outcomes.find((o) => grpcStatus(o).code === Code.ResourceExhausted);
     expect(limited?.kind === "answer" && Number(limited.answer.headers["retry-after"])).toBeGreaterThanOrEqual(1);
   });
 });

@@ -220,3 +220,10 @@ export function grpcFrame(payload: Uint8Array, opts: { compressed?: boolean; dec
   prefix.writeUInt32BE((opts.declaredLength ?? payload.length) >>> 0, 1);
   return Buffer.concat([prefix, payload]);
 }
+
+/** grpc-status and grpc-message of a raw gRPC answer (in the headers of a trailers-only answer, else the trailers). */
+export function grpcStatus(o: WireOutcome): { code: number; message: string } {
+  if (o.kind !== "answer") throw new Error(`no answer: ${o.kind}`);
+  const a = o.answer;
+  return { code: Number(a.trailers["grpc-status"] ?? a.headers["grpc-status"]), message: decodeURIComponent(a.trailers["grpc-message"] ?? a.headers["grpc-message"] ?? "") };
+}
