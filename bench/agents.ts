@@ -67,11 +67,10 @@ function rssMb(pid: number): number {
  * depends on how much garbage V8 holds at that moment (the heap grows between
  * full collections), so the peak is what is reported.
  */
-function sampleRss(pid: number): { peak: () => number; stop: () => number } {
+function sampleRss(pid: number): { stop: () => number } {
   let peak = 0;
   const timer = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 200);
   return {
-    peak: () => peak,
     stop() {
       clearInterval(timer);
       return Math.max(peak, rssMb(pid));

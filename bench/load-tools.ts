@@ -24,13 +24,8 @@ export async function wrkPost(url: string, body: string, seconds: number, connec
   return Number(m[1]);
 }
 
-/** A gRPC request body: the 5-byte length prefix, then the protobuf message. */
-export function grpcFrame(message: Uint8Array): Buffer {
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt32BE(message.length, 1);
-  Buffer.from(message).copy(frame, 5);
-  return frame;
-}
+/** A gRPC request body: the 5-byte length prefix, then the protobuf message (the server's own framing). */
+export { grpcFrame } from "../src/rpc/grpc-frames.js";
 
 /** Requests/s of a gRPC unary call over h2c, measured with h2load. */
 export async function h2loadGrpc(url: string, frame: Buffer, requests: number, connections = 8, streams = 16, headers: Record<string, string> = {}): Promise<number> {

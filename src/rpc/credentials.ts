@@ -1,3 +1,5 @@
+import type { IncomingMessage } from "node:http";
+import type { Http2ServerRequest } from "node:http2";
 import type { AuthConfig } from "../config.js";
 import { UnauthenticatedError } from "../domain/errors.js";
 import type { NodeRegistry } from "../domain/node-registry.js";
@@ -13,6 +15,21 @@ export interface CredentialDeps {
   /** SHA-256 of CAPSTAN_JOIN_TOKEN, when one is configured. */
   joinHash: string | undefined;
   auth: AuthConfig;
+}
+
+const CREDENTIAL_HEADERS = ["authorization", "x-capstan-node-token"];
+
+/**
+ * The credential headers of a Node request, as the Headers that bearerToken
+ * reads: what the gRPC fast paths, which build no Connect context, pass on.
+ */
+export function credentialHeaders(req: IncomingMessage | Http2ServerRequest): Headers {
+  const header = new Headers();
+  for (const name of CREDENTIAL_HEADERS) {
+    const v = req.headers[name];
+    if (typeof v === "string") header.set(name, v);
+  }
+  return header;
 }
 
 /** The bearer token of a request: `Authorization: Bearer`, or seed clients' `X-Capstan-Node-Token`. */

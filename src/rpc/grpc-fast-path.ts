@@ -6,8 +6,9 @@ import type { Logger } from "pino";
 import type { Principal } from "../domain/principal.js";
 import { peerOf } from "../server/peer.js";
 import type { CallGuard } from "./call-guard.js";
+import { credentialHeaders } from "./credentials.js";
 import { FastStreamServer, type FastStream } from "./grpc-fast-stream.js";
-import { GRPC_CONTENT_TYPES, grpcFrame } from "./grpc-frames.js";
+import { FrameReader, GRPC_CONTENT_TYPES, grpcFrame, grpcStatusHeaders } from "./grpc-frames.js";
 import { lazyRpcLogger, reportFailure, requestIdSource } from "./rpc-log.js";
 
 /** A unary method served on the fast path, and what answers it. */
@@ -82,48 +83,50 @@ export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
       const m = unary.get(req.url) as FastMethod;
       const rpc = `${m.method.parent.typeName}/${m.method.name}`;
       const started = performance.now();
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on("data", (chunk: Buffer) => {
-        size += chunk.length;
-        if (size <= maxMessageBytes + 5) chunks.push(chunk);
-      });
+      const reader = new FrameReader(maxMessageBytes);
+      const messages: Buffer[] = [];
+      let refused: unknown;
+      const onData = (chunk: Buffer) => {
+        try {
+          messages.push(...reader.push(chunk));
+        } catch (err) {
+          // Refused from the frame header: the rest of the body is not buffered.
+          refused = err;
+          req.off("data", onData);
+          req.resume();
+        }
+      };
+      req.on("data", onData);
       req.on("end", () => {
-        answer(m, rpc, req, size > maxMessageBytes + 5 ? undefined : Buffer.concat(chunks, size)).then(
+        answer(m, rpc, req, reader, messages, refused).then(
           (out) => {
             res.writeHead(200, { "content-type": "application/grpc+proto" });
-            res.addTrailers({ "grpc-status": "0" });
+            res.addTrailers(grpcStatusHeaders(undefined));
             res.end(grpcFrame(out));
           },
           (err: unknown) => {
             const error = reportFailure(logger, lazyRpcLogger(logger, rpc, id), err, started);
-            const headers: Record<string, string> = { "content-type": "application/grpc+proto", "grpc-status": String(error.code), "grpc-message": encodeURIComponent(error.rawMessage) };
-            error.metadata.forEach((value, key) => void (headers[key] = value));
             // A trailers-only answer: the status travels in the one HEADERS frame.
-            res.writeHead(200, headers);
+            res.writeHead(200, { "content-type": "application/grpc+proto", ...grpcStatusHeaders(error) });
             res.end();
           },
         );
       });
     },
   };
-  async function answer(m: FastMethod, rpc: string, req: Http2ServerRequest, body: Buffer | undefined): Promise<Uint8Array> {
-    if (body === undefined) throw new ConnectError(`message larger than ${maxMessageBytes} bytes`, Code.ResourceExhausted);
-    // The same words and codes connect-es uses for frames it cannot read, so both paths answer alike.
-    if (body.length < 5 || body.readUInt32BE(1) !== body.length - 5) throw new ConnectError("protocol error: a unary request must be one complete gRPC message", Code.InvalidArgument);
-    if (body[0] & 1) throw new ConnectError("received compressed envelope, but do not know how to decompress", Code.Internal);
+
+  async function answer(m: FastMethod, rpc: string, req: Http2ServerRequest, reader: FrameReader, messages: Buffer[], refused: unknown): Promise<Uint8Array> {
+    if (refused !== undefined) throw refused;
+    reader.end();
+    // The same words and codes connect-es uses for bodies it cannot read, so both paths answer alike.
+    if (messages.length !== 1) throw new ConnectError("protocol error: a unary request must be one complete gRPC message", Code.InvalidArgument);
     let input;
     try {
-      input = fromBinary(m.method.input, body.subarray(5));
+      input = fromBinary(m.method.input, messages[0]);
     } catch (e) {
       throw new ConnectError(`parse binary: ${(e as Error).message}`, Code.Internal);
     }
-    const header = new Headers();
-    for (const name of ["authorization", "x-capstan-node-token"]) {
-      const v = req.headers[name];
-      if (typeof v === "string") header.set(name, v);
-    }
-    const admission = await guard.admit({ rpc, header, peer: peerOf(req), message: input });
+    const admission = await guard.admit({ rpc, header: credentialHeaders(req), peer: peerOf(req), message: input });
     try {
       const out = toBinary(m.method.output, create(m.method.output, await m.handle(input, admission.principal)));
       admission.done();

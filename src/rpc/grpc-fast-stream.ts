@@ -1,10 +1,11 @@
 import { fromBinary, toBinary, type DescMessage, type DescMethodBiDiStreaming, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { constants, type Http2ServerRequest, type Http2ServerResponse, type OutgoingHttpHeaders } from "node:http2";
+import { constants, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import type { Logger } from "pino";
 import { AsyncQueue } from "../agents/async-queue.js";
 import { peerOf, type Peer } from "../server/peer.js";
-import { FrameReader, grpcFrame } from "./grpc-frames.js";
+import { credentialHeaders } from "./credentials.js";
+import { FrameReader, grpcFrame, grpcStatusHeaders } from "./grpc-frames.js";
 import { lazyRpcLogger, reportFailure } from "./rpc-log.js";
 
 /** A bidirectional stream as the fast path hands it to its handler. */
@@ -50,7 +51,6 @@ export interface FastStreamContext {
 // Requests buffered before the socket is paused, and the level at which it resumes.
 const HIGH_WATER = 16;
 const LOW_WATER = 4;
-const CREDENTIAL_HEADERS = ["authorization", "x-capstan-node-token"];
 
 /**
  * Serves one bidirectional gRPC stream on Node's HTTP/2 compatibility API.
@@ -95,12 +95,7 @@ export class FastStreamServer<I extends DescMessage, O extends DescMessage> impl
     if (ctx.shutdown.aborted) this.handleEvent();
     let output: AsyncIterable<MessageShape<O>>;
     try {
-      const header = new Headers();
-      for (const name of CREDENTIAL_HEADERS) {
-        const v = req.headers[name];
-        if (typeof v === "string") header.set(name, v);
-      }
-      output = stream.handle(this, { signal: this.controller.signal, header, peer: peerOf(req), logger: this.logger });
+      output = stream.handle(this, { signal: this.controller.signal, header: credentialHeaders(req), peer: peerOf(req), logger: this.logger });
     } catch (err) {
       // Runs inside the server's request listener: nothing may escape it.
       this.finish(err);
@@ -162,7 +157,7 @@ export class FastStreamServer<I extends DescMessage, O extends DescMessage> impl
   private readonly onEnd = (): void => {
     try {
       this.reader.end();
-      this.endInbound(undefined);
+      this.inbound.end();
     } catch (err) {
       this.failInbound(err);
     }
@@ -172,17 +167,14 @@ export class FastStreamServer<I extends DescMessage, O extends DescMessage> impl
   private readonly onClose = (): void => {
     this.release();
     if (this.finished) return;
-    this.controller.abort(new ConnectError("the client closed the stream", Code.Canceled));
-    this.endInbound(new ConnectError("the client closed the stream", Code.Canceled));
+    const gone = new ConnectError("the client closed the stream", Code.Canceled);
+    this.controller.abort(gone);
+    this.inbound.end(gone);
   };
 
   /** The request cannot be read on: the handler sees the error when it reads, as with connect-node. */
   private failInbound(err: unknown): void {
     this.req.off("data", this.onData);
-    this.endInbound(err);
-  }
-
-  private endInbound(err: unknown): void {
     this.inbound.end(err);
   }
 
@@ -213,18 +205,14 @@ export class FastStreamServer<I extends DescMessage, O extends DescMessage> impl
     if (this.finished) return;
     this.finished = true;
     this.ctx.shutdown.removeEventListener("abort", this);
-    this.endInbound(undefined);
+    this.inbound.end();
     this.req.off("data", this.onData);
     this.release();
     // A client that went away is not a failure of the call: nothing to answer or log.
     if (this.gone && this.controller.signal.aborted) return;
     const error = err === undefined ? undefined : reportFailure(this.ctx.root, this.logger, err, this.started);
     if (this.gone) return;
-    const status: OutgoingHttpHeaders = { "grpc-status": String(error?.code ?? 0) };
-    if (error) {
-      status["grpc-message"] = encodeURIComponent(error.rawMessage);
-      error.metadata.forEach((value, key) => void (status[key] = value));
-    }
+    const status = grpcStatusHeaders(error);
     try {
       if (this.headersSent) {
         this.res.addTrailers(status);

@@ -3,6 +3,18 @@ import { Code, ConnectError } from "@connectrpc/connect";
 /** The content types of binary gRPC (application/grpc means protobuf). */
 export const GRPC_CONTENT_TYPES: ReadonlySet<string> = new Set(["application/grpc", "application/grpc+proto"]);
 
+/**
+ * The status of a gRPC answer as header fields: grpc-status, and for an
+ * error its message (percent-encoded, as gRPC requires) and metadata. They go
+ * in the trailers, or in the one HEADERS frame of a trailers-only answer.
+ */
+export function grpcStatusHeaders(error: ConnectError | undefined): Record<string, string> {
+  if (!error) return { "grpc-status": "0" };
+  const status: Record<string, string> = { "grpc-status": String(error.code), "grpc-message": encodeURIComponent(error.rawMessage) };
+  error.metadata.forEach((value, key) => void (status[key] = value));
+  return status;
+}
+
 /** One uncompressed gRPC message frame: flag byte 0, big-endian length, the message. */
 export function grpcFrame(message: Uint8Array): Buffer {
   const frame = Buffer.allocUnsafe(5 + message.length);
