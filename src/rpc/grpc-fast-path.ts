@@ -8,7 +8,7 @@ import { peerOf } from "../server/peer.js";
 import type { CallGuard } from "./call-guard.js";
 import { credentialHeaders } from "./credentials.js";
 import { FastStreamServer, type FastStream } from "./grpc-fast-stream.js";
-import { FrameReader, GRPC_CONTENT_TYPES, grpcFrame, grpcStatusHeaders } from "./grpc-frames.js";
+import { FrameReader, GRPC_CONTENT_TYPES, grpcFrame, grpcStatusHeaders, respondTrailersOnly } from "./grpc-frames.js";
 import { lazyRpcLogger, reportFailure, requestIdSource } from "./rpc-log.js";
 
 /** A unary method served on the fast path, and what answers it. */
@@ -106,9 +106,7 @@ export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
           },
           (err: unknown) => {
             const error = reportFailure(logger, lazyRpcLogger(logger, rpc, id), err, started);
-            // A trailers-only answer: the status travels in the one HEADERS frame.
-            res.writeHead(200, { "content-type": "application/grpc+proto", ...grpcStatusHeaders(error) });
-            res.end();
+            if (!res.stream.closed && !res.stream.destroyed) respondTrailersOnly(res, error);
           },
         );
       });

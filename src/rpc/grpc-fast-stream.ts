@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { AsyncQueue } from "../agents/async-queue.js";
 import { peerOf, type Peer } from "../server/peer.js";
 import { credentialHeaders } from "./credentials.js";
-import { FrameReader, grpcFrame, grpcStatusHeaders } from "./grpc-frames.js";
+import { FrameReader, grpcFrame, grpcStatusHeaders, respondTrailersOnly } from "./grpc-frames.js";
 import { lazyRpcLogger, reportFailure } from "./rpc-log.js";
 
 /** A bidirectional stream as the fast path hands it to its handler. */
@@ -212,16 +212,14 @@ export class FastStreamServer<I extends DescMessage, O extends DescMessage> impl
     if (this.gone && this.controller.signal.aborted) return;
     const error = err === undefined ? undefined : reportFailure(this.ctx.root, this.logger, err, this.started);
     if (this.gone) return;
-    const status = grpcStatusHeaders(error);
     try {
       if (this.headersSent) {
-        this.res.addTrailers(status);
+        this.res.addTrailers(grpcStatusHeaders(error));
+        this.res.end();
       } else {
-        // Trailers-only: the status travels in the one HEADERS frame.
         this.headersSent = true;
-        this.res.writeHead(200, { "content-type": "application/grpc+proto", ...status });
+        respondTrailersOnly(this.res, error);
       }
-      this.res.end();
     } catch (e) {
       this.ctx.root.error({ err: e }, "writing the end of a gRPC stream failed");
       this.res.stream.close(constants.NGHTTP2_INTERNAL_ERROR);

@@ -1,18 +1,33 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import type { Http2ServerResponse } from "node:http2";
 
 /** The content types of binary gRPC (application/grpc means protobuf). */
 export const GRPC_CONTENT_TYPES: ReadonlySet<string> = new Set(["application/grpc", "application/grpc+proto"]);
 
 /**
  * The status of a gRPC answer as header fields: grpc-status, and for an
- * error its message (percent-encoded, as gRPC requires) and metadata. They go
- * in the trailers, or in the one HEADERS frame of a trailers-only answer.
+ * error its message (percent-encoded), metadata and details
+ * (grpc-status-details-bin), written by connect-es' own setTrailerStatus so
+ * that the fast paths answer exactly as connect-node does. They go in the
+ * trailers, or in the one HEADERS frame of a trailers-only answer.
  */
 export function grpcStatusHeaders(error: ConnectError | undefined): Record<string, string> {
   if (!error) return { "grpc-status": "0" };
-  const status: Record<string, string> = { "grpc-status": String(error.code), "grpc-message": encodeURIComponent(error.rawMessage) };
-  error.metadata.forEach((value, key) => void (status[key] = value));
-  return status;
+  const target = new Headers();
+  setTrailerStatus(target, error);
+  return Object.fromEntries(target);
+}
+
+/**
+ * Answers a call with no message: one HEADERS frame carrying the status and
+ * END_STREAM (gRPC's trailers-only response). Node's compatibility API
+ * (`writeHead` then `end()`) would send the headers without END_STREAM and an
+ * empty DATA frame after them; grpc-go, grpc-js and grpcio then find no
+ * trailers and wait, or report "Stream removed".
+ */
+export function respondTrailersOnly(res: Http2ServerResponse, error: ConnectError | undefined): void {
+  res.stream.respond({ ":status": 200, "content-type": "application/grpc+proto", ...grpcStatusHeaders(error) }, { endStream: true });
 }
 
 /** One uncompressed gRPC message frame: flag byte 0, big-endian length, the message. */

@@ -130,6 +130,26 @@ describe("agent streams on the gRPC fast path and through connect-node", () => {
     client.close();
   });
 
+  it("refuses a grpc-js agent's wrong join token with Unauthenticated while its side is still open", async () => {
+    const client = new grpc.Client(server.url.replace("http://", ""), grpc.credentials.createInsecure());
+    const call = client.makeBidiStreamRequest(
+      PATH,
+      (m: AgentStreamRequest) => Buffer.from(toBinary(AgentStreamRequestSchema, m)),
+      (b: Buffer) => fromBinary(AgentStreamResponseSchema, b),
+    );
+    const ended = new Promise<grpc.StatusObject>((resolve) => call.once("status", resolve));
+    call.on("error", () => {});
+    call.write(hello("grpc-js-intruder", "wrong-join-token"));
+    // No call.end(): the answer must end the stream by itself (one HEADERS frame with END_STREAM).
+    expect((await ended).code).toBe(grpc.status.UNAUTHENTICATED);
+    call.cancel();
+    client.close();
+    const raw = new H2Client(server.url);
+    const outcome = await raw.request(PATH, { "content-type": "application/grpc", te: "trailers" }, grpcFrame(toBinary(AgentStreamRequestSchema, hello("raw-intruder", "wrong-join-token"))), { timeoutMs: 5000, streaming: false });
+    raw.close();
+    expect(outcome.kind === "answer" && outcome.answer).toMatchObject({ headersEndStream: true, headers: { "grpc-status": String(Code.Unauthenticated) } });
+  });
+
   it("answers unreadable, compressed, truncated and oversized frames with connect-node's codes", async () => {
     const raw = new H2Client(server.url);
     const send = (body: Uint8Array) => raw.request(PATH, { "content-type": "application/grpc", te: "trailers" }, body, { timeoutMs: 5000, streaming: false });

@@ -1,5 +1,6 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -59,6 +60,19 @@ describe("gRPC fast path for chunk location lookups", () => {
     expect(grpcStatus(await call(frame, { authorization: "Bearer cap_wrong" }))).toMatchObject({ code: Code.Unauthenticated });
     const viaClient = await createClient(ChunkIndexService, server.grpc).getChunkLocations(request).catch((e: unknown) => ConnectError.from(e));
     expect(viaClient).toMatchObject({ code: Code.Unauthenticated });
+  });
+
+  it("answers an error trailers-only, in one HEADERS frame with END_STREAM, which grpc-js reads", async () => {
+    const frame = grpcFrame(toBinary(GetChunkLocationsRequestSchema, request));
+    const refused = await call(frame, { authorization: "" });
+    expect(refused.kind === "answer" && refused.answer).toMatchObject({ headersEndStream: true, body: Buffer.alloc(0), trailers: {} });
+    // Clients other than connect-es read the status only from a frame that ends the stream.
+    const client = new grpc.Client(server.url.replace("http://", ""), grpc.credentials.createInsecure());
+    const status = await new Promise<grpc.ServiceError | null>((resolve) =>
+      client.makeUnaryRequest(PATH, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(toBinary(GetChunkLocationsRequestSchema, request)), (err) => resolve(err)),
+    );
+    client.close();
+    expect(status).toMatchObject({ code: grpc.status.UNAUTHENTICATED });
   });
 
   it("answers unreadable, compressed, truncated and oversized frames with the codes connect-node uses", async () => {

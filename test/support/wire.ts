@@ -9,6 +9,8 @@ export interface WireAnswer {
   /** HTTP/2 trailers (gRPC puts grpc-status there unless the answer is trailers-only). */
   trailers: Record<string, string>;
   body: Buffer;
+  /** HTTP/2 only: the HEADERS frame carried END_STREAM (a trailers-only answer must). */
+  headersEndStream?: boolean;
 }
 
 /** What a raw call ended with: an answer, or why there is none. */
@@ -65,6 +67,7 @@ export class H2Client {
       let status = 0;
       let head: Record<string, string> = {};
       let trailers: Record<string, string> = {};
+      let headersEndStream = false;
       const chunks: Buffer[] = [];
       let settle: NodeJS.Timeout | undefined;
       let done = false;
@@ -76,10 +79,11 @@ export class H2Client {
         if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
         resolve(outcome);
       };
-      const answer = (): WireAnswer => ({ status, headers: head, trailers, body: Buffer.concat(chunks) });
+      const answer = (): WireAnswer => ({ status, headers: head, trailers, body: Buffer.concat(chunks), headersEndStream });
       const timer = setTimeout(() => finish({ kind: "timeout", partial: `status ${status}, ${Buffer.concat(chunks).length} bytes` }), opts.timeoutMs);
-      stream.on("response", (h) => {
+      stream.on("response", (h, flags) => {
         status = Number(h[":status"]);
+        headersEndStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
         head = flatten(h);
       });
       stream.on("trailers", (t) => (trailers = flatten(t)));
