@@ -14,7 +14,7 @@ import { AgentService, AgentStreamRequestSchema, type AgentStreamRequest } from 
 import { DeploymentService } from "../gen/proto/capstan/v1/deployment_service_pb.js";
 import { JobStatus } from "../gen/proto/capstan/v1/job_pb.js";
 import { NodeService } from "../gen/proto/capstan/v1/node_service_pb.js";
-import { AsyncQueue } from "../src/agents/async-queue.js";
+import { AsyncQueue } from "../src/shared/async-queue.js";
 
 /** What to measure, and against which server. */
 export interface ProbeTask {

@@ -14,8 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { AgentService, AgentStreamResponseSchema, type AgentStreamRequest } from "../gen/proto/capstan/v1/agent_service_pb.js";
-import { startApp } from "../src/app.js";
-import { loadConfig } from "../src/config.js";
+import { startApp } from "../src/app/app.js";
+import { loadConfig } from "../src/config/config.js";
 
 const kind = process.argv[2];
 if (kind === "capstan") {

@@ -21,7 +21,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { AgentService, AgentStreamRequestSchema, type AgentStreamRequest } from "../gen/proto/capstan/v1/agent_service_pb.js";
 import { JobStatus } from "../gen/proto/capstan/v1/job_pb.js";
-import { AsyncQueue } from "../src/agents/async-queue.js";
+import { AsyncQueue } from "../src/shared/async-queue.js";
 import type { ProbeResult, ProbeTask } from "./agents-probe.js";
 
 /** `--agents N` (or AGENTS=N): fewer agents, for investigating; reported figures use the default. */

@@ -27,8 +27,8 @@ import {
   type GetNodeResponse,
   type ListNodesResponse,
 } from "../gen/proto/capstan/v1/node_service_pb.js";
-import { startApp } from "../src/app.js";
-import { loadConfig } from "../src/config.js";
+import { startApp } from "../src/app/app.js";
+import { loadConfig } from "../src/config/config.js";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { grpcFrame, h2loadGrpc, wrkPost } from "./load-tools.js";

@@ -22,10 +22,10 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { ChunkIndexService, GetChunkLocationsRequestSchema } from "../gen/proto/capstan/v1/chunk_index_service_pb.js";
 import { grpcFrame, h2loadGrpc } from "./load-tools.js";
 import { NodeService } from "../gen/proto/capstan/v1/node_service_pb.js";
-import { startApp } from "../src/app.js";
+import { startApp } from "../src/app/app.js";
 import { ChunkIndex } from "../src/chunks/chunk-index.js";
 import { planReplication } from "../src/chunks/replication-planner.js";
-import { loadConfig } from "../src/config.js";
+import { loadConfig } from "../src/config/config.js";
 import { snap } from "../test/fakes/snapshots.js";
 
 const NODES = Number(process.env.NODES ?? 1000);

@@ -5,7 +5,7 @@
  * node in order, take the first that fits), measured in the same run.
  * Target: at least 50,000 placements/s.
  */
-import { noRequirements, type PlacementRequirements } from "../src/domain/placement.js";
+import { noRequirements, type PlacementRequirements } from "../src/model/placement.js";
 import { FILTERS } from "../src/orchestrator/filters.js";
 import { Placer } from "../src/orchestrator/placer.js";
 import type { NodeSnapshot, ResourceAmounts } from "../src/orchestrator/snapshot.js";

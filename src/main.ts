@@ -1,6 +1,6 @@
-import { ConfigError, loadConfig } from "./config.js";
-import { createLogger } from "./logger.js";
-import { startApp } from "./app.js";
+import { ConfigError, loadConfig } from "./config/config.js";
+import { createLogger } from "./shared/logger.js";
+import { startApp } from "./app/app.js";
 
 /**
  * Entry point: configuration, then the app, then signals. A bad configuration

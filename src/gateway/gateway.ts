@@ -9,7 +9,7 @@ import { readBindings, type HttpBinding } from "./http-rules.js";
 import { normalizeInput, renderJson } from "./json-dialect.js";
 import { buildOpenApi } from "./openapi.js";
 import { decodeRequest } from "./request-decoder.js";
-import { GATEWAY_PEER_HEADER, peerOf } from "../server/peer.js";
+import { GATEWAY_PEER_HEADER, peerOf } from "../shared/peer.js";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;

@@ -1,4 +1,4 @@
-import type { Node } from "../domain/node.js";
+import type { Node } from "../model/node.js";
 import type { ClusterSnapshot, NodeSnapshot, ResourceAmounts } from "./snapshot.js";
 
 /** Work that occupies a node: a replica or a deployment. */

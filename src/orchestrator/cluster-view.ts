@@ -1,7 +1,7 @@
 import type { DeploymentState } from "../state/deployment-state.js";
 import type { NodeState } from "../state/node-state.js";
 import type { ServiceState } from "../state/service-state.js";
-import { ACTIVE } from "../domain/replica.js";
+import { ACTIVE } from "../model/replica.js";
 import { nodeSnapshot, withAllocations, type Allocation } from "./build-snapshot.js";
 import type { ClusterSnapshot } from "./snapshot.js";
 

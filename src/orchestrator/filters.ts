@@ -1,4 +1,4 @@
-import type { PlacementRequirements } from "../domain/placement.js";
+import type { PlacementRequirements } from "../model/placement.js";
 import type { NodeSnapshot, ResourceAmounts } from "./snapshot.js";
 
 /** A named feasibility check: a reason when the node is rejected, else undefined. */

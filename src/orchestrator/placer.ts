@@ -1,4 +1,4 @@
-import type { PlacementRequirements } from "../domain/placement.js";
+import type { PlacementRequirements } from "../model/placement.js";
 import { FILTERS } from "./filters.js";
 import { DEFAULT_STRATEGY, round, score } from "./scoring.js";
 import type { ClusterSnapshot, NodeSnapshot, ResourceAmounts } from "./snapshot.js";

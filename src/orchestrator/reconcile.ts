@@ -1,6 +1,6 @@
-import type { Replica } from "../domain/replica.js";
-import { ACTIVE } from "../domain/replica.js";
-import type { ServiceSpec } from "../domain/service-spec.js";
+import type { Replica } from "../model/replica.js";
+import { ACTIVE } from "../model/replica.js";
+import type { ServiceSpec } from "../model/service-spec.js";
 import { Placer } from "./placer.js";
 import type { ClusterSnapshot } from "./snapshot.js";
 

@@ -1,4 +1,4 @@
-import type { PlacementRequirements, PlacementStrategy } from "../domain/placement.js";
+import type { PlacementRequirements, PlacementStrategy } from "../model/placement.js";
 import type { NodeSnapshot, ResourceAmounts } from "./snapshot.js";
 
 /** The strategy when a request names none: seed 003's round robin. */

@@ -1,6 +1,6 @@
-import { PermissionDeniedError, UnauthenticatedError } from "../domain/errors.js";
-import type { Node } from "../domain/node.js";
-import { scopeIncludes, type Principal, type Scope } from "../domain/principal.js";
+import { PermissionDeniedError, UnauthenticatedError } from "../model/errors.js";
+import type { Node } from "../model/node.js";
+import { scopeIncludes, type Principal, type Scope } from "../model/principal.js";
 
 /** What a call needs. */
 export type Requirement =

@@ -1,11 +1,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { LimitsConfig } from "../config.js";
-import type { AuditLog } from "../domain/audit-log.js";
-import { PermissionDeniedError } from "../domain/errors.js";
-import type { NodeRegistry } from "../domain/node-registry.js";
-import { describePrincipal, limitKey, type Principal } from "../domain/principal.js";
-import type { TokenManager } from "../domain/token-manager.js";
-import type { Peer } from "../server/peer.js";
+import type { LimitsConfig } from "../config/config.js";
+import type { AuditRecorder } from "../model/audit.js";
+import { PermissionDeniedError } from "../model/errors.js";
+import type { NodeRegistry } from "../managers/node-registry.js";
+import { describePrincipal, limitKey, type Principal } from "../model/principal.js";
+import type { TokenManager } from "../managers/token-manager.js";
+import type { Peer } from "../shared/peer.js";
 import { authorize, POLICY, type AccessTarget, type Requirement } from "./access-policy.js";
 import { CallRateLimiter, StreamCounter } from "./call-limits.js";
 import { bearerToken, resolvePrincipal, type CredentialDeps } from "./credentials.js";
@@ -16,7 +16,7 @@ export interface GuardDeps {
   credentials: CredentialDeps;
   registry: NodeRegistry;
   tokens: TokenManager;
-  audit: AuditLog;
+  audit: AuditRecorder;
   limits: LimitsConfig;
 }
 

@@ -1,7 +1,7 @@
 import { createContextKey } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import type { Principal } from "../domain/principal.js";
-import type { Peer } from "../server/peer.js";
+import type { Principal } from "../model/principal.js";
+import type { Peer } from "../shared/peer.js";
 
 /**
  * The per-RPC child logger (method and request id bound), set by the boundary

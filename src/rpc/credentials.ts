@@ -1,12 +1,12 @@
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
-import type { AuthConfig } from "../config.js";
-import { UnauthenticatedError } from "../domain/errors.js";
-import type { NodeRegistry } from "../domain/node-registry.js";
-import type { Principal } from "../domain/principal.js";
-import type { TokenManager } from "../domain/token-manager.js";
-import { tokenMatches } from "../domain/tokens.js";
-import { GATEWAY_PEER_HEADER, isLoopback, type Peer } from "../server/peer.js";
+import type { AuthConfig } from "../config/config.js";
+import { UnauthenticatedError } from "../model/errors.js";
+import type { NodeRegistry } from "../managers/node-registry.js";
+import type { Principal } from "../model/principal.js";
+import type { TokenManager } from "../managers/token-manager.js";
+import { tokenMatches } from "../model/tokens.js";
+import { GATEWAY_PEER_HEADER, isLoopback, type Peer } from "../shared/peer.js";
 
 /** What resolving a caller needs. */
 export interface CredentialDeps {

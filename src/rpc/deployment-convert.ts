@@ -6,9 +6,9 @@ import {
   type Deployment as PbDeployment,
   type DeploymentRevision as PbRevision,
 } from "../../gen/proto/capstan/v1/deployment_pb.js";
-import { InvalidArgumentError } from "../domain/errors.js";
-import type { Deployment, DeploymentRevision, DeploymentStatus } from "../domain/deployment.js";
-import type { Job } from "../domain/job.js";
+import { InvalidArgumentError } from "../model/errors.js";
+import type { Deployment, DeploymentRevision, DeploymentStatus } from "../model/deployment.js";
+import type { Job } from "../model/job.js";
 import { jobStatusToProto, jobToProto } from "./job-convert.js";
 import { ts } from "./node-convert.js";
 import { requirementsToProto } from "./placement-convert.js";

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { DomainError, ValidationError, type ErrorKind } from "../domain/errors.js";
+import { DomainError, ValidationError, type ErrorKind } from "../model/errors.js";
 
 const codes: Record<ErrorKind, Code> = {
   invalid_argument: Code.InvalidArgument,

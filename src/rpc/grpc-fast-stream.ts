@@ -2,8 +2,8 @@ import { fromBinary, toBinary, type DescMessage, type DescMethodBiDiStreaming, t
 import { Code, ConnectError } from "@connectrpc/connect";
 import { constants, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import type { Logger } from "pino";
-import { AsyncQueue } from "../agents/async-queue.js";
-import { peerOf, type Peer } from "../server/peer.js";
+import { AsyncQueue } from "../shared/async-queue.js";
+import { peerOf, type Peer } from "../shared/peer.js";
 import { credentialHeaders } from "./credentials.js";
 import { FrameReader, grpcFrame, grpcStatusHeaders, respondTrailersOnly } from "./grpc-frames.js";
 import { lazyRpcLogger, reportFailure } from "./rpc-log.js";

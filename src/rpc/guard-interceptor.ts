@@ -1,5 +1,5 @@
 import type { Interceptor, StreamResponse } from "@connectrpc/connect";
-import type { TokenManager } from "../domain/token-manager.js";
+import type { TokenManager } from "../managers/token-manager.js";
 import { revokedError, type CallGuard } from "./call-guard.js";
 import { withDeadline } from "./call-limits.js";
 import { peerKey, principalKey } from "./context.js";

@@ -10,8 +10,8 @@ import {
   type LogLine as PbLogLine,
 } from "../../gen/proto/capstan/v1/job_pb.js";
 import type { CommandUpdate } from "../../gen/proto/capstan/v1/agent_service_pb.js";
-import { InvalidArgumentError } from "../domain/errors.js";
-import { redactPayload, type CommandPayload, type CommandType, type Job, type JobStatus, type JobUpdate } from "../domain/job.js";
+import { InvalidArgumentError } from "../model/errors.js";
+import { redactPayload, type CommandPayload, type CommandType, type Job, type JobStatus, type JobUpdate } from "../model/job.js";
 import { ts } from "./node-convert.js";
 import { serviceSpecFromProto, serviceSpecToProto } from "./service-convert.js";
 

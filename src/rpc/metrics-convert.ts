@@ -1,6 +1,6 @@
 import type { NodeMetrics as PbMetrics } from "../../gen/proto/capstan/v1/node_pb.js";
-import type { NodeMetrics } from "../domain/node.js";
-import { emptyMetrics } from "../domain/node-registry.js";
+import type { NodeMetrics } from "../model/node.js";
+import { emptyMetrics } from "../managers/node-registry.js";
 
 /** Proto metrics (or a message with the same fields, like HeartbeatRequest) to domain; absent metrics are all zero. */
 export function metricsFromProto(m: Omit<PbMetrics, "$typeName" | "$unknown"> | undefined): NodeMetrics {

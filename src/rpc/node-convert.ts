@@ -10,9 +10,9 @@ import {
   type NodeCapabilities as PbCapabilities,
 } from "../../gen/proto/capstan/v1/node_pb.js";
 import type { HeartbeatRequest, RegisterNodeRequest } from "../../gen/proto/capstan/v1/node_service_pb.js";
-import { InvalidArgumentError } from "../domain/errors.js";
-import { emptyCapabilities, type Node, type NodeCapabilities, type NodeEligibility, type NodeMetrics, type NodeStatus } from "../domain/node.js";
-import type { RegisterNodeInput } from "../domain/node-input.js";
+import { InvalidArgumentError } from "../model/errors.js";
+import { emptyCapabilities, type Node, type NodeCapabilities, type NodeEligibility, type NodeMetrics, type NodeStatus } from "../model/node.js";
+import type { RegisterNodeInput } from "../model/node-input.js";
 import { metricsFromProto } from "./metrics-convert.js";
 
 /** Optional Date to Timestamp. */

@@ -4,8 +4,8 @@ import {
   PlacementStrategy as PbStrategy,
   type PlacementRequirements as PbRequirements,
 } from "../../gen/proto/capstan/v1/placement_pb.js";
-import { InvalidArgumentError } from "../domain/errors.js";
-import type { LabelConstraint, PlacementRequirements, PlacementStrategy } from "../domain/placement.js";
+import { InvalidArgumentError } from "../model/errors.js";
+import type { LabelConstraint, PlacementRequirements, PlacementStrategy } from "../model/placement.js";
 
 const strategies: Record<number, PlacementStrategy | undefined> = {
   [PbStrategy.UNSPECIFIED]: undefined,

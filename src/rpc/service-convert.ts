@@ -2,7 +2,7 @@ import { create, type JsonValue } from "@bufbuild/protobuf";
 import { type Value, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { fromJson, toJson } from "@bufbuild/protobuf";
 import { ServiceSchema, type Service as PbService } from "../../gen/proto/capstan/v1/service_pb.js";
-import type { ServiceSpec } from "../domain/service-spec.js";
+import type { ServiceSpec } from "../model/service-spec.js";
 import { requirementsFromProto, requirementsToProto } from "./placement-convert.js";
 
 const valueToJson = (v: Value | undefined): unknown => (v === undefined ? undefined : toJson(ValueSchema, v));

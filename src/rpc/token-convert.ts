@@ -2,10 +2,10 @@ import { create } from "@bufbuild/protobuf";
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import { AuditEventSchema, type AuditEvent as PbAuditEvent } from "../../gen/proto/capstan/v1/audit_service_pb.js";
 import { TokenSchema, TokenScope, type Token as PbToken } from "../../gen/proto/capstan/v1/token_service_pb.js";
-import type { AuditEvent } from "../domain/audit-log.js";
-import { InvalidArgumentError } from "../domain/errors.js";
-import type { Principal, Scope } from "../domain/principal.js";
-import type { ApiToken } from "../domain/token-store.js";
+import type { AuditEvent } from "../model/audit.js";
+import { InvalidArgumentError } from "../model/errors.js";
+import type { Principal, Scope } from "../model/principal.js";
+import type { ApiToken } from "../model/token-store.js";
 import { ts } from "./node-convert.js";
 
 const scopeToPb: Record<Scope, TokenScope> = { read: TokenScope.READ, write: TokenScope.WRITE, admin: TokenScope.ADMIN };

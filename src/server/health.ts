@@ -1,7 +1,7 @@
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/proto/health/v1/health_pb.js";
-import { AsyncQueue } from "../agents/async-queue.js";
+import { AsyncQueue } from "../shared/async-queue.js";
 
 /**
  * Serving status per service name ("" is the whole server), for

@@ -1,7 +1,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AgentService } from "../../gen/proto/capstan/v1/agent_service_pb.js";
-import type { NodeRegistry } from "../domain/node-registry.js";
-import type { AgentStreamHandler } from "../agents/grpc-agent-stream.js";
+import type { NodeRegistry } from "../managers/node-registry.js";
+import type { AgentStreamHandler } from "../sessions/grpc-agent-stream.js";
 import { peerKey, rpcLoggerKey } from "../rpc/context.js";
 import { bearerToken } from "../rpc/credentials.js";
 import { ts } from "../rpc/node-convert.js";

@@ -1,8 +1,8 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AuditService } from "../../gen/proto/capstan/v1/audit_service_pb.js";
-import type { AuditLog } from "../domain/audit-log.js";
-import { InvalidArgumentError } from "../domain/errors.js";
+import type { AuditLog } from "../managers/audit-log.js";
+import { InvalidArgumentError } from "../model/errors.js";
 import { auditEventToProto } from "../rpc/token-convert.js";
 
 const DEFAULT_PAGE = 100;

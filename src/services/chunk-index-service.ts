@@ -2,10 +2,10 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { ChunkHolderSchema, ChunkLocationSchema, type ChunkHolder, type ChunkLocation } from "../../gen/proto/capstan/v1/chunk_pb.js";
 import type { ChunkIndexService, GetChunkLocationsRequest, GetChunkLocationsResponseSchema } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
-import type { ChunkManager } from "../chunks/chunk-manager.js";
-import type { Job } from "../domain/job.js";
-import type { Node } from "../domain/node.js";
-import { requireId } from "../domain/validate.js";
+import type { ChunkManager } from "../managers/chunk-manager.js";
+import type { Job } from "../model/job.js";
+import type { Node } from "../model/node.js";
+import { requireId } from "../model/validate.js";
 
 /** A chunk command job in seed 004's shape. */
 function toReplicationCommand(job: Job) {

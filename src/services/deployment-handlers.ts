@@ -1,12 +1,12 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
-import type { CommandBus } from "../domain/command-bus.js";
-import type { DeploymentManager } from "../domain/deployment-manager.js";
-import { InvalidArgumentError } from "../domain/errors.js";
-import type { Job } from "../domain/job.js";
-import type { JobFilter } from "../domain/job-store.js";
-import type { ProjectApi } from "../domain/project-api.js";
-import { requireId } from "../domain/validate.js";
+import type { CommandBus } from "../model/command-bus.js";
+import type { DeploymentManager } from "../managers/deployment-manager.js";
+import { InvalidArgumentError } from "../model/errors.js";
+import type { Job } from "../model/job.js";
+import type { JobFilter } from "../model/job-store.js";
+import type { ProjectManager } from "../managers/project-manager.js";
+import { requireId } from "../model/validate.js";
 import { deploymentStatusFromProto, deploymentToProto, revisionToProto } from "../rpc/deployment-convert.js";
 import { requirementsFromProto } from "../rpc/placement-convert.js";
 
@@ -26,7 +26,7 @@ type Handlers = Pick<
 /** What the deployment handlers need. */
 export interface DeploymentHandlerDeps {
   deployments: DeploymentManager;
-  projects: ProjectApi;
+  projects: ProjectManager;
   /** Recent jobs of a deployment, for GetDeployment. */
   listJobs: (filter: JobFilter) => Promise<Job[]>;
   bus: CommandBus;

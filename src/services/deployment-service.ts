@@ -1,10 +1,10 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
-import type { Dispatcher } from "../agents/dispatcher.js";
-import type { JobEvents } from "../agents/job-events.js";
-import type { DeploymentManager } from "../domain/deployment-manager.js";
-import type { ProjectApi } from "../domain/project-api.js";
-import type { ServiceManager } from "../domain/service-manager.js";
+import type { Dispatcher } from "../managers/dispatcher.js";
+import type { JobEvents } from "../managers/job-events.js";
+import type { DeploymentManager } from "../managers/deployment-manager.js";
+import type { ProjectManager } from "../managers/project-manager.js";
+import type { ServiceManager } from "../managers/service-manager.js";
 import type { ClusterSnapshot } from "../orchestrator/snapshot.js";
 import type { ServiceState } from "../state/service-state.js";
 import { createDeploymentHandlers } from "./deployment-handlers.js";
@@ -14,7 +14,7 @@ import { createServiceHandlers } from "./service-handlers.js";
 /** What DeploymentService needs. */
 export interface DeploymentServiceDeps {
   deployments: DeploymentManager;
-  projects: ProjectApi;
+  projects: ProjectManager;
   services: ServiceManager;
   serviceState: ServiceState;
   snapshot: () => ClusterSnapshot;

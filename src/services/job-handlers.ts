@@ -1,11 +1,11 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
-import { AsyncQueue } from "../agents/async-queue.js";
-import type { Dispatcher } from "../agents/dispatcher.js";
-import type { JobEvent, JobEvents } from "../agents/job-events.js";
-import { InvalidArgumentError } from "../domain/errors.js";
-import { TERMINAL } from "../domain/job.js";
-import { requireId } from "../domain/validate.js";
+import { AsyncQueue } from "../shared/async-queue.js";
+import type { Dispatcher } from "../managers/dispatcher.js";
+import type { JobEvent, JobEvents } from "../managers/job-events.js";
+import { InvalidArgumentError } from "../model/errors.js";
+import { TERMINAL } from "../model/job.js";
+import { requireId } from "../model/validate.js";
 import { jobStatusFromProto, jobToProto, linesToProto } from "../rpc/job-convert.js";
 
 type JobHandlers = Pick<ServiceImpl<typeof DeploymentService>, "getJob" | "listJobs" | "cancelJob" | "watchJob">;

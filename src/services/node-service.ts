@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { NodeSummarySchema, type NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
-import type { NodeRegistry } from "../domain/node-registry.js";
+import type { NodeRegistry } from "../managers/node-registry.js";
 import { registersAnonymously } from "../rpc/access-policy.js";
 import { principalKey } from "../rpc/context.js";
 import {

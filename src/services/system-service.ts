@@ -1,5 +1,5 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { UnavailableError } from "../domain/errors.js";
+import { UnavailableError } from "../model/errors.js";
 import type { SystemService } from "../../gen/proto/capstan/v1/system_service_pb.js";
 
 /** What the SystemService handlers need. */

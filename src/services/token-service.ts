@@ -1,7 +1,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { TokenService } from "../../gen/proto/capstan/v1/token_service_pb.js";
-import { describePrincipal } from "../domain/principal.js";
-import type { TokenManager } from "../domain/token-manager.js";
+import { describePrincipal } from "../model/principal.js";
+import type { TokenManager } from "../managers/token-manager.js";
 import { principalKey } from "../rpc/context.js";
 import { principalToProto, scopeFromProto, tokenToProto, ttlFromProto } from "../rpc/token-convert.js";
 

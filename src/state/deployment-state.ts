@@ -1,4 +1,4 @@
-import type { Deployment } from "../domain/deployment.js";
+import type { Deployment } from "../model/deployment.js";
 
 /** The in-memory view of deployments that reads and placement use. */
 export class DeploymentState {

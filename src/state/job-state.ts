@@ -1,4 +1,4 @@
-import type { Job } from "../domain/job.js";
+import type { Job } from "../model/job.js";
 
 /**
  * The in-memory view of unfinished jobs (queued, dispatched, in progress):

@@ -1,4 +1,4 @@
-import type { Node } from "../domain/node.js";
+import type { Node } from "../model/node.js";
 
 /**
  * A change to the node view, for watchers (and, later, for peer replicas).

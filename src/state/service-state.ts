@@ -1,5 +1,5 @@
-import type { Replica } from "../domain/replica.js";
-import type { StoredService } from "../domain/service-store.js";
+import type { Replica } from "../model/replica.js";
+import type { StoredService } from "../model/service-store.js";
 
 /** The in-memory view of services and their replicas. */
 export class ServiceState {

@@ -1,6 +1,6 @@
 import { Prisma } from "../../gen/prisma/sqlite/client.js";
-import type { AuditEvent, AuditFilter, AuditStore } from "../domain/audit-log.js";
-import type { Db } from "./database.js";
+import type { AuditEvent, AuditFilter, AuditStore } from "../model/audit.js";
+import type { Db } from "./db.js";
 
 /** AuditStore on Prisma: append-only, read newest first by time-ordered id. */
 export class PrismaAuditStore implements AuditStore {

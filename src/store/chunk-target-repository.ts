@@ -1,5 +1,5 @@
-import type { ChunkTargetStore } from "../domain/chunk-target-store.js";
-import type { Db } from "./database.js";
+import type { ChunkTargetStore } from "../model/chunk-target-store.js";
+import type { Db } from "./db.js";
 
 /** ChunkTargetStore on Prisma. */
 export class PrismaChunkTargetStore implements ChunkTargetStore {

@@ -6,13 +6,13 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import type { Logger } from "pino";
 import { PrismaClient as SqliteClient } from "../../gen/prisma/sqlite/client.js";
 import { PrismaClient as PostgresClient } from "../../gen/prisma/postgresql/client.js";
-import type { ChunkTargetStore } from "../domain/chunk-target-store.js";
-import type { DeploymentStore } from "../domain/deployment.js";
-import type { JobStore } from "../domain/job-store.js";
-import type { NodeStore } from "../domain/node-store.js";
-import type { ServiceStore } from "../domain/service-store.js";
-import type { TokenStore } from "../domain/token-store.js";
-import type { AuditStore } from "../domain/audit-log.js";
+import type { ChunkTargetStore } from "../model/chunk-target-store.js";
+import type { DeploymentStore } from "../model/deployment.js";
+import type { JobStore } from "../model/job-store.js";
+import type { NodeStore } from "../model/node-store.js";
+import type { ServiceStore } from "../model/service-store.js";
+import type { TokenStore } from "../model/token-store.js";
+import type { AuditStore } from "../model/audit.js";
 import { PrismaAuditStore } from "./audit-repository.js";
 import { PrismaChunkTargetStore } from "./chunk-target-repository.js";
 import { PrismaDeploymentStore } from "./deployment-repository.js";
@@ -22,13 +22,9 @@ import { PrismaNodeStore } from "./node-repository.js";
 import type { Provider } from "./providers.js";
 import { PrismaServiceStore } from "./service-repository.js";
 import { PrismaTokenStore } from "./token-repository.js";
+import type { Db } from "./db.js";
 
-/**
- * The Prisma client type repositories are written against. The PostgreSQL
- * client is generated from the same models (CI checks they are in sync), so
- * its model API is the same; only the SQL underneath differs.
- */
-export type Db = SqliteClient;
+
 
 /** The opened database: its stores and its lifecycle. */
 export interface Database {

@@ -1,7 +1,7 @@
 import type { Deployment as Row, DeploymentRevision as RevisionRow } from "../../gen/prisma/sqlite/client.js";
-import type { Deployment, DeploymentRevision, DeploymentStore } from "../domain/deployment.js";
-import { noRequirements } from "../domain/placement.js";
-import type { Db } from "./database.js";
+import type { Deployment, DeploymentRevision, DeploymentStore } from "../model/deployment.js";
+import { noRequirements } from "../model/placement.js";
+import type { Db } from "./db.js";
 import { parseJson, toJson } from "./json.js";
 
 function toRow(d: Deployment): Row {

@@ -1,7 +1,7 @@
 import type { Job as Row, Prisma } from "../../gen/prisma/sqlite/client.js";
-import type { CommandPayload, Job, JobStatus } from "../domain/job.js";
-import type { JobFilter, JobStore } from "../domain/job-store.js";
-import type { Db } from "./database.js";
+import type { CommandPayload, Job, JobStatus } from "../model/job.js";
+import type { JobFilter, JobStore } from "../model/job-store.js";
+import type { Db } from "./db.js";
 import { parseJson, toJson } from "./json.js";
 
 function toRow(j: Job): Row {

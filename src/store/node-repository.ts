@@ -1,7 +1,7 @@
 import type { Node as Row } from "../../gen/prisma/sqlite/client.js";
-import { emptyCapabilities, type Node, type NodeStatus } from "../domain/node.js";
-import type { NodeStore } from "../domain/node-store.js";
-import type { Db } from "./database.js";
+import { emptyCapabilities, type Node, type NodeStatus } from "../model/node.js";
+import type { NodeStore } from "../model/node-store.js";
+import type { Db } from "./db.js";
 import { parseJson, toJson } from "./json.js";
 
 function toRow(n: Node): Row {

@@ -1,8 +1,8 @@
 import type { Replica as ReplicaRow } from "../../gen/prisma/sqlite/client.js";
-import type { Replica } from "../domain/replica.js";
-import type { ServiceSpec } from "../domain/service-spec.js";
-import type { ServiceStore, StoredService } from "../domain/service-store.js";
-import type { Db } from "./database.js";
+import type { Replica } from "../model/replica.js";
+import type { ServiceSpec } from "../model/service-spec.js";
+import type { ServiceStore, StoredService } from "../model/service-store.js";
+import type { Db } from "./db.js";
 import { parseJson, toJson } from "./json.js";
 
 /** ServiceStore on Prisma: specs as JSON text, replicas as rows. */

@@ -1,7 +1,7 @@
 import type { ApiToken as Row } from "../../gen/prisma/sqlite/client.js";
-import type { Scope } from "../domain/principal.js";
-import type { ApiToken, TokenStore } from "../domain/token-store.js";
-import type { Db } from "./database.js";
+import type { Scope } from "../model/principal.js";
+import type { ApiToken, TokenStore } from "../model/token-store.js";
+import type { Db } from "./db.js";
 
 function fromRow(r: Row): ApiToken {
   return {

@@ -17,7 +17,7 @@ import { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service
 import { JobStatus } from "../../gen/proto/capstan/v1/job_pb.js";
 import { NodeStatus } from "../../gen/proto/capstan/v1/node_pb.js";
 import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
-import { AsyncQueue } from "../../src/agents/async-queue.js";
+import { AsyncQueue } from "../../src/shared/async-queue.js";
 import { eventually } from "../support/agent-process.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 import { H2Client, grpcFrame, grpcStatus } from "../support/wire.js";

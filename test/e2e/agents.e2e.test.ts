@@ -8,7 +8,7 @@ import { AgentService, AgentStreamRequestSchema } from "../../gen/proto/capstan/
 import { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
 import { JobStatus } from "../../gen/proto/capstan/v1/job_pb.js";
 import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
-import { AsyncQueue } from "../../src/agents/async-queue.js";
+import { AsyncQueue } from "../../src/shared/async-queue.js";
 import { eventually, startAgent, type AgentProcess } from "../support/agent-process.js";
 import { recordingDocker } from "../support/recording-docker.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";

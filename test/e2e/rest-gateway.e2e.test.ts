@@ -5,7 +5,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SERVICES } from "../../src/app.js";
+import { SERVICES } from "../../src/app/app.js";
 import { readBindings } from "../../src/gateway/http-rules.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 

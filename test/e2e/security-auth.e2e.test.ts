@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { AgentService, AgentStreamRequestSchema, type AgentStreamRequest } from "../../gen/proto/capstan/v1/agent_service_pb.js";
 import { AuditService } from "../../gen/proto/capstan/v1/audit_service_pb.js";
-import { AsyncQueue } from "../../src/agents/async-queue.js";
+import { AsyncQueue } from "../../src/shared/async-queue.js";
 import { ChunkIndexService } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
 import { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
 import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentService, AgentStreamRequestSchema, type AgentStreamRequest } from "../../gen/proto/capstan/v1/agent_service_pb.js";
 import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
-import { AsyncQueue } from "../../src/agents/async-queue.js";
+import { AsyncQueue } from "../../src/shared/async-queue.js";
 import { eventually, startAgent } from "../support/agent-process.js";
 import { makeTestPki, type TestPki } from "../support/certs.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";

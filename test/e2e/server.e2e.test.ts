@@ -10,7 +10,7 @@ import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
 import { ServerReflection as ReflectionV1, ServerReflectionRequestSchema as V1Request } from "../../gen/proto/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha, ServerReflectionRequestSchema as V1alphaRequest } from "../../gen/proto/grpc/reflection/v1alpha/reflection_pb.js";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/proto/health/v1/health_pb.js";
-import { AsyncQueue } from "../../src/agents/async-queue.js";
+import { AsyncQueue } from "../../src/shared/async-queue.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 const dir = mkdtempSync(join(tmpdir(), "capstan-server-"));

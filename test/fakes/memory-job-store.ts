@@ -1,5 +1,5 @@
-import type { Job } from "../../src/domain/job.js";
-import type { JobFilter, JobStore } from "../../src/domain/job-store.js";
+import type { Job } from "../../src/model/job.js";
+import type { JobFilter, JobStore } from "../../src/model/job-store.js";
 
 /** An in-memory JobStore for unit tests. */
 export class MemoryJobStore implements JobStore {

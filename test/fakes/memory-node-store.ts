@@ -1,5 +1,5 @@
-import type { Node, NodeStatus } from "../../src/domain/node.js";
-import type { NodeStore } from "../../src/domain/node-store.js";
+import type { Node, NodeStatus } from "../../src/model/node.js";
+import type { NodeStore } from "../../src/model/node-store.js";
 
 /**
  * An in-memory NodeStore for unit tests of the domain. It records every call

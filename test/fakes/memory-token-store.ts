@@ -1,4 +1,4 @@
-import type { ApiToken, TokenStore } from "../../src/domain/token-store.js";
+import type { ApiToken, TokenStore } from "../../src/model/token-store.js";
 
 /** An in-memory TokenStore for unit tests: rows are copies, so tests see only what was stored. */
 export class MemoryTokenStore implements TokenStore {

@@ -1,4 +1,4 @@
-import type { AgentOutbound, AgentSession } from "../../src/agents/session-registry.js";
+import type { AgentOutbound, AgentSession } from "../../src/model/agent-session.js";
 
 /** A session that records what it was sent. */
 export class RecordingSession implements AgentSession {

@@ -1,4 +1,4 @@
-import { noRequirements, type PlacementRequirements } from "../../src/domain/placement.js";
+import { noRequirements, type PlacementRequirements } from "../../src/model/placement.js";
 import type { NodeSnapshot } from "../../src/orchestrator/snapshot.js";
 
 /** A node snapshot with sensible defaults: online, eligible, 4 cores, 8 GiB, 100 GiB disk. */

@@ -1,6 +1,6 @@
 import type { DescMessage, JsonValue } from "@bufbuild/protobuf";
 import fc from "fast-check";
-import { SERVICES } from "../../src/app.js";
+import { SERVICES } from "../../src/app/app.js";
 
 /** A byte-level edit of a valid message; positions wrap around the message's length. */
 export type ByteMutation =

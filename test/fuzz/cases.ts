@@ -2,7 +2,7 @@ import { toJsonString } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import fc from "fast-check";
 import { AgentService, AgentStreamRequestSchema, type AgentStreamRequest } from "../../gen/proto/capstan/v1/agent_service_pb.js";
-import { SERVICES } from "../../src/app.js";
+import { SERVICES } from "../../src/app/app.js";
 import {
   credential, credentialHeaders, framing, headerName, headerValue, mutateBytes, mutateJson, payload, queryString, rawSegment, restBody,
   type Credential, type Framing, type Payload, type RestBody,

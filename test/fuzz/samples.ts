@@ -5,7 +5,7 @@ import { CreateDeploymentRequestSchema, ApplyRequestSchema } from "../../gen/pro
 import { RegisterNodeRequestSchema } from "../../gen/proto/capstan/v1/node_service_pb.js";
 import { ReportChunksRequestSchema } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
 import { Health } from "../../gen/proto/health/v1/health_pb.js";
-import { SERVICES } from "../../src/app.js";
+import { SERVICES } from "../../src/app/app.js";
 
 /** Ids of the state the fuzz suite seeds, so valid samples name things that exist. */
 export interface SeedIds {

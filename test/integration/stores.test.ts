@@ -1,10 +1,10 @@
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { emptyCapabilities, type Node } from "../../src/domain/node.js";
-import { noRequirements } from "../../src/domain/placement.js";
+import { emptyCapabilities, type Node } from "../../src/model/node.js";
+import { noRequirements } from "../../src/model/placement.js";
 import { openDatabase, type Database } from "../../src/store/database.js";
 import { createTestDatabase, providers, type TestDatabase } from "../support/providers.js";
-import { spec } from "../fakes/services.js";
+import { spec } from "../fakes/service-specs.js";
 
 const logger = pino({ level: "silent" });
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));

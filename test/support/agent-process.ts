@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-const BIN = fileURLToPath(new URL("../../src/agent/bin.mjs", import.meta.url));
+const BIN = fileURLToPath(new URL("../../src/capstan-agent/bin.mjs", import.meta.url));
 
 /** A real capstan-agent process. */
 export interface AgentProcess {

@@ -1,9 +1,9 @@
 import type { Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { pino, type Logger } from "pino";
-import { startApp, type App } from "../../src/app.js";
-import { loadConfig } from "../../src/config.js";
-import { REDACT_PATHS } from "../../src/logger.js";
+import { startApp, type App } from "../../src/app/app.js";
+import { loadConfig } from "../../src/config/config.js";
+import { REDACT_PATHS } from "../../src/shared/logger.js";
 
 /** A running Capstan on a free port, and transports for each protocol. */
 export interface TestServer {

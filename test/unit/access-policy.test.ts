@@ -3,10 +3,10 @@ import { describe, expect, it } from "vitest";
 import { Health } from "../../gen/proto/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../gen/proto/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../../gen/proto/grpc/reflection/v1alpha/reflection_pb.js";
-import { SERVICES } from "../../src/app.js";
-import { DomainError } from "../../src/domain/errors.js";
-import { emptyCapabilities, type Node } from "../../src/domain/node.js";
-import type { Principal } from "../../src/domain/principal.js";
+import { SERVICES } from "../../src/app/app.js";
+import { DomainError } from "../../src/model/errors.js";
+import { emptyCapabilities, type Node } from "../../src/model/node.js";
+import type { Principal } from "../../src/model/principal.js";
 import { authorize, POLICY, registersAnonymously, type AccessTarget, type Requirement } from "../../src/rpc/access-policy.js";
 
 const node = (id: string, anonymous: boolean): Node => ({

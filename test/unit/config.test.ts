@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../src/config.js";
+import { ConfigError, loadConfig } from "../../src/config/config.js";
 
 describe("configuration", () => {
   it("defaults to port 8080, embedded SQLite, a 15 s heartbeat TTL and JSON logs off a terminal", () => {

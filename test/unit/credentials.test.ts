@@ -1,12 +1,12 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.js";
-import { emptyCapabilities } from "../../src/domain/node.js";
-import { NodeRegistry } from "../../src/domain/node-registry.js";
-import { TokenManager } from "../../src/domain/token-manager.js";
-import { hashToken } from "../../src/domain/tokens.js";
+import { loadConfig } from "../../src/config/config.js";
+import { emptyCapabilities } from "../../src/model/node.js";
+import { NodeRegistry } from "../../src/managers/node-registry.js";
+import { TokenManager } from "../../src/managers/token-manager.js";
+import { hashToken } from "../../src/model/tokens.js";
 import { callPeer, resolvePrincipal, type CredentialDeps } from "../../src/rpc/credentials.js";
-import { GATEWAY_PEER_HEADER } from "../../src/server/peer.js";
+import { GATEWAY_PEER_HEADER } from "../../src/shared/peer.js";
 import { NodeState } from "../../src/state/node-state.js";
 import { MemoryNodeStore } from "../fakes/memory-node-store.js";
 import { MemoryTokenStore } from "../fakes/memory-token-store.js";

@@ -1,8 +1,8 @@
 import { pino } from "pino";
 import { beforeEach, describe, expect, it } from "vitest";
-import { Dispatcher } from "../../src/agents/dispatcher.js";
-import { JobEvents, type JobEvent } from "../../src/agents/job-events.js";
-import { SessionRegistry } from "../../src/agents/session-registry.js";
+import { Dispatcher } from "../../src/managers/dispatcher.js";
+import { JobEvents, type JobEvent } from "../../src/managers/job-events.js";
+import { SessionRegistry } from "../../src/sessions/session-registry.js";
 import { JobState } from "../../src/state/job-state.js";
 import { ManualClock } from "../fakes/clock.js";
 import { MemoryJobStore } from "../fakes/memory-job-store.js";

@@ -1,11 +1,11 @@
 import { pino } from "pino";
 import { beforeEach, describe, expect, it } from "vitest";
-import { NotFoundError } from "../../src/domain/errors.js";
-import { emptyCapabilities } from "../../src/domain/node.js";
-import type { RegisterNodeInput } from "../../src/domain/node-input.js";
-import { emptyMetrics, NodeRegistry } from "../../src/domain/node-registry.js";
-import { LivenessMonitor } from "../../src/domain/liveness-monitor.js";
-import { tokenMatches } from "../../src/domain/tokens.js";
+import { NotFoundError } from "../../src/model/errors.js";
+import { emptyCapabilities } from "../../src/model/node.js";
+import type { RegisterNodeInput } from "../../src/model/node-input.js";
+import { emptyMetrics, NodeRegistry } from "../../src/managers/node-registry.js";
+import { LivenessMonitor } from "../../src/managers/liveness-monitor.js";
+import { tokenMatches } from "../../src/model/tokens.js";
 import { NodeState } from "../../src/state/node-state.js";
 import { ManualClock } from "../fakes/clock.js";
 import { MemoryNodeStore } from "../fakes/memory-node-store.js";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { withAllocations } from "../../src/orchestrator/build-snapshot.js";
 import { reconcile, type ReconcileInput } from "../../src/orchestrator/reconcile.js";
-import { replica, spec } from "../fakes/services.js";
+import { replica, spec } from "../fakes/service-specs.js";
 import { snap } from "../fakes/snapshots.js";
 
 const nodes = (...ids: string[]) => ({ nodes: ids.map((id) => snap(id)) });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SessionRegistry } from "../../src/agents/session-registry.js";
+import { SessionRegistry } from "../../src/sessions/session-registry.js";
 import { RecordingSession } from "../fakes/recording-session.js";
 
 describe("SessionRegistry", () => {

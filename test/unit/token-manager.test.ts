@@ -1,8 +1,8 @@
 import { pino } from "pino";
 import { beforeEach, describe, expect, it } from "vitest";
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "../../src/domain/errors.js";
-import { TokenManager } from "../../src/domain/token-manager.js";
-import { hashToken } from "../../src/domain/tokens.js";
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "../../src/model/errors.js";
+import { TokenManager } from "../../src/managers/token-manager.js";
+import { hashToken } from "../../src/model/tokens.js";
 import { ManualClock } from "../fakes/clock.js";
 import { MemoryTokenStore } from "../fakes/memory-token-store.js";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { InvalidArgumentError } from "../../src/domain/errors.js";
-import { optionalAddress, requireId, validateLabels, validateTags } from "../../src/domain/validate.js";
-import { parseDuration } from "../../src/domain/duration.js";
+import { InvalidArgumentError } from "../../src/model/errors.js";
+import { optionalAddress, requireId, validateLabels, validateTags } from "../../src/model/validate.js";
+import { parseDuration } from "../../src/model/duration.js";
 
 describe("address validation", () => {
   it.each([

@@ -1,0 +1,220 @@
+import { readFileSync } from "node:fs";
+import { BlockList, isIP } from "node:net";
+import { z } from "zod";
+import type { AnonymousScope } from "../model/principal.js";
+import { parseDuration } from "../model/duration.js";
+
+/** Capstan's configuration: parsed once from the environment, validated, frozen. */
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  /** Unset: embedded SQLite in ./data/capstan.db. */
+  readonly databaseUrl: string | undefined;
+  readonly heartbeatTtlMs: number;
+  readonly heartbeatFlushMs: number;
+  readonly shutdownTimeoutMs: number;
+  /** How often the service reconciler runs (it also runs soon after changes). */
+  readonly reconcileIntervalMs: number;
+  /** How long past the heartbeat TTL a node may be offline before its replicas move. */
+  readonly replicaGraceMs: number;
+  /** At most this many replicas of one service start at once. */
+  readonly maxParallel: number;
+  /** Chunk index: default replication target, monitor period, commands per node per round, failure-domain label. */
+  readonly chunks: { readonly replication: number; readonly intervalMs: number; readonly perNodeLimit: number; readonly spreadLabel: string };
+  readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Pretty logs for people at a terminal; JSON otherwise. */
+  readonly logPretty: boolean;
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+  /** The URL agents are told to use (RegisterNode's control_plane_url). */
+  readonly publicUrl: string | undefined;
+  /** Join token for first registrations; unset means open registration. */
+  readonly joinToken: string | undefined;
+  readonly corsOrigins: readonly string[];
+  /** Security: dev mode, tokens, anonymous grants, mutual TLS. */
+  readonly auth: AuthConfig;
+  /** Limits that keep one client from pinning the server. */
+  readonly limits: LimitsConfig;
+}
+
+/** Who gets in without a token, and how the first admin token is made. */
+export interface AuthConfig {
+  /** CAPSTAN_DEV=1: token-less callers on loopback may do anything. */
+  readonly dev: boolean;
+  /** CAPSTAN_ADMIN_TOKEN: an admin token's secret, made at start if the store lacks it. */
+  readonly adminToken: string | undefined;
+  /** CAPSTAN_ANONYMOUS_SCOPES: what token-less callers may do (default: nothing). */
+  readonly anonymousScopes: ReadonlySet<AnonymousScope>;
+  /** CAPSTAN_ANONYMOUS_NETWORKS: where token-less callers may come from (default: anywhere, once scopes are granted). */
+  readonly anonymousNetworks: BlockList | undefined;
+  readonly anonymousNetworksText: string;
+  /** TLS_CLIENT_CA: PEM CA; when set, agents must present a client certificate naming their node. */
+  readonly clientCa: Buffer | undefined;
+}
+
+/** Per-call and per-client limits. */
+export interface LimitsConfig {
+  /** Largest request message or REST body, in bytes. */
+  readonly maxMessageBytes: number;
+  /** Calls per second per client (token, node or address); 0: unlimited. */
+  readonly ratePerSecond: number;
+  /** Longest a unary call may run. */
+  readonly rpcTimeoutMs: number;
+  /** Open streaming calls, in total and per client. */
+  readonly maxStreams: number;
+  readonly maxStreamsPerClient: number;
+  /** Log bytes kept per job (the tail). */
+  readonly jobLogBytes: number;
+}
+
+/** A configuration problem, naming the environment variable. */
+export class ConfigError extends Error {
+  constructor(readonly variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+    this.name = "ConfigError";
+  }
+}
+
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) {
+    ctx.addIssue({ code: "custom", message: `"${text}" is not a duration such as 15s, 500ms or 2m` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const schema = z.object({
+  HOST: z.string().min(1).default("0.0.0.0"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  DATABASE_URL: z
+    .string()
+    .optional()
+    .refine((u) => u === undefined || u === "" || /^(file:|postgres(ql)?:\/\/)/.test(u), {
+      message: "must start with file:, postgresql:// or postgres://",
+    }),
+  HEARTBEAT_TTL: duration.default(15_000),
+  HEARTBEAT_FLUSH_INTERVAL: duration.default(10_000),
+  SHUTDOWN_TIMEOUT: duration.default(10_000),
+  RECONCILE_INTERVAL: duration.default(2_000),
+  REPLICA_GRACE: duration.default(30_000),
+  MAX_PARALLEL: z.coerce.number().int().min(1).max(1000).default(2),
+  CHUNK_REPLICATION: z.coerce.number().int().min(1).max(100).default(3),
+  CHUNK_MONITOR_INTERVAL: duration.default(5_000),
+  CHUNK_COMMANDS_PER_NODE: z.coerce.number().int().min(1).max(10_000).default(10),
+  CHUNK_SPREAD_LABEL: z.string().default("zone"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOG_FORMAT: z.enum(["json", "pretty", "auto"]).default("auto"),
+  TLS_CERT: z.string().optional(),
+  TLS_KEY: z.string().optional(),
+  PUBLIC_URL: z.url().optional(),
+  CAPSTAN_JOIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  AGENT_SECRET_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  CORS_ORIGINS: z.string().default(""),
+  CAPSTAN_DEV: z.enum(["0", "1", "true", "false"], { message: "must be 1, 0, true or false" }).default("0"),
+  CAPSTAN_ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  CAPSTAN_ANONYMOUS_SCOPES: z.string().default(""),
+  CAPSTAN_ANONYMOUS_NETWORKS: z.string().default(""),
+  TLS_CLIENT_CA: z.string().optional(),
+  MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).max(1 << 30).default(4 << 20),
+  RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(200),
+  RPC_TIMEOUT: duration.default(60_000),
+  MAX_STREAMS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  MAX_STREAMS_PER_CLIENT: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  JOB_LOG_BYTES: z.coerce.number().int().min(1024).max(64 << 20).default(64 * 1024),
+});
+
+const ANONYMOUS_SCOPES = new Set<AnonymousScope>(["read", "write", "node"]);
+
+function parseAnonymousScopes(text: string): Set<AnonymousScope> {
+  const scopes = new Set<AnonymousScope>();
+  for (const word of text.split(",").map((w) => w.trim()).filter(Boolean)) {
+    if (!ANONYMOUS_SCOPES.has(word as AnonymousScope)) {
+      throw new ConfigError("CAPSTAN_ANONYMOUS_SCOPES", `"${word}" is not one of read, write, node (admin is never anonymous)`);
+    }
+    scopes.add(word as AnonymousScope);
+  }
+  return scopes;
+}
+
+function parseNetworks(text: string): BlockList | undefined {
+  const words = text.split(",").map((w) => w.trim()).filter(Boolean);
+  if (words.length === 0) return undefined;
+  const list = new BlockList();
+  for (const word of words) {
+    const [address, bits] = word.split("/");
+    const family = isIP(address);
+    const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
+    if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
+      throw new ConfigError("CAPSTAN_ANONYMOUS_NETWORKS", `"${word}" is not an address or CIDR such as 10.0.0.0/8 or fd00::/8`);
+    }
+    list.addSubnet(address, prefix, family === 6 ? "ipv6" : "ipv4");
+  }
+  return list;
+}
+
+/**
+ * Reads and validates the configuration. Throws ConfigError naming the first
+ * bad variable, so the server stops before it opens anything.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean(process.stdout.isTTY)): Config {
+  const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = schema.safeParse(defined);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(String(issue.path[0] ?? "environment"), issue.message);
+  }
+  const e = parsed.data;
+  if (Boolean(e.TLS_CERT) !== Boolean(e.TLS_KEY)) {
+    throw new ConfigError(e.TLS_CERT ? "TLS_KEY" : "TLS_CERT", "TLS_CERT and TLS_KEY must be set together");
+  }
+  if (e.TLS_CLIENT_CA && !e.TLS_CERT) throw new ConfigError("TLS_CLIENT_CA", "needs TLS_CERT and TLS_KEY: client certificates are only asked for over TLS");
+  return Object.freeze({
+    host: e.HOST,
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL || undefined,
+    heartbeatTtlMs: e.HEARTBEAT_TTL,
+    heartbeatFlushMs: e.HEARTBEAT_FLUSH_INTERVAL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    reconcileIntervalMs: e.RECONCILE_INTERVAL,
+    replicaGraceMs: e.REPLICA_GRACE,
+    maxParallel: e.MAX_PARALLEL,
+    chunks: Object.freeze({
+      replication: e.CHUNK_REPLICATION,
+      intervalMs: e.CHUNK_MONITOR_INTERVAL,
+      perNodeLimit: e.CHUNK_COMMANDS_PER_NODE,
+      spreadLabel: e.CHUNK_SPREAD_LABEL,
+    }),
+    logLevel: e.LOG_LEVEL,
+    logPretty: e.LOG_FORMAT === "pretty" || (e.LOG_FORMAT === "auto" && isTty),
+    tls: e.TLS_CERT && e.TLS_KEY ? { cert: readPem("TLS_CERT", e.TLS_CERT), key: readPem("TLS_KEY", e.TLS_KEY) } : undefined,
+    publicUrl: e.PUBLIC_URL,
+    joinToken: e.CAPSTAN_JOIN_TOKEN ?? e.AGENT_SECRET_TOKEN,
+    corsOrigins: Object.freeze(e.CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean)),
+    auth: Object.freeze({
+      dev: e.CAPSTAN_DEV === "1" || e.CAPSTAN_DEV === "true",
+      adminToken: e.CAPSTAN_ADMIN_TOKEN,
+      anonymousScopes: parseAnonymousScopes(e.CAPSTAN_ANONYMOUS_SCOPES),
+      anonymousNetworks: parseNetworks(e.CAPSTAN_ANONYMOUS_NETWORKS),
+      anonymousNetworksText: e.CAPSTAN_ANONYMOUS_NETWORKS,
+      clientCa: e.TLS_CLIENT_CA ? readPem("TLS_CLIENT_CA", e.TLS_CLIENT_CA) : undefined,
+    }),
+    limits: Object.freeze({
+      maxMessageBytes: e.MAX_MESSAGE_BYTES,
+      ratePerSecond: e.RATE_LIMIT,
+      rpcTimeoutMs: e.RPC_TIMEOUT,
+      maxStreams: e.MAX_STREAMS,
+      maxStreamsPerClient: e.MAX_STREAMS_PER_CLIENT,
+      jobLogBytes: e.JOB_LOG_BYTES,
+    }),
+  });
+}
+
+function readPem(variable: string, path: string): Buffer {
+  try {
+    const pem = readFileSync(path);
+    if (!pem.includes("-----BEGIN")) throw new Error("not PEM");
+    return pem;
+  } catch (err) {
+    throw new ConfigError(variable, `cannot read a PEM file at "${path}" (${(err as Error).message})`);
+  }
+}

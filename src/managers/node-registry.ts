@@ -1,0 +1,240 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { NodeState } from "../state/node-state.js";
+import { NotFoundError, PermissionDeniedError, UnauthenticatedError } from "../model/errors.js";
+import { KeyedLock } from "../shared/keyed-lock.js";
+import type { Node, NodeEligibility, NodeMetrics } from "../model/node.js";
+import type { HeartbeatInput, ListNodesInput, RegisterNodeInput } from "../model/node-input.js";
+import { parseLabelSelector, pageOf } from "../model/node-query.js";
+import type { NodeStore } from "../model/node-store.js";
+import { hashToken, newToken, tokenMatches } from "../model/tokens.js";
+import { validateHeartbeat, validateRegistration } from "../model/node-validation.js";
+import { requireId } from "../model/validate.js";
+
+/** What NodeRegistry needs from its surroundings. */
+export interface NodeRegistryDeps {
+  store: NodeStore;
+  state: NodeState;
+  logger: Logger;
+  /** Injected so tests control time. */
+  now?: () => Date;
+}
+
+/** A page of nodes. */
+export interface NodePage {
+  nodes: Node[];
+  count: number;
+  nextPageToken: string;
+}
+
+/**
+ * The node domain: registration, reads, heartbeats, eligibility and drain.
+ * Writes reach the store before memory so an acknowledged write survives a
+ * crash; heartbeats touch memory only, and the LivenessMonitor persists them
+ * in batches and on status transitions.
+ */
+export class NodeRegistry {
+  private readonly lock = new KeyedLock();
+  private readonly now: () => Date;
+  /** Nodes whose last-seen time or metrics changed since the last flush. */
+  readonly dirty = new Set<string>();
+
+  constructor(private readonly deps: NodeRegistryDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /**
+   * Creates or updates a node and issues it a fresh token. `anonymous` marks a
+   * node registered without credentials (see Node.anonymous).
+   */
+  async register(input: RegisterNodeInput, options: { anonymous?: boolean } = {}): Promise<{ node: Node; token: string }> {
+    const valid = validateRegistration(input);
+    const key = valid.nodeId !== "" ? `id:${valid.nodeId}` : `name:${valid.name}`;
+    return this.lock.run(key, async () => {
+      const existing = this.registrationTarget(valid.nodeId, valid.name);
+      const token = newToken("cpn");
+      const node = await this.save(existing, valid, hashToken(token), options.anonymous ?? false);
+      this.deps.logger.info({ nodeId: node.id, name: node.name, created: !existing }, "node registered");
+      return { node, token };
+    });
+  }
+
+  /**
+   * Updates what a node's agent reports about itself (address, labels,
+   * capabilities...) and marks it online, keeping its token.
+   */
+  async refresh(nodeId: string, input: RegisterNodeInput): Promise<Node> {
+    const valid = validateRegistration({ ...input, nodeId });
+    return this.lock.run(`id:${nodeId}`, async () => {
+      const existing = this.get(nodeId);
+      return this.save(existing, valid, existing.tokenHash, existing.anonymous);
+    });
+  }
+
+  /** The node a registration with this id (or, without one, this name) would update, if any. */
+  registrationTarget(nodeId: string, name: string): Node | undefined {
+    return nodeId !== "" ? this.deps.state.get(nodeId) : this.deps.state.getByName(name);
+  }
+
+  /**
+   * The node a token belongs to. A token that is another node's is
+   * PermissionDenied (it is valid, just not for this node); anything else that
+   * is not this node's own token is Unauthenticated.
+   */
+  authenticate(nodeId: string, token: string): Node {
+    const node = nodeId === "" ? undefined : this.deps.state.get(nodeId);
+    if (node && token !== "" && tokenMatches(token, node.tokenHash)) return node;
+    const owner = token === "" ? undefined : this.nodeForToken(token);
+    if (owner) throw new PermissionDeniedError(`the token of node "${owner.id}" cannot act for node "${nodeId}"`);
+    throw new UnauthenticatedError("missing or invalid node token");
+  }
+
+  /** The node a bearer token belongs to, if it is a node token. */
+  nodeForToken(token: string): Node | undefined {
+    return this.deps.state.getByTokenHash(hashToken(token));
+  }
+
+  private async save(existing: Node | undefined, valid: RegisterNodeInput, tokenHash: string, anonymous: boolean): Promise<Node> {
+    const now = this.now();
+    const node: Node = {
+      id: existing?.id ?? (valid.nodeId || randomUUID()),
+      name: valid.name,
+      address: valid.address,
+      labels: valid.labels,
+      tags: valid.tags,
+      capabilities: valid.capabilities,
+      ports: valid.ports,
+      status: "online",
+      eligibility: existing?.eligibility ?? "eligible",
+      draining: existing?.draining ?? false,
+      agentVersion: valid.agentVersion,
+      tokenHash,
+      anonymous,
+      metrics: existing?.metrics,
+      lastHeartbeatAt: now,
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    };
+    // A node not in memory is not stored either (memory follows the store), and the
+    // caller's lock keeps another registration of it out: a plain insert will do.
+    await (existing ? this.deps.store.upsert(node) : this.deps.store.insert(node));
+    this.deps.state.put(node);
+    this.dirty.delete(node.id);
+    return node;
+  }
+
+  /** Lists nodes matching the filter, a page at a time, ordered by id. */
+  list(input: ListNodesInput): NodePage {
+    const selector = parseLabelSelector(input.labelSelector);
+    const matches = this.deps.state.list().filter(
+      (n) =>
+        (input.status === undefined || n.status === input.status) &&
+        (input.tag === "" || n.tags.includes(input.tag)) &&
+        selector.every(([k, v]) => n.labels[k] === v),
+    );
+    return pageOf(matches, input.pageSize, input.pageToken);
+  }
+
+  /** Every node, ordered by id. */
+  all(): Node[] {
+    return this.deps.state.list();
+  }
+
+  /** The node with this id, or undefined. */
+  find(nodeId: string): Node | undefined {
+    return this.deps.state.get(nodeId);
+  }
+
+  /** Returns a node or throws NotFound. */
+  get(nodeId: string): Node {
+    requireId("node_id", nodeId);
+    const node = this.deps.state.get(nodeId);
+    if (!node) throw new NotFoundError("node", nodeId);
+    return node;
+  }
+
+  /**
+   * Records a heartbeat. Memory only, unless the node comes back online: that
+   * transition is persisted before the call returns.
+   */
+  async heartbeat(nodeId: string, metrics: HeartbeatInput): Promise<Node> {
+    const valid: NodeMetrics = validateHeartbeat(metrics);
+    const current = this.get(nodeId);
+    const now = this.now();
+    if (current.status === "online") {
+      const node = { ...current, metrics: valid, lastHeartbeatAt: now };
+      this.deps.state.put(node, true);
+      this.dirty.add(nodeId);
+      return node;
+    }
+    return this.lock.run(`id:${nodeId}`, async () => {
+      const latest = this.get(nodeId);
+      const node: Node = { ...latest, status: "online", metrics: valid, lastHeartbeatAt: now, updatedAt: now };
+      await this.deps.store.setStatus(nodeId, "online", now);
+      this.deps.state.put(node);
+      this.dirty.add(nodeId);
+      this.deps.logger.info({ nodeId }, "node online");
+      return node;
+    });
+  }
+
+  /**
+   * Marks a node offline. Memory changes first and the store write is queued
+   * behind the node's lock, so a heartbeat racing with it is persisted after it.
+   */
+  async markOffline(nodeId: string): Promise<void> {
+    const current = this.deps.state.get(nodeId);
+    if (!current || current.status === "offline") return;
+    const now = this.now();
+    this.deps.state.put({ ...current, status: "offline", updatedAt: now });
+    this.deps.logger.info({ nodeId, lastHeartbeat: current.lastHeartbeatAt }, "node offline");
+    await this.lock.run(`id:${nodeId}`, () => this.deps.store.setStatus(nodeId, "offline", now));
+  }
+
+  /** Marks a node online without metrics, e.g. when its agent stream opens. */
+  async touch(nodeId: string): Promise<Node> {
+    const current = this.get(nodeId);
+    return this.heartbeat(nodeId, current.metrics ?? emptyMetrics());
+  }
+
+  /** Makes a node eligible or ineligible for new work. */
+  async setEligibility(nodeId: string, eligibility: NodeEligibility): Promise<Node> {
+    return this.update(nodeId, (n) => ({ ...n, eligibility, draining: eligibility === "eligible" ? false : n.draining }));
+  }
+
+  /** Starts a drain (ineligible, draining), or ends one (eligible again). */
+  async drain(nodeId: string, cancel: boolean): Promise<Node> {
+    return this.update(nodeId, (n) =>
+      cancel ? { ...n, eligibility: "eligible", draining: false } : { ...n, eligibility: "ineligible", draining: true },
+    );
+  }
+
+  /** Removes a node and with it its token. */
+  async delete(nodeId: string): Promise<void> {
+    this.get(nodeId);
+    await this.lock.run(`id:${nodeId}`, async () => {
+      await this.deps.store.delete(nodeId);
+      this.deps.state.remove(nodeId);
+      this.dirty.delete(nodeId);
+      this.deps.logger.info({ nodeId }, "node deleted");
+    });
+  }
+
+  private async update(nodeId: string, change: (node: Node) => Node): Promise<Node> {
+    this.get(nodeId);
+    return this.lock.run(`id:${nodeId}`, async () => {
+      const node = { ...change(this.get(nodeId)), updatedAt: this.now() };
+      await this.deps.store.upsert(node);
+      this.deps.state.put(node);
+      return node;
+    });
+  }
+}
+
+/** Metrics with every figure zero. */
+export function emptyMetrics(): NodeMetrics {
+  return {
+    cpuUsage: 0, memUsage: 0, diskFreeMb: 0, runningContainers: [], memoryUsedMb: 0, diskUsedMb: 0,
+    cacheHitRate: 0, totalChunks: 0, activeConnections: 0, uploadSpeedMbps: 0, downloadSpeedMbps: 0, load1: 0,
+  };
+}

@@ -1,0 +1,206 @@
+import type { Logger } from "pino";
+import type { ServiceState } from "../state/service-state.js";
+import { reconcile } from "../orchestrator/reconcile.js";
+import type { ClusterSnapshot } from "../orchestrator/snapshot.js";
+import type { CommandBus } from "../model/command-bus.js";
+import { newTimeOrderedId } from "../model/ids.js";
+import { KeyedLock } from "../shared/keyed-lock.js";
+import type { Job } from "../model/job.js";
+import type { Node } from "../model/node.js";
+import type { Replica, ReplicaStatus } from "../model/replica.js";
+import type { ServiceStore } from "../model/service-store.js";
+
+/** Reconciler settings. */
+export interface ReconcilerOptions {
+  intervalMs: number;
+  /** A node offline this long past its heartbeat TTL has its replicas placed elsewhere. */
+  graceMs: number;
+  heartbeatTtlMs: number;
+  maxParallel: number;
+  now?: () => number;
+}
+
+const FROM_JOB: Partial<Record<Job["status"], ReplicaStatus>> = {
+  in_progress: "running",
+  completed: "stopped",
+  failed: "failed",
+  timed_out: "failed",
+  cancelled: "stopped",
+};
+
+/**
+ * The small runner that applies the pure reconciler's plans: it persists
+ * replicas, then sends LAUNCH_REPLICA / STOP_REPLICA jobs, and follows the
+ * launch jobs (a replica runs while its launch job is in progress). It runs
+ * every interval and soon after anything that matters changes.
+ */
+export class ServiceReconciler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private soon: NodeJS.Timeout | undefined;
+  private readonly lock = new KeyedLock();
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: ServiceStore,
+    private readonly state: ServiceState,
+    private readonly bus: CommandBus,
+    private readonly nodes: () => Node[],
+    private readonly snapshot: () => ClusterSnapshot,
+    private readonly options: ReconcilerOptions,
+    private readonly logger: Logger,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Loads services and replicas, follows replica jobs, and starts the loop. */
+  async start(): Promise<void> {
+    this.state.load(await this.store.listServices(), await this.store.listReplicas());
+    this.bus.onJobChange((job) => {
+      if (job.replicaId) void this.onJob(job).catch((err: unknown) => this.logger.error({ err, jobId: job.id }, "replica update failed"));
+    });
+    this.timer = setInterval(() => this.trigger(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the loop. */
+  stop(): void {
+    clearInterval(this.timer);
+    clearTimeout(this.soon);
+  }
+
+  /**
+   * Asks for a pass soon. Requests within 50 ms share one pass (a fleet
+   * reconnecting asks thousands of times a second); passes never overlap, and
+   * a request during one causes one more.
+   */
+  trigger(): void {
+    if (this.soon) return;
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      this.run();
+    }, 50);
+    this.soon.unref();
+  }
+
+  private run(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.pass()
+      .catch((err: unknown) => this.logger.error({ err }, "reconcile pass failed"))
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.run();
+        }
+      });
+  }
+
+  /** One pass; resolves when its jobs are submitted. Exposed for tests. */
+  async pass(): Promise<void> {
+    // Nothing desired and nothing running: no snapshot to build.
+    if (this.state.services.size === 0 && this.state.replicas.size === 0) return;
+    const now = this.now();
+    const lostNodes = new Set(
+      this.nodes()
+        .filter((n) => n.status === "offline" && now - (n.lastHeartbeatAt?.getTime() ?? 0) > this.options.heartbeatTtlMs + this.options.graceMs)
+        .map((n) => n.id),
+    );
+    const plan = reconcile({
+      services: this.state.listServices().map((s) => ({ spec: s.spec, specHash: s.specHash })),
+      replicas: [...this.state.replicas.values()],
+      snapshot: this.snapshot(),
+      lostNodes,
+      maxParallel: this.options.maxParallel,
+    });
+    for (const id of plan.lost) await this.setStatus(id, "lost");
+    for (const stop of plan.stops) {
+      const r = this.state.replicas.get(stop.replicaId);
+      if (!r) continue;
+      await this.setStatus(r.id, r.status === "lost" ? "stopped" : "stopping");
+      await this.bus.submit({ nodeId: r.nodeId, serviceName: r.serviceName, replicaId: r.id, payload: { type: "stop_replica", serviceName: r.serviceName, replicaId: r.id } });
+      this.logger.info({ replicaId: r.id, nodeId: r.nodeId, reason: stop.reason }, "stopping replica");
+    }
+    for (const launch of plan.launches) {
+      const service = this.state.services.get(launch.serviceName);
+      if (!service) continue;
+      if (!launch.nodeId) {
+        this.logger.warn({ service: launch.serviceName, reason: launch.reason }, "replica cannot be placed");
+        continue;
+      }
+      const at = new Date(now);
+      const replica: Replica = {
+        id: `${service.spec.name}-${newTimeOrderedId(now).slice(-12)}`,
+        serviceName: service.spec.name,
+        nodeId: launch.nodeId,
+        status: "pending",
+        specHash: service.specHash,
+        jobId: "",
+        createdAt: at,
+        updatedAt: at,
+      };
+      await this.save(replica);
+      const job = await this.bus.submit({
+        nodeId: launch.nodeId,
+        serviceName: replica.serviceName,
+        replicaId: replica.id,
+        payload: { type: "launch_replica", service: service.spec, replicaId: replica.id },
+      });
+      await this.lock.run(replica.id, async () => {
+        const latest = this.state.replicas.get(replica.id) ?? replica;
+        await this.save({ ...latest, jobId: job.id });
+      });
+      this.logger.info({ replicaId: replica.id, nodeId: launch.nodeId }, "launching replica");
+    }
+    await this.collectGarbage();
+  }
+
+  private onJob(job: Job): Promise<void> {
+    // Job events and the pass that created the replica both write it: one at a time.
+    return this.lock.run(job.replicaId, () => this.onJobLocked(job));
+  }
+
+  private async onJobLocked(job: Job): Promise<void> {
+    const r = this.state.replicas.get(job.replicaId);
+    if (!r) return;
+    if (job.type === "launch_replica") {
+      const status = FROM_JOB[job.status];
+      // A lost replica stays lost until the node is back and it is stopped.
+      if (!status || r.status === "lost" || (r.jobId !== "" && r.jobId !== job.id)) return;
+      if (status !== r.status && !(r.status === "stopping" && status === "running")) await this.setStatus(r.id, status);
+      if (status !== "running") this.trigger();
+    } else if (job.type === "stop_replica" && job.status === "completed") {
+      await this.setStatus(r.id, "stopped");
+    }
+  }
+
+  private setStatus(id: string, status: ReplicaStatus): Promise<void> {
+    return this.lock.run(`status:${id}`, () => this.setStatusLocked(id, status));
+  }
+
+  private async setStatusLocked(id: string, status: ReplicaStatus): Promise<void> {
+    const r = this.state.replicas.get(id);
+    if (!r || r.status === status) return;
+    await this.save({ ...r, status, updatedAt: new Date(this.now()) });
+  }
+
+  private async save(r: Replica): Promise<void> {
+    await this.store.saveReplica(r);
+    this.state.replicas.set(r.id, r);
+  }
+
+  /** Forgets replicas that ended more than ten intervals ago. */
+  private async collectGarbage(): Promise<void> {
+    const cutoff = this.now() - 10 * this.options.intervalMs;
+    for (const r of [...this.state.replicas.values()]) {
+      if ((r.status === "stopped" || r.status === "failed") && r.updatedAt.getTime() < cutoff) {
+        await this.store.deleteReplica(r.id);
+        this.state.replicas.delete(r.id);
+      }
+    }
+  }
+}
