@@ -70,7 +70,7 @@ export function sampleJson(method: DescMethod, ids: SeedIds): Record<string, Jso
   return toJson(method.input, create(method.input, sampleInit(method.input, ids, 0) as never), { useProtoFieldName: true }) as Record<string, JsonValue>;
 }
 
-/** The seeds' own example bodies, by "METHOD /path/template" (README, "Seed compatibility"). */
+/** The seeds' own example bodies, by "METHOD /path/template" (docs/seed-compatibility.md). */
 export function seedBodies(ids: SeedIds): Record<string, Array<Record<string, JsonValue>>> {
   const node = ids.nodeIds[0];
   return {
