@@ -31,6 +31,7 @@ import { ServiceReconciler } from "../managers/service-reconciler.js";
 import { TokenManager } from "../managers/token-manager.js";
 import { clusterSnapshot } from "../orchestrator/cluster-view.js";
 import { createGateway } from "../gateway/gateway.js";
+import { accessPolicy } from "../rpc/access-policy.js";
 import { boundaryInterceptor } from "../rpc/boundary-interceptor.js";
 import { peerKey } from "../rpc/context.js";
 import { CallGuard } from "../rpc/call-guard.js";
@@ -185,7 +186,7 @@ export async function startApp(config: Config, logger: Logger, io: AppIo = {}): 
       registerHealth(router, health);
       registerReflection(router, [...SERVICES, Health]);
     };
-    const guard = new CallGuard({ credentials: { tokens, registry, joinHash: gate.joinHash, auth: config.auth }, registry, tokens, audit, limits: config.limits });
+    const guard = new CallGuard({ credentials: { tokens, registry, joinHash: gate.joinHash, auth: config.auth }, registry, tokens, audit, limits: config.limits, policy: accessPolicy(SERVICES) });
     const interceptors: Interceptor[] = [
       boundaryInterceptor(logger),
       guardInterceptor(guard, tokens),

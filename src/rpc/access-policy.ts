@@ -1,6 +1,8 @@
+import { getOption, hasOption, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { access, AccessLevel } from "../../gen/proto/capstan/v1/access_options_pb.js";
 import { PermissionDeniedError, UnauthenticatedError } from "../model/errors.js";
 import type { Node } from "../model/node.js";
-import { scopeIncludes, type Principal, type Scope } from "../model/principal.js";
+import { scopeIncludes, SCOPES, type Principal, type Scope } from "../model/principal.js";
 
 /** What a call needs. */
 export type Requirement =
@@ -17,65 +19,65 @@ export type Requirement =
   /** An agent stream: its hello carries the credentials, checked by the AgentGate. */
   | { level: "agent" };
 
-const read = { level: "read" } as const;
-const write = { level: "write" } as const;
-const admin = { level: "admin" } as const;
-const node = { level: "node" } as const;
-const pub = { level: "public" } as const;
+// A level number this build does not know (a newer contract) maps to nothing: refused.
+const LEVELS: Readonly<Record<AccessLevel, Requirement["level"] | undefined>> = {
+  [AccessLevel.UNSPECIFIED]: undefined,
+  [AccessLevel.PUBLIC]: "public",
+  [AccessLevel.ANY]: "any",
+  [AccessLevel.READ]: "read",
+  [AccessLevel.WRITE]: "write",
+  [AccessLevel.ADMIN]: "admin",
+  [AccessLevel.NODE]: "node",
+  [AccessLevel.REGISTER]: "register",
+  [AccessLevel.AGENT]: "agent",
+};
+const isScope = (level: string): level is Scope => (SCOPES as readonly string[]).includes(level);
 
 /**
- * Every RPC the server serves and what it needs. A method missing here is
- * refused (fail closed); a test checks that every served method is listed.
+ * Methods the server serves but does not define (gRPC health and reflection):
+ * their protos are not ours to annotate, so their rule is written here.
  */
-export const POLICY: Readonly<Record<string, Requirement>> = {
-  "capstan.v1.NodeService/RegisterNode": { level: "register" },
-  "capstan.v1.NodeService/ListNodes": read,
-  "capstan.v1.NodeService/GetNode": read,
-  "capstan.v1.NodeService/ListNodeSummaries": read,
-  "capstan.v1.NodeService/Heartbeat": node,
-  "capstan.v1.NodeService/SetNodeEligibility": admin,
-  "capstan.v1.NodeService/DrainNode": admin,
-  "capstan.v1.NodeService/DeleteNode": admin,
-  "capstan.v1.AgentService/AgentStream": { level: "agent" },
-  "capstan.v1.AgentService/ListAgents": read,
-  "capstan.v1.DeploymentService/CreateDeployment": write,
-  "capstan.v1.DeploymentService/ListDeployments": read,
-  "capstan.v1.DeploymentService/GetDeployment": read,
-  "capstan.v1.DeploymentService/DeleteDeployment": admin,
-  "capstan.v1.DeploymentService/ListRevisions": read,
-  "capstan.v1.DeploymentService/RollbackDeployment": write,
-  "capstan.v1.DeploymentService/Deploy": write,
-  "capstan.v1.DeploymentService/StopProject": write,
-  "capstan.v1.DeploymentService/GetProjectStatus": read,
-  "capstan.v1.DeploymentService/Apply": write,
-  "capstan.v1.DeploymentService/ListServices": read,
-  "capstan.v1.DeploymentService/GetService": read,
-  "capstan.v1.DeploymentService/DeleteService": admin,
-  "capstan.v1.DeploymentService/ExplainPlacement": read,
-  "capstan.v1.DeploymentService/GetJob": read,
-  "capstan.v1.DeploymentService/ListJobs": read,
-  "capstan.v1.DeploymentService/CancelJob": write,
-  "capstan.v1.DeploymentService/WatchJob": read,
-  "capstan.v1.ChunkIndexService/ReportChunks": node,
-  "capstan.v1.ChunkIndexService/UpdateChunks": node,
-  "capstan.v1.ChunkIndexService/GetChunkLocations": { level: "read", nodes: true },
-  "capstan.v1.ChunkIndexService/GetClusterMetrics": { level: "read", nodes: true },
-  "capstan.v1.ChunkIndexService/SetReplicationTarget": write,
-  "capstan.v1.ChunkIndexService/PullCommands": node,
-  "capstan.v1.ChunkIndexService/AckCommand": node,
-  "capstan.v1.TokenService/CreateToken": admin,
-  "capstan.v1.TokenService/ListTokens": admin,
-  "capstan.v1.TokenService/RevokeToken": admin,
-  "capstan.v1.TokenService/WhoAmI": { level: "any" },
-  "capstan.v1.AuditService/ListAuditEvents": admin,
-  "capstan.v1.SystemService/GetHealth": pub,
-  "capstan.v1.SystemService/GetInfo": pub,
-  "grpc.health.v1.Health/Check": pub,
-  "grpc.health.v1.Health/Watch": pub,
-  "grpc.health.v1.Health/List": pub,
-  "grpc.reflection.v1.ServerReflection/ServerReflectionInfo": pub,
-  "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": pub,
-};
+export const THIRD_PARTY_PUBLIC: readonly string[] = [
+  "grpc.health.v1.Health/Check",
+  "grpc.health.v1.Health/Watch",
+  "grpc.health.v1.Health/List",
+  "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+  "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+];
+
+/** What each served RPC ("capstan.v1.NodeService/Heartbeat") needs; a method missing here is refused. */
+export type AccessPolicy = ReadonlyMap<string, Requirement>;
+
+/**
+ * A method's requirement, read from its `capstan.v1.access` option
+ * (proto/capstan/v1/access_options.proto); undefined when it has none, or
+ * an unspecified level, so that the method is refused (fail closed).
+ * Throws on a rule the server cannot apply (node tokens on a non-scope level).
+ */
+export function requirementOf(method: DescMethod): Requirement | undefined {
+  if (!hasOption(method, access)) return undefined;
+  const rule = getOption(method, access);
+  const level = LEVELS[rule.level];
+  if (level === undefined) return undefined;
+  if (!rule.nodes) return { level };
+  if (!isScope(level)) throw new Error(`${method.parent.typeName}/${method.name}: the access option sets nodes on level ${level}; only read, write and admin take it`);
+  return { level, nodes: true };
+}
+
+/**
+ * The access policy of the given services, read from their descriptors, plus
+ * the third-party methods (public). Built once by the composition root.
+ */
+export function accessPolicy(services: readonly DescService[]): AccessPolicy {
+  const policy = new Map<string, Requirement>(THIRD_PARTY_PUBLIC.map((rpc) => [rpc, { level: "public" }]));
+  for (const service of services) {
+    for (const method of service.methods) {
+      const requirement = requirementOf(method);
+      if (requirement) policy.set(`${service.typeName}/${method.name}`, requirement);
+    }
+  }
+  return policy;
+}
 
 /** What a decision may look at besides the caller: the node a call is about. */
 export interface AccessTarget {

@@ -6,7 +6,7 @@ import type { NodeRegistry } from "../managers/node-registry.js";
 import { describePrincipal, limitKey, type Principal } from "../model/principal.js";
 import type { TokenManager } from "../managers/token-manager.js";
 import type { Peer } from "../shared/peer.js";
-import { authorize, POLICY, type AccessTarget, type Requirement } from "./access-policy.js";
+import { authorize, type AccessPolicy, type AccessTarget, type Requirement } from "./access-policy.js";
 import { CallRateLimiter, StreamCounter } from "./call-limits.js";
 import { bearerToken, resolvePrincipal, type CredentialDeps } from "./credentials.js";
 import { toConnectError } from "./error-mapping.js";
@@ -18,6 +18,8 @@ export interface GuardDeps {
   tokens: TokenManager;
   audit: AuditRecorder;
   limits: LimitsConfig;
+  /** What each RPC needs (accessPolicy over the served services' descriptors). */
+  policy: AccessPolicy;
 }
 
 /** A call about to run. */
@@ -63,12 +65,12 @@ export class CallGuard {
 
   /** Whether anyone may make this call, with no checks at all (health, info, reflection). */
   isPublic(rpc: string): boolean {
-    return POLICY[rpc]?.level === "public";
+    return this.deps.policy.get(rpc)?.level === "public";
   }
 
   /** Whether this is an agent stream, which authenticates in its hello (the AgentGate), not here. */
   isAgentStream(rpc: string): boolean {
-    return POLICY[rpc]?.level === "agent";
+    return this.deps.policy.get(rpc)?.level === "agent";
   }
 
   /**
@@ -95,7 +97,7 @@ export class CallGuard {
 
   /** Admits a unary call (message given) or a stream (message undefined); throws why not. */
   async admit(call: CallInfo): Promise<Admission> {
-    const requirement = POLICY[call.rpc];
+    const requirement = this.deps.policy.get(call.rpc);
     let principal: Principal = { kind: "none", peer: call.peer.address };
     const audited = requirement !== undefined && AUDITED.has(requirement.level);
     const done = (err?: unknown) => {

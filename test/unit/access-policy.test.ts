@@ -1,13 +1,25 @@
-import type { DescService } from "@bufbuild/protobuf";
+import { create, createFileRegistry, setExtension, type DescService, type FileRegistry } from "@bufbuild/protobuf";
+import { file_google_protobuf_empty, FileDescriptorProtoSchema, MethodOptionsSchema, type MethodOptions } from "@bufbuild/protobuf/wkt";
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
+import { access, AccessLevel, AccessRuleSchema } from "../../gen/proto/capstan/v1/access_options_pb.js";
 import { Health } from "../../gen/proto/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../gen/proto/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../../gen/proto/grpc/reflection/v1alpha/reflection_pb.js";
 import { SERVICES } from "../../src/app/app.js";
-import { DomainError } from "../../src/model/errors.js";
+import { loadConfig } from "../../src/config/config.js";
+import { AuditLog } from "../../src/managers/audit-log.js";
+import type { AuditEvent } from "../../src/model/audit.js";
+import { DomainError, PermissionDeniedError } from "../../src/model/errors.js";
 import { emptyCapabilities, type Node } from "../../src/model/node.js";
+import { NodeRegistry } from "../../src/managers/node-registry.js";
 import type { Principal } from "../../src/model/principal.js";
-import { authorize, POLICY, registersAnonymously, type AccessTarget, type Requirement } from "../../src/rpc/access-policy.js";
+import { TokenManager } from "../../src/managers/token-manager.js";
+import { accessPolicy, authorize, registersAnonymously, type AccessTarget, type Requirement } from "../../src/rpc/access-policy.js";
+import { CallGuard } from "../../src/rpc/call-guard.js";
+import { NodeState } from "../../src/state/node-state.js";
+import { MemoryNodeStore } from "../fakes/memory-node-store.js";
+import { MemoryTokenStore } from "../fakes/memory-token-store.js";
 
 const node = (id: string, anonymous: boolean): Node => ({
   id,
@@ -106,13 +118,105 @@ describe("access policy", () => {
     expect([anonNode, anonRead, none, dev, join, writer].map(registersAnonymously)).toEqual([true, false, false, false, false, false]);
   });
 
-  it("lists every method the server serves, and no other", () => {
+  const policy = accessPolicy(SERVICES);
+
+  it("gives every method the server serves a requirement, and no other method", () => {
     const served = [...SERVICES, Health, ReflectionV1, ReflectionV1alpha].flatMap((s: DescService) => s.methods.map((m) => `${s.typeName}/${m.name}`));
-    expect(Object.keys(POLICY).sort()).toEqual([...served].sort());
+    expect([...policy.keys()].sort()).toEqual([...served].sort());
   });
 
   it("keeps public methods to health, info and reflection", () => {
-    const pub = Object.entries(POLICY).filter(([, r]) => r.level === "public").map(([rpc]) => rpc.split("/")[0]);
+    const pub = [...policy].filter(([, r]) => r.level === "public").map(([rpc]) => rpc.split("/")[0]);
     expect(new Set(pub)).toEqual(new Set(["capstan.v1.SystemService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]));
   });
+
+  // Entries of the table the access options replaced (src/rpc/access-policy.ts before
+  // the options): one or more per service and per level.
+  const previous: Array<[string, Requirement]> = [
+    ["capstan.v1.NodeService/RegisterNode", { level: "register" }],
+    ["capstan.v1.NodeService/ListNodes", { level: "read" }],
+    ["capstan.v1.NodeService/Heartbeat", { level: "node" }],
+    ["capstan.v1.NodeService/DrainNode", { level: "admin" }],
+    ["capstan.v1.NodeService/DeleteNode", { level: "admin" }],
+    ["capstan.v1.AgentService/AgentStream", { level: "agent" }],
+    ["capstan.v1.AgentService/ListAgents", { level: "read" }],
+    ["capstan.v1.DeploymentService/CreateDeployment", { level: "write" }],
+    ["capstan.v1.DeploymentService/DeleteDeployment", { level: "admin" }],
+    ["capstan.v1.DeploymentService/Apply", { level: "write" }],
+    ["capstan.v1.DeploymentService/ExplainPlacement", { level: "read" }],
+    ["capstan.v1.DeploymentService/CancelJob", { level: "write" }],
+    ["capstan.v1.DeploymentService/WatchJob", { level: "read" }],
+    ["capstan.v1.ChunkIndexService/ReportChunks", { level: "node" }],
+    ["capstan.v1.ChunkIndexService/GetChunkLocations", { level: "read", nodes: true }],
+    ["capstan.v1.ChunkIndexService/GetClusterMetrics", { level: "read", nodes: true }],
+    ["capstan.v1.ChunkIndexService/SetReplicationTarget", { level: "write" }],
+    ["capstan.v1.ChunkIndexService/AckCommand", { level: "node" }],
+    ["capstan.v1.TokenService/CreateToken", { level: "admin" }],
+    ["capstan.v1.TokenService/WhoAmI", { level: "any" }],
+    ["capstan.v1.AuditService/ListAuditEvents", { level: "admin" }],
+    ["capstan.v1.SystemService/GetHealth", { level: "public" }],
+    ["capstan.v1.SystemService/GetInfo", { level: "public" }],
+    ["grpc.health.v1.Health/Watch", { level: "public" }],
+    ["grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", { level: "public" }],
+  ];
+  it.each(previous)("reads %s's requirement from its access option as before", (rpc, requirement) => {
+    expect(policy.get(rpc)).toStrictEqual(requirement);
+  });
 });
+
+describe("access options on methods", () => {
+  const probes = probeServices();
+  const probe = probes.getService("test.v1.Probe")!;
+
+  it("leaves out a method without the option, or with an unspecified level", () => {
+    const p = accessPolicy([probe]);
+    expect([p.has("test.v1.Probe/NoOption"), p.has("test.v1.Probe/Unspecified"), p.get("test.v1.Probe/Write")]).toEqual([false, false, { level: "write" }]);
+  });
+
+  it("rejects node tokens on a level other than an operator scope", () => {
+    expect(() => accessPolicy([probes.getService("test.v1.Misconfigured")!])).toThrow(/Misconfigured\/NodesOnNode.*only read, write and admin/);
+  });
+
+  it("refuses a call to a method without the option, even in dev mode", async () => {
+    const { guard, audit } = await guardFor([probe]);
+    const call = (rpc: string) => guard.admit({ rpc, header: new Headers(), peer: { address: "127.0.0.1", certNames: undefined }, message: {} });
+    await expect(call("test.v1.Probe/Write")).resolves.toMatchObject({ principal: { kind: "dev" } });
+    await expect(call("test.v1.Probe/NoOption")).rejects.toThrow(PermissionDeniedError);
+    await expect(call("test.v1.Probe/Unspecified")).rejects.toThrow(/is not open to any caller/);
+    await audit.flush();
+  });
+});
+
+/** Services whose access options the server must refuse or reject, next to one it accepts. */
+function probeServices(): FileRegistry {
+  const rule = (level: AccessLevel, nodes = false) => {
+    const options = create(MethodOptionsSchema);
+    setExtension(options, access, create(AccessRuleSchema, { level, nodes }));
+    return options;
+  };
+  const method = (name: string, options?: MethodOptions) => ({ name, inputType: ".google.protobuf.Empty", outputType: ".google.protobuf.Empty", options });
+  const file = create(FileDescriptorProtoSchema, {
+    name: "test/v1/probe.proto",
+    package: "test.v1",
+    syntax: "proto3",
+    dependency: ["google/protobuf/empty.proto"],
+    service: [
+      { name: "Probe", method: [method("NoOption"), method("Unspecified", rule(AccessLevel.UNSPECIFIED)), method("Write", rule(AccessLevel.WRITE))] },
+      { name: "Misconfigured", method: [method("NodesOnNode", rule(AccessLevel.NODE, true))] },
+    ],
+  });
+  return createFileRegistry(file, (name) => (name === "google/protobuf/empty.proto" ? file_google_protobuf_empty : undefined));
+}
+
+/** The server's CallGuard over `services`, in dev mode (token-less loopback callers may do anything). */
+async function guardFor(services: DescService[]): Promise<{ guard: CallGuard; audit: AuditLog }> {
+  const logger = pino({ level: "silent" });
+  const config = loadConfig({ CAPSTAN_DEV: "1" }, false);
+  const tokens = new TokenManager(new MemoryTokenStore(), logger);
+  await tokens.bootstrap(undefined);
+  const registry = new NodeRegistry({ store: new MemoryNodeStore(), state: new NodeState(), logger });
+  const events: AuditEvent[] = [];
+  const audit = new AuditLog({ append: async (batch) => void events.push(...batch), list: async () => events }, logger);
+  const guard = new CallGuard({ credentials: { tokens, registry, joinHash: undefined, auth: config.auth }, registry, tokens, audit, limits: config.limits, policy: accessPolicy(services) });
+  return { guard, audit };
+}
