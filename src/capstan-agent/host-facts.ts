@@ -13,6 +13,8 @@ export interface HostFacts {
   diskMb: number;
   dockerAvailable: boolean;
   dockerVersion: string;
+  /** What was left out of the facts, and why, for the agent's log. */
+  notes: string[];
 }
 
 /** The first non-internal IPv4 address, or 127.0.0.1. */
@@ -36,9 +38,29 @@ export function probeDocker(docker = process.env.CAPSTAN_DOCKER ?? "docker"): Pr
   });
 }
 
+/** The longest Docker version the contract accepts (capabilities.docker.version). */
+export const MAX_DOCKER_VERSION = 64;
+
+/**
+ * What of `docker version`'s output the hello may carry: the version the
+ * contract accepts, or "" with the reason it was dropped. Some CLIs (wrappers,
+ * podman's docker shim, errors printed to stdout) print far more than a
+ * version; sent as is, every hello would be InvalidArgument and the agent
+ * would retry forever.
+ */
+export function dockerVersionForHello(raw: string): { version: string; dropped?: string } {
+  const version = raw.trim();
+  if (version.length <= MAX_DOCKER_VERSION && /^[\x21-\x7e]*$/.test(version)) return { version };
+  // A leading version-like token ("27.0.1", "v24.0.7-ce") is still worth sending.
+  const token = /^v?\d+(\.\d+)*[\w.+-]*/.exec(version)?.[0] ?? "";
+  const kept = token.length <= MAX_DOCKER_VERSION ? token : "";
+  return { version: kept, dropped: `docker reported a version the contract does not accept (${version.length} characters; at most ${MAX_DOCKER_VERSION} printable ASCII): sending ${kept ? `"${kept}"` : "none"}` };
+}
+
 /** Collects the host facts. */
 export async function hostFacts(stateDir: string): Promise<HostFacts> {
   const [disk, docker] = await Promise.all([statfs(stateDir), probeDocker()]);
+  const dockerVersion = dockerVersionForHello(docker.version);
   return {
     hostname: os.hostname(),
     address: primaryAddress(),
@@ -48,7 +70,8 @@ export async function hostFacts(stateDir: string): Promise<HostFacts> {
     memMb: Math.round(os.totalmem() / 1048576),
     diskMb: Math.round((disk.blocks * disk.bsize) / 1048576),
     dockerAvailable: docker.available,
-    dockerVersion: docker.version,
+    dockerVersion: dockerVersion.version,
+    notes: dockerVersion.dropped ? [dockerVersion.dropped] : [],
   };
 }
 

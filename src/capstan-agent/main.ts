@@ -69,6 +69,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const stateDir = resolve(values["state-dir"] ?? join(homedir(), ".capstan-agent"));
   await ensurePrivateDir(stateDir);
   const facts = await hostFacts(stateDir);
+  for (const note of facts.notes) logger.warn(note);
   const compose = new ComposeDriver(join(stateDir, "projects"));
   const processes = new ProcessDriver(resolve(values.workdir ?? process.cwd()));
   let connection: AgentConnection | undefined;

@@ -49,6 +49,24 @@ describe("capstan-agent against the real server", () => {
     await server?.stop();
   });
 
+  it("connects on a host whose docker prints more than a version, sending only what the contract accepts", async () => {
+    // A docker shim that prints a warning banner and a long, multi-line version string.
+    const chatty = recordingDocker({ versionOutput: `WARNING: this is not Docker, emulating its CLI with another engine ${"x".repeat(80)}\n|` });
+    const other = startAgent(["--server", server.url, "--join-token", JOIN, "--state-dir", join(dir, "chatty-state"), "--workdir", dir, "--name", "agent-chatty"], {
+      PATH: `${chatty.dir}:${process.env.PATH}`,
+    });
+    try {
+      const node = await eventually(async () => (await nodes().listNodes({})).nodes.find((n) => n.name === "agent-chatty" && n.connected), 50_000, "chatty agent connected").catch((err: Error) => {
+        throw new Error(`${err.message}; agent said: ${other.output().slice(-2000)}`);
+      });
+      expect(node.capabilities?.docker?.version, other.output()).toBe("");
+      expect(other.output()).toMatch(/docker reported a version the contract does not accept/);
+      expect(other.output()).not.toMatch(/InvalidArgument|invalid_argument/);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it("registers with the join token, keeps its node token private, and stays online", async () => {
     const node = await eventually(async () => (await nodes().listNodes({})).nodes.find((n) => n.name === "agent-one" && n.connected), 20_000, "agent connected");
     nodeId = node.id;
