@@ -1,19 +1,9 @@
 #!/usr/bin/env node
-// Entry of `npx capstan-agent`: runs the compiled agent when built (the
-// container image), else the TypeScript sources through tsx (a clone).
-import { existsSync } from "node:fs";
-import { fileURLToPath, pathToFileURL } from "node:url";
+// Entry of `npx capstan-agent`: the compiled agent when dist/ is current (built
+// by `npm ci`, shipped in the image), else its TypeScript sources through tsx.
+import { loadEntry } from "../shared/run-entry.mjs";
 
-const compiled = fileURLToPath(new URL("../../dist/src/capstan-agent/main.js", import.meta.url));
-let entry;
-if (existsSync(compiled)) {
-  entry = pathToFileURL(compiled).href;
-} else {
-  const { register } = await import("tsx/esm/api");
-  register();
-  entry = new URL("./main.ts", import.meta.url).href;
-}
-const { main } = await import(entry);
+const { main } = await loadEntry("src/capstan-agent/main.ts");
 main().catch((err) => {
   process.stderr.write(`capstan-agent: ${err.message}\n`);
   process.exit(2);

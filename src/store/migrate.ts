@@ -3,7 +3,6 @@ import { join } from "node:path";
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { Logger } from "pino";
 import { migrationsDir, type Provider } from "./providers.js";
-import { createSchemaEngine } from "./schema-engine.js";
 
 /** The migration list as Prisma's schema engine reads it from disk. */
 export async function readMigrations(provider: Provider) {
@@ -48,10 +47,16 @@ export async function applyMigrations(provider: Provider, adapterFactory: SqlMig
     opened.push(a);
     return a;
   };
+  const migrationsList = await readMigrations(provider);
+  const wanted = migrationsList.migrationDirectories.map((d) => d.path);
+  // The schema engine is a Wasm module that takes a good part of a second to load;
+  // a database that has every migration (every start but the first) never needs it.
+  if (await allApplied(tracked, wanted).finally(() => Promise.all(opened.splice(0).map((a) => a.dispose())))) return [];
+  const { createSchemaEngine } = await import("./schema-engine.js");
   const engine = await createSchemaEngine(tracked);
   try {
     const { appliedMigrationNames } = await engine.applyMigrations({
-      migrationsList: await readMigrations(provider),
+      migrationsList,
       filters: { externalTables: [], externalEnums: [] },
     });
     if (appliedMigrationNames.length) logger.info({ provider, applied: appliedMigrationNames }, "database migrated");
@@ -59,5 +64,25 @@ export async function applyMigrations(provider: Provider, adapterFactory: SqlMig
   } finally {
     engine.free();
     await Promise.all(opened.map((a) => a.dispose()));
+  }
+}
+
+/**
+ * Whether _prisma_migrations records every wanted migration as finished and
+ * not rolled back. False when the table is missing (a new database) or
+ * unreadable: the schema engine then decides, as it always did.
+ */
+export async function allApplied(factory: SqlMigrationAwareDriverAdapterFactory, wanted: string[]): Promise<boolean> {
+  const db = await factory.connect();
+  try {
+    const result = await db.queryRaw({
+      sql: "SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL",
+      args: [],
+      argTypes: [],
+    });
+    const applied = new Set(result.rows.map((r) => String(r[0])));
+    return wanted.every((name) => applied.has(name));
+  } catch {
+    return false;
   }
 }

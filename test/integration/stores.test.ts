@@ -2,11 +2,23 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { emptyCapabilities, type Node } from "../../src/model/node.js";
 import { noRequirements } from "../../src/model/placement.js";
+import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
+import { PrismaPg } from "@prisma/adapter-pg";
 import { openDatabase, type Database } from "../../src/store/database.js";
+import { allApplied, readMigrations } from "../../src/store/migrate.js";
 import { createTestDatabase, providers, type TestDatabase } from "../support/providers.js";
 import { spec } from "../fakes/service-specs.js";
 
 const logger = pino({ level: "silent" });
+
+/** A PostgreSQL adapter factory for a test URL whose ?schema= selects the search path, as openDatabase does. */
+function pgFactory(url: string): PrismaPg {
+  const parsed = new URL(url);
+  const schema = parsed.searchParams.get("schema") ?? undefined;
+  parsed.searchParams.delete("schema");
+  if (schema) parsed.searchParams.set("options", `-c search_path=${schema}`);
+  return new PrismaPg({ connectionString: parsed.toString() }, schema ? { schema } : undefined);
+}
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
 
 describe.each(providers())("stores on %s", (provider) => {
@@ -27,6 +39,20 @@ describe.each(providers())("stores on %s", (provider) => {
     await db.close();
     db = await openDatabase(tdb.url, logger);
     expect((await db.nodes.listAll()).map((n) => n.id)).toContain("keep");
+  });
+
+  it("knows without the schema engine when every migration is applied, and when one is missing", async () => {
+    const factory = provider === "sqlite" ? new PrismaBetterSqlite3({ url: tdb.url }) : pgFactory(tdb.url);
+    const wanted = (await readMigrations(provider)).migrationDirectories.map((d) => d.path);
+    expect(await allApplied(factory, wanted)).toBe(true);
+    expect(await allApplied(factory, [...wanted, "99999999999999_not_applied_yet"])).toBe(false);
+    const fresh = await createTestDatabase(provider);
+    try {
+      const empty = provider === "sqlite" ? new PrismaBetterSqlite3({ url: fresh.url }) : pgFactory(fresh.url);
+      expect(await allApplied(empty, wanted)).toBe(false);
+    } finally {
+      await fresh.drop();
+    }
   });
 
   it("round-trips a node with every field, and batches heartbeats", async () => {

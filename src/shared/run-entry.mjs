@@ -1,0 +1,39 @@
+// Plain JavaScript: this runs before any TypeScript loader is registered.
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** The newest modification time under dir (sources: .ts, .mjs, .js), in ms. */
+function newest(dir) {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) latest = Math.max(latest, newest(path));
+    else if (/\.(ts|mjs|js)$/.test(entry.name)) latest = Math.max(latest, statSync(path).mtimeMs);
+  }
+  return latest;
+}
+
+/**
+ * Loads a program's entry module: the compiled one under dist/ when it is at
+ * least as new as every source file (what `npm ci` builds, and the container
+ * image ships), else the TypeScript sources through tsx. Compiled code starts
+ * in about a third of the time and memory; the check (a stat of each source
+ * file, a few milliseconds) keeps an edited checkout from running stale code.
+ * @param {string} source the entry's path from the repository root, e.g. "src/main.ts"
+ * @returns {Promise<Record<string, unknown>>} the loaded module
+ */
+export async function loadEntry(source) {
+  const compiled = join(ROOT, "dist", source.replace(/\.ts$/, ".js"));
+  const sourceDirs = ["src", "gen"].map((d) => join(ROOT, d)).filter((d) => existsSync(d));
+  const fresh = existsSync(compiled) && sourceDirs.every((d) => newest(d) <= statSync(compiled).mtimeMs);
+  if (fresh) return import(pathToFileURL(compiled).href);
+  if (existsSync(compiled)) {
+    process.stderr.write(`${source}: dist/ is older than the sources, running them through tsx (npm run build refreshes dist/)\n`);
+  }
+  const { register } = await import("tsx/esm/api");
+  register();
+  return import(pathToFileURL(join(ROOT, source)).href);
+}
