@@ -1,10 +1,12 @@
 import { ConfigError, loadConfig } from "./config/config.js";
 import { createLogger } from "./shared/logger.js";
-import { startApp } from "./app/app.js";
+import { buildApp } from "./app/build-app.js";
+import { listen } from "./app/server.js";
 
 /**
- * Entry point: configuration, then the app, then signals. A bad configuration
- * stops here with a message naming the variable, before anything opens.
+ * Entry point: configuration, then the app (built, then listening), then
+ * signals. A bad configuration stops here with a message naming the variable,
+ * before anything opens.
  */
 async function main(): Promise<void> {
   let config;
@@ -18,7 +20,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config);
-  const app = await startApp(config, logger);
+  const app = await listen(await buildApp(config, logger));
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;

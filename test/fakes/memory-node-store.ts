@@ -11,7 +11,7 @@ export class MemoryNodeStore implements NodeStore {
   failNext: Error | undefined;
 
   async listAll(): Promise<Node[]> {
-    this.calls.push("listAll");
+    this.check("listAll");
     return [...this.rows.values()].map((n) => structuredClone(n));
   }
 

@@ -1,0 +1,208 @@
+import { setMaxListeners } from "node:events";
+import type { Logger } from "pino";
+import type { Config } from "../config/config.js";
+import { ChunkIndex } from "../chunks/chunk-index.js";
+import { AuditLog } from "../managers/audit-log.js";
+import { ChunkManager } from "../managers/chunk-manager.js";
+import { DeploymentManager } from "../managers/deployment-manager.js";
+import { Dispatcher } from "../managers/dispatcher.js";
+import { JobEvents } from "../managers/job-events.js";
+import { LivenessMonitor } from "../managers/liveness-monitor.js";
+import { NodeRegistry } from "../managers/node-registry.js";
+import { ProjectManager } from "../managers/project-manager.js";
+import { ServiceManager } from "../managers/service-manager.js";
+import { ServiceReconciler } from "../managers/service-reconciler.js";
+import { TokenManager } from "../managers/token-manager.js";
+import { clusterSnapshot } from "../orchestrator/cluster-view.js";
+import { accessPolicy } from "../rpc/access-policy.js";
+import { CallGuard } from "../rpc/call-guard.js";
+import { HealthState } from "../server/health.js";
+import { createShutdownSignal, type ShutdownSignal } from "../server/shutdown-signal.js";
+import { AgentGate } from "../sessions/agent-gate.js";
+import { createAgentStreamHandler, type AgentStreamHandler } from "../sessions/grpc-agent-stream.js";
+import { SessionRegistry } from "../sessions/session-registry.js";
+import { version } from "../shared/version.js";
+import { DeploymentState } from "../state/deployment-state.js";
+import { JobState } from "../state/job-state.js";
+import { NodeState } from "../state/node-state.js";
+import { ServiceState } from "../state/service-state.js";
+import { openDatabase, type Database } from "../store/database.js";
+import { SERVICES, type RouteDeps } from "./routes.js";
+
+/**
+ * The stores and lifecycle of a database, as the wiring uses them: the opened
+ * Prisma database in production, memory stores (test/fakes) in unit tests.
+ */
+export type AppStores = Pick<Database, "nodes" | "jobs" | "deployments" | "services" | "chunkTargets" | "tokens" | "audit" | "ping" | "close"> & {
+  /** "sqlite", "postgresql", or what a fake calls itself; SystemService reports it. */
+  readonly provider: string;
+};
+
+/** What the app does besides logging. */
+export interface AppIo {
+  /** Shows a line to the operator once, outside the logs (the bootstrap admin token). Default: stderr. */
+  announce?: (line: string) => void;
+}
+
+/**
+ * Every part of the control plane, wired and started, but not yet serving:
+ * what the server (server.ts) needs to answer requests, and how to stop it.
+ */
+export interface BuiltApp<S extends AppStores = AppStores> {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly db: S;
+  /** What the RPC handlers need: createRoutes(handlers) registers every service. */
+  readonly handlers: RouteDeps;
+  /** Lets calls in or not; every path into the handlers asks it. */
+  readonly guard: CallGuard;
+  readonly tokens: TokenManager;
+  readonly registry: NodeRegistry;
+  readonly sessions: SessionRegistry;
+  readonly dispatcher: Dispatcher;
+  readonly chunks: ChunkManager;
+  /** Authenticates agents on every dialect (gRPC stream, WebSocket). */
+  readonly gate: AgentGate;
+  readonly agentStream: AgentStreamHandler;
+  readonly heartbeatIntervalMs: number;
+  readonly health: HealthState;
+  /** Aborted at shutdown; every in-flight call listens to it. */
+  readonly shutdown: ShutdownSignal;
+  /**
+   * Stops the background parts in the reverse order of their start (chunk
+   * planner, reconciler, dispatcher, liveness monitor, then the audit
+   * trail's last flush, which must see every call), then closes the database.
+   */
+  stop(): Promise<void>;
+}
+
+/**
+ * The build step of the composition root: opens the database CONFIG names and
+ * wires every part over it (wireApp). Nothing listens yet; on failure
+ * whatever was started is stopped and the database closed.
+ */
+export async function buildApp(config: Config, logger: Logger, io: AppIo = {}): Promise<BuiltApp<Database>> {
+  const db = await openDatabase(config.databaseUrl, logger);
+  return wireApp(db, config, logger, io);
+}
+
+/**
+ * Creates and wires every part over the given stores. There are no
+ * module-level singletons: two apps in one process (as the tests start) share
+ * nothing. The stores are closed by stop(), or here if wiring fails.
+ */
+export async function wireApp<S extends AppStores>(db: S, config: Config, logger: Logger, io: AppIo = {}): Promise<BuiltApp<S>> {
+  const startedAt = Date.now();
+  // Every in-flight call listens to the shutdown signal; thousands may be in flight.
+  const shutdown = createShutdownSignal();
+  setMaxListeners(0, shutdown.signal);
+  const stops: Array<() => Promise<void> | void> = [];
+  const stop = async () => {
+    // splice: a second stop() finds nothing left to stop.
+    for (const s of stops.splice(0).reverse()) await s();
+    await db.close();
+  };
+  try {
+    const tokens = new TokenManager(db.tokens, logger);
+    await tokens.load();
+    const bootstrapSecret = await tokens.bootstrap(config.auth.adminToken);
+    if (bootstrapSecret) {
+      // Straight to the operator, never through the logger: secrets must not reach log storage.
+      (io.announce ?? ((line) => process.stderr.write(`${line}\n`)))(
+        `capstan: bootstrap admin token (shown once, store it now): ${bootstrapSecret}`,
+      );
+    }
+    const audit = new AuditLog(db.audit, logger);
+    stops.push(() => audit.flush());
+    const nodeState = new NodeState();
+    nodeState.load(await db.nodes.listAll());
+    const registry = new NodeRegistry({ store: db.nodes, state: nodeState, logger });
+    const liveness = new LivenessMonitor(registry, nodeState, db.nodes, { heartbeatTtlMs: config.heartbeatTtlMs, flushIntervalMs: config.heartbeatFlushMs }, logger);
+    await liveness.start();
+    stops.push(() => liveness.stop());
+
+    const sessions = new SessionRegistry();
+    const events = new JobEvents();
+    const dispatcher = new Dispatcher(db.jobs, new JobState(), sessions, events, logger, { ackTimeoutMs: 10_000, maxAttempts: 5, maxLogChars: config.limits.jobLogBytes });
+    await dispatcher.start();
+    stops.push(() => dispatcher.stop());
+
+    const deploymentState = new DeploymentState();
+    const serviceState = new ServiceState();
+    const snapshot = () => clusterSnapshot(nodeState, deploymentState, serviceState);
+    const deployments = new DeploymentManager({ store: db.deployments, state: deploymentState, bus: dispatcher, nodes: registry, snapshot, logger });
+    await deployments.start();
+    const projects = new ProjectManager(deployments, registry, dispatcher);
+    const reconciler = new ServiceReconciler(db.services, serviceState, dispatcher, () => registry.all(), snapshot, {
+      intervalMs: config.reconcileIntervalMs,
+      graceMs: config.replicaGraceMs,
+      heartbeatTtlMs: config.heartbeatTtlMs,
+      maxParallel: config.maxParallel,
+    }, logger);
+    await reconciler.start();
+    stops.push(() => reconciler.stop());
+    const services = new ServiceManager(db.services, serviceState, snapshot, () => reconciler.trigger());
+    // Node and job changes can unblock pending work: look again soon.
+    nodeState.onChange((change) => {
+      if (change.heartbeat) return;
+      reconciler.trigger();
+      void deployments.retryPending();
+    });
+
+    const chunks = new ChunkManager(new ChunkIndex(config.chunks.replication), dispatcher, registry, nodeState, db.chunkTargets, {
+      heartbeatTtlMs: config.heartbeatTtlMs,
+      graceMs: config.replicaGraceMs,
+      intervalMs: config.chunks.intervalMs,
+      perNodeLimit: config.chunks.perNodeLimit,
+      spreadLabel: config.chunks.spreadLabel,
+    }, logger);
+    await chunks.start();
+    stops.push(() => chunks.stop());
+    // The index is soft state: every (re)connecting agent is asked for a full report.
+    sessions.onAttach((session) => session.send({ kind: "chunk_report_request" }));
+
+    const gate = new AgentGate(registry, { joinToken: config.joinToken, requireClientCert: config.auth.clientCa !== undefined, audit }, logger);
+    warnAboutOpenAccess(config, gate, logger);
+    // A deleted node's token is gone: its live agent stream goes with it.
+    nodeState.onChange((change) => {
+      if (change.type === "delete") sessions.get(change.node.id)?.close("node deleted");
+    });
+    const heartbeatIntervalMs = Math.max(100, Math.floor(config.heartbeatTtlMs / 3));
+    const agentStream = createAgentStreamHandler({
+      gate, registry, sessions, dispatcher, chunks, logger, heartbeatIntervalMs, helloTimeoutMs: 10_000, serverVersion: version,
+    });
+    const health = new HealthState();
+    const guard = new CallGuard({
+      credentials: { tokens, registry, joinHash: gate.joinHash, auth: config.auth },
+      registry, tokens, audit, limits: config.limits, policy: accessPolicy(SERVICES),
+    });
+    const handlers: RouteDeps = {
+      nodes: { registry, isConnected: (id) => sessions.isConnected(id), publicUrl: config.publicUrl },
+      agents: { registry, agentStream },
+      deployments: { deployments, projects, services, serviceState, snapshot, dispatcher, events },
+      chunks,
+      tokens,
+      audit,
+      system: { version, startedAt, databaseProvider: db.provider, pingDatabase: () => db.ping(), connectedAgents: () => sessions.size },
+      health,
+    };
+    return {
+      config, logger, db, handlers, guard, tokens, registry, sessions, dispatcher, chunks, gate, agentStream, heartbeatIntervalMs, health, shutdown, stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Open doors are the operator's choice, but never a silent one: each is logged at startup. */
+function warnAboutOpenAccess(config: Config, gate: AgentGate, logger: Logger): void {
+  if (gate.open) logger.warn("CAPSTAN_JOIN_TOKEN is not set: any agent may register (development mode)");
+  if (config.auth.dev) logger.warn("CAPSTAN_DEV=1: callers on loopback need no token and may do anything (development only; other addresses still need tokens)");
+  if (config.auth.anonymousScopes.size > 0) {
+    logger.warn(
+      { scopes: [...config.auth.anonymousScopes], networks: config.auth.anonymousNetworksText || "any address" },
+      "CAPSTAN_ANONYMOUS_SCOPES: callers without a token are let in with these scopes",
+    );
+  }
+}

@@ -1,0 +1,83 @@
+import type { DescService } from "@bufbuild/protobuf";
+import type { ConnectRouter, ConnectRouterOptions, Interceptor } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { AgentService } from "../../gen/proto/capstan/v1/agent_service_pb.js";
+import { AuditService } from "../../gen/proto/capstan/v1/audit_service_pb.js";
+import { ChunkIndexService } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
+import { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
+import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
+import { SystemService } from "../../gen/proto/capstan/v1/system_service_pb.js";
+import { TokenService } from "../../gen/proto/capstan/v1/token_service_pb.js";
+import { Health } from "../../gen/proto/health/v1/health_pb.js";
+import type { AuditLog } from "../managers/audit-log.js";
+import type { ChunkManager } from "../managers/chunk-manager.js";
+import type { TokenManager } from "../managers/token-manager.js";
+import { boundaryInterceptor } from "../rpc/boundary-interceptor.js";
+import type { CallGuard } from "../rpc/call-guard.js";
+import { guardInterceptor } from "../rpc/guard-interceptor.js";
+import { registerHealth, type HealthState } from "../server/health.js";
+import { registerReflection } from "../server/reflection.js";
+import { createAgentService, type AgentServiceDeps } from "../services/agent-service.js";
+import { createAuditService } from "../services/audit-service.js";
+import { createChunkIndexService } from "../services/chunk-index-service.js";
+import { createDeploymentService, type DeploymentServiceDeps } from "../services/deployment-service.js";
+import { createNodeService, type NodeServiceDeps } from "../services/node-service.js";
+import { createSystemService, type SystemServiceDeps } from "../services/system-service.js";
+import { createTokenService } from "../services/token-service.js";
+
+/** The services Capstan serves, for reflection, the access policy and the REST gateway. */
+export const SERVICES: readonly DescService[] = [NodeService, DeploymentService, ChunkIndexService, AgentService, TokenService, AuditService, SystemService];
+
+/**
+ * What the handlers of every service need, and nothing else: no config, no
+ * server, no database. build-app.ts fills it from the wired parts; a unit test
+ * can fill it from parts wired over memory stores.
+ */
+export interface RouteDeps {
+  nodes: NodeServiceDeps;
+  agents: AgentServiceDeps;
+  deployments: DeploymentServiceDeps;
+  chunks: ChunkManager;
+  tokens: TokenManager;
+  audit: AuditLog;
+  system: SystemServiceDeps;
+  /** Serving status for grpc.health.v1; shutdown turns it to NOT_SERVING. */
+  health: HealthState;
+}
+
+/**
+ * Every service's handlers, plus health and reflection, as the routes
+ * function Connect takes: the same function feeds the network adapter and the
+ * REST gateway's in-process transport, and `createRouterTransport` in tests.
+ */
+export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
+  return (router) => {
+    router.service(NodeService, createNodeService(deps.nodes));
+    router.service(AgentService, createAgentService(deps.agents));
+    router.service(DeploymentService, createDeploymentService(deps.deployments));
+    router.service(ChunkIndexService, createChunkIndexService(deps.chunks));
+    router.service(TokenService, createTokenService(deps.tokens));
+    router.service(AuditService, createAuditService(deps.audit));
+    router.service(SystemService, createSystemService(deps.system));
+    registerHealth(router, deps.health);
+    registerReflection(router, [...SERVICES, Health]);
+  };
+}
+
+/**
+ * The interceptors every Connect call passes, in order: the boundary (logger,
+ * error mapping, one log line per failure) around the guard (who may call,
+ * limits, audit), so that refusals are mapped and logged like any failure.
+ */
+export function rpcInterceptors(logger: Logger, guard: CallGuard, tokens: TokenManager): Interceptor[] {
+  return [boundaryInterceptor(logger), guardInterceptor(guard, tokens)];
+}
+
+/**
+ * Router options shared by the network adapter and in-process transports, so
+ * that a call decodes the same whichever way it arrives: unknown JSON fields
+ * are refused (a misspelt field is an error, not a silent default).
+ */
+export function routerOptions(interceptors: Interceptor[], maxMessageBytes: number): ConnectRouterOptions {
+  return { interceptors, jsonOptions: { ignoreUnknownFields: false }, readMaxBytes: maxMessageBytes };
+}
