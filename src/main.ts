@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from "./config/config.js";
 import { createLogger } from "./shared/logger.js";
+import { StoreInUseError } from "./store/sqlite-lock.js";
 import { buildApp } from "./app/build-app.js";
 import { listen } from "./app/server.js";
 
@@ -39,6 +40,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof StoreInUseError) {
+    process.stderr.write(`capstan: cannot start: ${err.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`capstan: failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   process.exit(1);
 });

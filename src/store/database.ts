@@ -18,6 +18,7 @@ import type { Provider } from "./providers.js";
 import { PrismaServiceStore } from "./service-repository.js";
 import { PrismaTokenStore } from "./token-repository.js";
 import type { Db } from "./db.js";
+import { lockSqliteFile } from "./sqlite-lock.js";
 
 
 
@@ -52,6 +53,16 @@ export async function openDatabase(url: string | undefined, logger: Logger): Pro
   if (url && /^postgres(ql)?:\/\//.test(url)) return openPostgres(url, logger);
   const path = resolve(url ? url.replace(/^file:(\/\/)?/, "") : DEFAULT_SQLITE_PATH);
   mkdirSync(dirname(path), { recursive: true });
+  const unlock = await lockSqliteFile(path);
+  try {
+    return await openSqliteLocked(path, logger, unlock);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+async function openSqliteLocked(path: string, logger: Logger, unlock: () => void): Promise<Database> {
   // Each provider's client and driver load only when used: the other one's cost a
   // noticeable part of start-up time for nothing.
   const [{ default: Sqlite }, { PrismaBetterSqlite3 }, { PrismaClient: SqliteClient }] = await Promise.all([
@@ -68,7 +79,7 @@ export async function openDatabase(url: string | undefined, logger: Logger): Pro
   // timeout is SQLite's busy timeout: a writer waits for another instead of failing.
   const prisma = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: `file:${path}`, timeout: 5000 }) });
   await prisma.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
-  return assemble("sqlite", path, prisma);
+  return assemble("sqlite", path, prisma, unlock);
 }
 
 async function openPostgres(url: string, logger: Logger): Promise<Database> {
@@ -88,7 +99,7 @@ async function openPostgres(url: string, logger: Logger): Promise<Database> {
   return assemble("postgresql", `${u.host}${u.pathname}${schema ? `?schema=${schema}` : ""}`, prisma);
 }
 
-function assemble(provider: Provider, location: string, prisma: Db): Database {
+function assemble(provider: Provider, location: string, prisma: Db, release = () => {}): Database {
   return {
     provider,
     location,
@@ -108,6 +119,6 @@ function assemble(provider: Provider, location: string, prisma: Db): Database {
         return false;
       }
     },
-    close: () => prisma.$disconnect(),
+    close: () => prisma.$disconnect().finally(release),
   };
 }

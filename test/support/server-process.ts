@@ -27,10 +27,14 @@ export interface ServerProcess {
   alive(): boolean;
   /** Sends SIGTERM and resolves once the process has exited (SIGKILL after `graceMs`). */
   stop(graceMs?: number): Promise<void>;
+  /** Sends a signal (SIGKILL: a crash) and resolves once the process has exited. */
+  kill(signal: NodeJS.Signals): Promise<void>;
 }
 
 /** How to start the server process. */
 export interface ServerProcessOptions {
+  /** The SQLite file to use (a fresh one in a temporary directory by default). */
+  dbPath?: string;
   /** Extra environment, applied over the defaults (which are listed in startServerProcess). */
   env?: Record<string, string>;
   /** Give up when "capstan listening" has not been logged within this time. Default 30 s. */
@@ -47,7 +51,7 @@ export interface ServerProcessOptions {
  */
 export async function startServerProcess(options: ServerProcessOptions = {}): Promise<ServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), "capstan-proc-"));
-  const dbPath = join(dir, "c.db");
+  const dbPath = options.dbPath ?? join(dir, "c.db");
   const adminToken = options.env?.CAPSTAN_ADMIN_TOKEN ?? `fuzz-admin-${randomBytes(24).toString("hex")}`;
   const env: Record<string, string> = {
     ...stripCapstanEnv(process.env),
@@ -106,6 +110,10 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
     },
     alive: () => exitCode === undefined,
     stop: (graceMs = 10_000) => stopChild(child, exited, graceMs),
+    kill: (signal) => {
+      if (exitCode === undefined) child.kill(signal);
+      return exited;
+    },
   };
 }
 
