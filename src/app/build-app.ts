@@ -149,7 +149,8 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       void deployments.retryPending();
     });
 
-    const chunks = new ChunkManager(new ChunkIndex(config.chunks.replication), dispatcher, registry, nodeState, db.chunkTargets, {
+    const chunkIndex = new ChunkIndex(config.chunks.replication);
+    const chunks = new ChunkManager(chunkIndex, dispatcher, registry, nodeState, db.chunkTargets, {
       heartbeatTtlMs: config.heartbeatTtlMs,
       graceMs: config.replicaGraceMs,
       intervalMs: config.chunks.intervalMs,
@@ -177,7 +178,12 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       registry, tokens, audit, limits: config.limits, policy: accessPolicy(SERVICES),
     });
     const handlers: RouteDeps = {
-      nodes: { registry, isConnected: (id) => sessions.isConnected(id), publicUrl: config.publicUrl },
+      nodes: {
+        registry,
+        isConnected: (id) => sessions.isConnected(id),
+        publicUrl: config.publicUrl,
+        chunksHeld: (id, limit) => ({ ids: chunkIndex.chunksOf(id, limit), total: chunkIndex.countOf(id) }),
+      },
       agents: { registry, agentStream },
       deployments: { deployments, projects, services, serviceState, snapshot, dispatcher, events },
       chunks,

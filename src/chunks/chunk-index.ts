@@ -221,6 +221,16 @@ export class ChunkIndex {
     }
   }
 
+  /** Up to `limit` of the chunk ids a node holds, in the index's order (stable between reports). */
+  chunksOf(nodeId: string, limit: number): string[] {
+    const n = this.nodeNum.get(nodeId);
+    if (n === undefined) return [];
+    const held = this.nodeChunks[n];
+    const out = new Array<string>(Math.min(limit, held.length));
+    for (let i = 0; i < out.length; i++) out[i] = this.ids.idOf(held[i]);
+    return out;
+  }
+
   /** How many chunks a node holds. */
   countOf(nodeId: string): number {
     const n = this.nodeNum.get(nodeId);

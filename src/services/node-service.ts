@@ -21,12 +21,24 @@ export interface NodeServiceDeps {
   isConnected: (nodeId: string) => boolean;
   /** Configured public URL; when unset it is derived from the request's host. */
   publicUrl: string | undefined;
+  /** The chunks a node holds (seed 004), from the chunk index: up to `limit` ids, and the total. */
+  chunksHeld: (nodeId: string, limit: number) => { ids: string[]; total: number };
 }
+
+/** How many of a node's chunk ids a list carries per node, and GetNode carries. */
+export const CHUNKS_IN_LISTS = 100;
+export const CHUNKS_IN_GET = 10_000;
 
 /** NodeService's handlers: decode, call the registry, encode. */
 export function createNodeService(deps: NodeServiceDeps): ServiceImpl<typeof NodeService> {
   const { registry, isConnected } = deps;
-  const pb = (node: Parameters<typeof nodeToProto>[0]) => nodeToProto(node, isConnected(node.id));
+  const withChunks = (node: Parameters<typeof nodeToProto>[0], chunkLimit: number) => {
+    const out = nodeToProto(node, isConnected(node.id));
+    const chunks = deps.chunksHeld(node.id, chunkLimit);
+    // Most nodes hold no chunks: their shared message is returned as it is.
+    return chunks.total === 0 ? out : { ...out, availableChunks: chunks.ids, chunkCount: chunks.total };
+  };
+  const pb = (node: Parameters<typeof nodeToProto>[0]) => withChunks(node, CHUNKS_IN_LISTS);
   return {
     async registerNode(req, ctx) {
       const { node, token } = await registry.register(registrationFromProto(req), { anonymous: registersAnonymously(ctx.values.get(principalKey)) });
@@ -49,7 +61,7 @@ export function createNodeService(deps: NodeServiceDeps): ServiceImpl<typeof Nod
       return { nodes: page.nodes.map(pb), count: page.count, nextPageToken: page.nextPageToken };
     },
     getNode(req) {
-      return { node: pb(registry.get(req.nodeId)) };
+      return { node: withChunks(registry.get(req.nodeId), CHUNKS_IN_GET) };
     },
     async heartbeat(req) {
       const node = await registry.heartbeat(req.nodeId, metricsFromHeartbeat(req));

@@ -54,6 +54,20 @@ describe("chunk index over seed 004's REST paths", () => {
     expect(await locate(["c1", "c2"])).toEqual({ c1: [], c2: ["n1"] });
   });
 
+  it("lists each node's chunks where seed 004's client reads them, bounded per node in lists", async () => {
+    const many = Array.from({ length: 150 }, (_, i) => `big-${i}`);
+    await register("n7", "a");
+    await rest("PUT", "/api/v1/nodes/n7/chunks", { chunk_ids: many });
+    const listed = (await rest("GET", "/api/v1/nodes")).json.nodes as Array<{ node_id: string; available_chunks: string[]; chunk_count: number }>;
+    const n7 = listed.find((n) => n.node_id === "n7");
+    expect(n7?.chunk_count).toBe(150);
+    expect(n7?.available_chunks).toHaveLength(100);
+    expect(many).toEqual(expect.arrayContaining(n7?.available_chunks ?? ["missing"]));
+    const one = (await rest("GET", "/api/v1/nodes/n7")).json.node;
+    expect([...one.available_chunks].sort()).toEqual([...many].sort());
+    await rest("DELETE", "/api/v1/nodes/n7");
+  });
+
   it("rejects reports for unknown nodes and bad chunk ids, naming the field", async () => {
     expect((await rest("PUT", "/api/v1/nodes/ghost/chunks", { chunk_ids: ["x"] })).status).toBe(404);
     const bad = await rest("PUT", "/api/v1/nodes/n1/chunks", { chunk_ids: ["has space"] });
