@@ -109,6 +109,16 @@ describe("NodeRegistry", () => {
     expect(store.rows.get(node.id)?.status).toBe("online");
   });
 
+  it("stores the heartbeat that brings a node back online with its status, not at the next flush", async () => {
+    const { node } = await registry.register(input());
+    clock.advance(20_000);
+    await monitor.sweep();
+    expect(store.rows.get(node.id)?.status).toBe("offline");
+    const back = clock.date();
+    await registry.heartbeat(node.id, { ...emptyMetrics(), memoryUsedMb: 42 });
+    expect(store.rows.get(node.id)).toMatchObject({ status: "online", lastHeartbeatAt: back, metrics: { memoryUsedMb: 42 } });
+  });
+
   it("persists a heartbeat that races an offline transition after it", async () => {
     const { node } = await registry.register(input());
     clock.advance(20_000);
