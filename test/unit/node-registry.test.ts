@@ -142,6 +142,29 @@ describe("NodeRegistry", () => {
     expect(restarted.get(node.id)?.status).toBe("offline");
   });
 
+  it("gives nodes not heard since start-up one flush interval on top of the TTL, as their stored heartbeat may be that old", async () => {
+    const { node } = await registry.register(input());
+    clock.advance(20_000);
+    const restarted = new NodeState();
+    restarted.load(await store.listAll());
+    const registry2 = new NodeRegistry({ store, state: restarted, logger, now: clock.date });
+    const monitor2 = new LivenessMonitor(registry2, restarted, store, { heartbeatTtlMs: 15_000, flushIntervalMs: 10_000, now: clock.now }, logger);
+    await monitor2.start();
+    expect(restarted.get(node.id)?.status).toBe("online");
+    clock.advance(4_999);
+    await monitor2.sweep();
+    expect(restarted.get(node.id)?.status).toBe("online");
+    clock.advance(2);
+    await monitor2.sweep();
+    expect(restarted.get(node.id)?.status).toBe("offline");
+    // Heard after start-up: its time is exact, and the TTL alone applies.
+    await registry2.heartbeat(node.id, emptyMetrics());
+    clock.advance(15_001);
+    await monitor2.sweep();
+    await monitor2.stop();
+    expect(restarted.get(node.id)?.status).toBe("offline");
+  });
+
   it("drains a node (ineligible, draining) and ends the drain", async () => {
     const { node } = await registry.register(input());
     const drained = await registry.drain(node.id, false);
