@@ -110,6 +110,11 @@ export async function guardStoreCall<R>(call: () => Promise<R>, health: StoreHea
     if (write) health.writeSucceeded();
     return result;
   } catch (err) {
+    // Already classified (a guarded call inside a guarded transaction): counted, not wrapped again.
+    if (err instanceof StoreUnavailableError) {
+      health.failing(err.reason);
+      throw err;
+    }
     const reason = storeFaultReason(err);
     if (reason === undefined) throw err;
     health.failing(reason);

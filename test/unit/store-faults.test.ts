@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { StoreUnavailableError } from "../../src/model/errors.js";
 import { StoreHealth } from "../../src/state/store-health.js";
-import { faultAware, storeFaultReason } from "../../src/store/store-faults.js";
+import { faultAware, guardStoreCall, storeFaultReason } from "../../src/store/store-faults.js";
 
 // The shapes Prisma 7 and its driver adapters throw, as measured against real databases
 // (SQLite with max_page_count reached, PostgreSQL behind a proxy that was cut).
@@ -54,6 +54,14 @@ describe("faultAware", () => {
     expect((err as StoreUnavailableError).retryAfterSeconds).toBe(5);
     expect((err as Error).cause).toBe(fault);
     expect(health.current).toMatchObject({ ok: false, reason: "database or disk is full" });
+  });
+
+  it("does not wrap an error twice when a guarded call runs inside another", async () => {
+    const health = new StoreHealth();
+    const inner = faultAware(new Repo(adapterError({ kind: "ConnectionClosed" })), health);
+    const err = await guardStoreCall(() => inner.save(), health, true).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreUnavailableError);
+    expect((err as Error).cause).not.toBeInstanceOf(StoreUnavailableError);
   });
 
   it("passes other errors unchanged and leaves the store ok", async () => {
