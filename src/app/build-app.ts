@@ -16,7 +16,11 @@ import { TokenManager } from "../managers/token-manager.js";
 import { clusterSnapshot } from "../orchestrator/cluster-view.js";
 import { accessPolicy } from "../rpc/access-policy.js";
 import { CallGuard } from "../rpc/call-guard.js";
-import { HealthState } from "../server/health.js";
+import { AgentService } from "../../gen/proto/capstan/v1/agent_service_pb.js";
+import { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
+import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
+import { TokenService } from "../../gen/proto/capstan/v1/token_service_pb.js";
+import { followStore, HealthState } from "../server/health.js";
 import { createShutdownSignal, type ShutdownSignal } from "../server/shutdown-signal.js";
 import { AgentGate } from "../sessions/agent-gate.js";
 import { createAgentStreamHandler, type AgentStreamHandler } from "../sessions/grpc-agent-stream.js";
@@ -33,7 +37,7 @@ import { SERVICES, type RouteDeps } from "./routes.js";
  * The stores and lifecycle of a database, as the wiring uses them: the opened
  * Prisma database in production, memory stores (test/fakes) in unit tests.
  */
-export type AppStores = Pick<Database, "nodes" | "jobs" | "deployments" | "services" | "chunkTargets" | "tokens" | "audit" | "ping" | "close"> & {
+export type AppStores = Pick<Database, "nodes" | "jobs" | "deployments" | "services" | "chunkTargets" | "tokens" | "audit" | "health" | "ping" | "close"> & {
   /** "sqlite", "postgresql", or what a fake calls itself; SystemService reports it. */
   readonly provider: string;
 };
@@ -173,6 +177,8 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       gate, registry, sessions, dispatcher, chunks, logger, heartbeatIntervalMs, helloTimeoutMs: 10_000, serverVersion: version,
     });
     const health = new HealthState();
+    // The services whose calls write: NOT_SERVING in gRPC health while the store refuses writes.
+    followStore(health, db.health, [NodeService, DeploymentService, AgentService, TokenService].map((s) => s.typeName));
     const guard = new CallGuard({
       credentials: { tokens, registry, joinHash: gate.joinHash, auth: config.auth },
       registry, tokens, audit, limits: config.limits, policy: accessPolicy(SERVICES),
@@ -189,7 +195,10 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       chunks,
       tokens,
       audit,
-      system: { version, startedAt, databaseProvider: db.provider, pingDatabase: () => db.ping(), connectedAgents: () => sessions.size },
+      system: {
+        version, startedAt, databaseProvider: db.provider, pingDatabase: () => db.ping(), connectedAgents: () => sessions.size,
+        store: () => db.health.current, shuttingDown: () => health.shuttingDown,
+      },
       health,
     };
     return {

@@ -8,16 +8,28 @@ const FLUSH_DELAY_MS = 100;
 const FLUSH_BATCH = 100;
 // If the store is down for long, memory must stay bounded: the oldest unsaved events go first.
 const MAX_BUFFERED = 50_000;
+const RETRY_MS = 1000;
+
+/** A buffered event, and the call waiting for it to be stored, if one is. */
+interface Pending {
+  event: AuditEvent;
+  waiter?: { resolve: () => void; reject: (err: unknown) => void };
+}
 
 /**
- * The audit trail. Recording never waits on the store (the call it records
- * has already been answered, or is about to be): events are buffered and
- * written in batches within about 100 ms, and reads flush first, so a
- * caller always sees the events of calls it made. Shutdown flushes too.
+ * The audit trail. Events of acknowledged mutating calls are committed before
+ * the call answers (commit): they are written at the next turn of the event
+ * loop together with every event recorded meanwhile, so concurrent calls
+ * share one INSERT (group commit) and a crash after an answer cannot lose the
+ * event. Events nobody waits for (refused calls, agent registrations on
+ * streams) are buffered and written within about 100 ms (record). Reads
+ * flush first, so a caller always sees the events of calls it made; shutdown
+ * flushes too.
  */
 export class AuditLog implements AuditRecorder {
-  private buffer: AuditEvent[] = [];
+  private buffer: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private soon: NodeJS.Immediate | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -27,11 +39,20 @@ export class AuditLog implements AuditRecorder {
 
   /** Records an event; it reaches the store within about 100 ms. */
   record(event: Omit<AuditEvent, "id" | "time">): void {
-    const now = Date.now();
-    this.buffer.push({ ...event, id: newTimeOrderedId(now), time: new Date(now) });
-    if (this.buffer.length > MAX_BUFFERED) this.buffer.splice(0, this.buffer.length - MAX_BUFFERED);
+    this.push({ event: stamp(event) });
     if (this.buffer.length >= FLUSH_BATCH) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), FLUSH_DELAY_MS).unref();
+  }
+
+  /** Records an event and resolves once it is stored (see AuditRecorder.commit). */
+  commit(event: Omit<AuditEvent, "id" | "time">): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.push({ event: stamp(event), waiter: { resolve, reject } });
+      this.soon ??= setImmediate(() => {
+        this.soon = undefined;
+        void this.flush();
+      });
+    });
   }
 
   /** Writes what is buffered. */
@@ -42,13 +63,17 @@ export class AuditLog implements AuditRecorder {
       while (this.buffer.length > 0) {
         const batch = this.buffer.slice(0, FLUSH_BATCH);
         try {
-          await this.store.append(batch);
-          this.buffer.splice(0, batch.length);
+          await this.store.append(batch.map((p) => p.event));
         } catch (err) {
           this.logger.error({ err, pending: this.buffer.length }, "audit events could not be stored; will retry");
-          this.timer ??= setTimeout(() => void this.flush(), 1000).unref();
+          // Nobody waits through an outage: callers hear now; their events stay buffered for the retry.
+          for (const p of this.buffer) p.waiter?.reject(err);
+          for (const p of this.buffer) p.waiter = undefined;
+          this.timer ??= setTimeout(() => void this.flush(), RETRY_MS).unref();
           return;
         }
+        this.buffer.splice(0, batch.length);
+        for (const p of batch) p.waiter?.resolve();
       }
     });
     return this.flushing;
@@ -59,4 +84,16 @@ export class AuditLog implements AuditRecorder {
     await this.flush();
     return this.store.list(filter);
   }
+
+  private push(p: Pending): void {
+    this.buffer.push(p);
+    if (this.buffer.length <= MAX_BUFFERED) return;
+    const dropped = this.buffer.splice(0, this.buffer.length - MAX_BUFFERED);
+    for (const d of dropped) d.waiter?.reject(new Error("the audit buffer overflowed while the store was unavailable"));
+  }
+}
+
+function stamp(event: Omit<AuditEvent, "id" | "time">): AuditEvent {
+  const now = Date.now();
+  return { ...event, id: newTimeOrderedId(now), time: new Date(now) };
 }

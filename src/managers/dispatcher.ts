@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { FailedPreconditionError, NotFoundError } from "../model/errors.js";
+import { FailedPreconditionError, NotFoundError, StoreUnavailableError } from "../model/errors.js";
 import { newTimeOrderedId } from "../model/ids.js";
 import {
   appendBounded,
@@ -116,9 +116,23 @@ export class Dispatcher implements CommandBus {
     return job;
   }
 
-  /** Lists jobs from the store. */
-  list(filter: JobFilter): Promise<Job[]> {
-    return this.store.list(filter);
+  /**
+   * Lists jobs from the store. While the store is unavailable, a filter that
+   * asks for unfinished jobs only is answered from memory, which holds them all.
+   */
+  async list(filter: JobFilter): Promise<Job[]> {
+    try {
+      return await this.store.list(filter);
+    } catch (err) {
+      const unfinishedOnly = filter.statuses !== undefined && filter.statuses.length > 0 && filter.statuses.every((s) => !TERMINAL.has(s));
+      if (err instanceof StoreUnavailableError && unfinishedOnly) return this.state.query(filter);
+      throw err;
+    }
+  }
+
+  /** Unfinished jobs matching the filter, from memory (never waits on the store). */
+  listUnfinished(filter: JobFilter): Job[] {
+    return this.state.query(filter);
   }
 
   /** Cancels an unfinished job and tells its agent to stop it. */

@@ -32,6 +32,7 @@ export class LivenessMonitor {
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private readonly now: () => number;
+  private startedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly registry: NodeRegistry,
@@ -49,10 +50,12 @@ export class LivenessMonitor {
   }
 
   /**
-   * Marks offline, at once, nodes whose last heartbeat is older than the TTL,
-   * so a restart never shows a long-dead node online; then starts the timers.
+   * Marks offline, at once, nodes whose last heartbeat is older than the TTL
+   * (and the flush interval: see sweep), so a restart never shows a long-dead
+   * node online; then starts the timers.
    */
   async start(): Promise<void> {
+    this.startedAt = this.now();
     await this.sweep();
     this.sweepTimer = setInterval(() => void this.sweep(), this.sweepIntervalMs);
     this.flushTimer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
@@ -69,12 +72,19 @@ export class LivenessMonitor {
     await this.flush();
   }
 
-  /** One pass: every online node past its TTL goes offline. */
+  /**
+   * One pass: every online node past its TTL goes offline. A node not heard
+   * since start-up has only its stored last-seen time, which may be up to one
+   * flush interval older than its last heartbeat before the restart: it gets
+   * that interval on top of the TTL, so a node that was silent for less than
+   * the TTL is never marked offline by a restart.
+   */
   async sweep(): Promise<void> {
     const deadline = this.now() - this.options.heartbeatTtlMs;
+    const seen = (at: number) => (at < this.startedAt ? at + this.options.flushIntervalMs : at);
     const expired = this.state
       .list()
-      .filter((n) => n.status === "online" && (n.lastHeartbeatAt?.getTime() ?? 0) < deadline);
+      .filter((n) => n.status === "online" && seen(n.lastHeartbeatAt?.getTime() ?? 0) < deadline);
     await Promise.all(
       expired.map((n) =>
         this.registry.markOffline(n.id).catch((err: unknown) => this.logger.error({ err, nodeId: n.id }, "persisting offline status failed")),

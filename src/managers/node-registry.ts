@@ -170,7 +170,7 @@ export class NodeRegistry {
     return this.lock.run(`id:${nodeId}`, async () => {
       const latest = this.get(nodeId);
       const node: Node = { ...latest, status: "online", metrics: valid, lastHeartbeatAt: now, updatedAt: now };
-      await this.deps.store.setStatus(nodeId, "online", now);
+      await this.deps.store.setStatus(nodeId, "online", now, { lastHeartbeatAt: now, metrics: valid });
       this.deps.state.put(node);
       this.dirty.add(nodeId);
       this.deps.logger.info({ nodeId }, "node online");

@@ -1,7 +1,7 @@
 import type { CommandBus } from "../model/command-bus.js";
 import type { DeploymentManager } from "./deployment-manager.js";
 import { requireProjectName } from "../model/deployment-validation.js";
-import { InvalidArgumentError, UnavailableError } from "../model/errors.js";
+import { InvalidArgumentError, StoreUnavailableError, UnavailableError } from "../model/errors.js";
 import { TERMINAL, type Job } from "../model/job.js";
 import type { NodeRegistry } from "./node-registry.js";
 import { noRequirements } from "../model/placement.js";
@@ -49,14 +49,20 @@ export class ProjectManager {
 
   /**
    * GET /projects/{name}/status: asks the agent with a STATUS job and waits for
-   * its answer; answers with the last known state when the agent is offline.
+   * its answer; answers with the last known state when the agent is offline,
+   * or when the store cannot take the STATUS job (a read must not fail on that).
    */
   async status(projectName: string): Promise<{ jobId: string; status: string; logs: string }> {
     const d = this.deployments.getByProject(projectName);
-    if (d.nodeId === "" || !this.bus.isConnected(d.nodeId)) {
-      return { jobId: d.lastJobId, status: d.status, logs: d.lastLogs };
+    const lastKnown = { jobId: d.lastJobId, status: d.status, logs: d.lastLogs };
+    if (d.nodeId === "" || !this.bus.isConnected(d.nodeId)) return lastKnown;
+    let job: Job;
+    try {
+      job = await this.bus.submit({ nodeId: d.nodeId, deploymentId: "", payload: { type: "status", projectName } });
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) return lastKnown;
+      throw err;
     }
-    const job = await this.bus.submit({ nodeId: d.nodeId, deploymentId: "", payload: { type: "status", projectName } });
     const done = await this.waitFor(job);
     const containers = JSON.stringify(done.result ?? {});
     return { jobId: done.id, status: done.status, logs: done.logs + (done.result ? `${containers}\n` : "") };

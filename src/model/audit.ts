@@ -34,4 +34,10 @@ export interface AuditStore {
 export interface AuditRecorder {
   /** Records an event; it reaches the store soon after, never blocking the call. */
   record(event: Omit<AuditEvent, "id" | "time">): void;
+  /**
+   * Records an event and resolves once it is stored, written together with the
+   * events of concurrent calls (group commit); rejects when the store cannot
+   * take it now (the event stays buffered and is written later).
+   */
+  commit(event: Omit<AuditEvent, "id" | "time">): Promise<void>;
 }

@@ -83,9 +83,41 @@ export class FailedPreconditionError extends DomainError {
 
 /** A dependency (an agent, the database) cannot be reached now; retrying may help. */
 export class UnavailableError extends DomainError {
-  constructor(message: string) {
+  /**
+   * @param retryAfterSeconds when given, callers are told to retry after this long
+   *   (gRPC `retry-after` metadata, HTTP Retry-After)
+   */
+  constructor(
+    message: string,
+    readonly retryAfterSeconds?: number,
+    options?: { cause?: unknown },
+  ) {
     super("unavailable", message);
     this.name = "UnavailableError";
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
+/** Seconds a client is told to wait before retrying a call the store could not take. */
+export const STORE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * The database cannot take the call now: it does not answer, its connection
+ * broke, or it refuses writes (disk full, I/O error, locked). The store layer
+ * classifies driver errors into this, once; it maps to Unavailable (HTTP 503
+ * with Retry-After), so clients retry instead of giving up on an internal error.
+ */
+export class StoreUnavailableError extends UnavailableError {
+  /**
+   * @param reason what the driver said, in words safe for callers (never a
+   *   connection string or a query)
+   */
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`the database is unavailable (${reason}); retry later`, STORE_RETRY_AFTER_SECONDS, options);
+    this.name = "StoreUnavailableError";
   }
 }
 

@@ -16,8 +16,12 @@ export interface NodeStore {
   insert(node: Node): Promise<void>;
   /** Removes a node; resolves false when it did not exist. */
   delete(id: string): Promise<boolean>;
-  /** Persists a status transition. */
-  setStatus(id: string, status: NodeStatus, at: Date): Promise<void>;
+  /**
+   * Persists a status transition. A node coming back online passes the
+   * heartbeat that brought it back, written with the status: otherwise the
+   * stored last-seen time stays as old as the outage until the next flush.
+   */
+  setStatus(id: string, status: NodeStatus, at: Date, heartbeat?: Pick<Node, "lastHeartbeatAt" | "metrics">): Promise<void>;
   /** Batched flush of last-seen times (and latest metrics) in one transaction. */
   flushHeartbeats(entries: ReadonlyArray<Pick<Node, "id" | "lastHeartbeatAt" | "metrics">>): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { LimitsConfig } from "../config/config.js";
 import type { AuditRecorder } from "../model/audit.js";
-import { PermissionDeniedError } from "../model/errors.js";
+import { PermissionDeniedError, UnavailableError } from "../model/errors.js";
 import type { NodeRegistry } from "../managers/node-registry.js";
 import { describePrincipal, limitKey, type Principal } from "../model/principal.js";
 import type { TokenManager } from "../managers/token-manager.js";
@@ -36,8 +36,14 @@ export interface CallInfo {
 export interface Admission {
   principal: Principal;
   requirement: Requirement;
-  /** Records the call's outcome (in the audit trail, for mutating calls); pass the error on failure. */
-  done(err?: unknown): void;
+  /**
+   * Records the call's outcome (in the audit trail, for mutating calls): pass
+   * the error on failure, the response on success. For a successful mutating
+   * call it resolves once the event is stored, and the call must not answer
+   * before; it rejects with Unavailable when the store cannot take the event.
+   * Only the first call records.
+   */
+  done(err?: unknown, response?: unknown): Promise<void>;
   /** For streams: frees the stream's slot. */
   release(): void;
 }
@@ -100,18 +106,28 @@ export class CallGuard {
     const requirement = this.deps.policy.get(call.rpc);
     let principal: Principal = { kind: "none", peer: call.peer.address };
     const audited = requirement !== undefined && AUDITED.has(requirement.level);
-    const done = (err?: unknown) => {
-      if (!audited) return;
+    let recorded = !audited;
+    const done = async (err?: unknown, response?: unknown): Promise<void> => {
+      if (recorded) return;
+      recorded = true;
       const error = err === undefined ? undefined : toConnectError(err).error;
-      this.deps.audit.record({
+      const event = {
         actor: describePrincipal(principal),
         actorKind: principal.kind,
         rpc: call.rpc,
-        target: targetOf(call.message),
+        target: auditTarget(call.rpc, call.message, response),
         outcome: error ? codeName(error.code) : "ok",
         message: error?.rawMessage ?? "",
         peer: call.peer.address,
-      });
+      };
+      // A refused or failed call changed nothing: its event need not hold up the answer.
+      if (error) return this.deps.audit.record(event);
+      try {
+        await this.deps.audit.commit(event);
+      } catch {
+        // No Retry-After: the change itself was made, and retrying it would make it twice.
+        throw new UnavailableError(`${call.rpc} was carried out, but its audit event could not be stored yet (the database is unavailable); it is kept and written when the database takes writes again`);
+      }
     };
     try {
       if (!requirement) throw new PermissionDeniedError(`${call.rpc} is not open to any caller`);
@@ -122,7 +138,7 @@ export class CallGuard {
       const release = stream ? this.streams.acquire(limitKey(principal)) : NOTHING_TO_RELEASE;
       return { principal, requirement, done, release };
     } catch (err) {
-      done(err);
+      void done(err);
       throw err;
     }
   }
@@ -142,8 +158,34 @@ export class CallGuard {
 const NOTHING_TO_RELEASE = (): void => {};
 const NO_TARGET: AccessTarget = { nodeId: "", node: undefined, openRegistration: false };
 
+// Calls whose target is not a plain request field.
+const TARGETS: Record<string, (request: Record<string, unknown>, response: Record<string, unknown> | undefined) => string> = {
+  // The deployment id is chosen by the server when only a project name is given; the request's
+  // node_id is where to run it, not what the call is about.
+  "capstan.v1.DeploymentService/CreateDeployment": (req, res) => text(res?.deploymentId) || text(req.deploymentId) || text(req.projectName),
+  // A config document: the services it applies.
+  "capstan.v1.DeploymentService/Apply": (req) => {
+    const services = (req.spec as { services?: Array<{ name?: unknown }> } | undefined)?.services ?? [];
+    const names = services.map((s) => text(s.name)).filter((n) => n !== "").join(",");
+    return names.length > MAX_TARGET ? `${names.slice(0, MAX_TARGET - 1)}…` : names;
+  },
+};
+const MAX_TARGET = 500;
+
+/** What a call is about: per-RPC rules first, then the request's naming fields, then the response's. */
+function auditTarget(rpc: string, request: unknown, response: unknown): string {
+  if (request === undefined) return "";
+  const rule = TARGETS[rpc];
+  if (rule) return rule(request as Record<string, unknown>, response as Record<string, unknown> | undefined);
+  return targetOf(request) || targetOf(response);
+}
+
+function text(v: unknown): string {
+  return typeof v === "string" ? v : "";
+}
+
 function targetOf(message: unknown): string {
-  if (message === undefined) return "";
+  if (message === undefined || message === null) return "";
   const m = message as Record<string, unknown>;
   for (const field of TARGET_FIELDS) {
     const v = m[field];

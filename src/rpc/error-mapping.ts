@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { DomainError, ValidationError, type ErrorKind } from "../model/errors.js";
+import { DomainError, UnavailableError, ValidationError, type ErrorKind } from "../model/errors.js";
 
 const codes: Record<ErrorKind, Code> = {
   invalid_argument: Code.InvalidArgument,
@@ -21,6 +21,8 @@ export function toConnectError(err: unknown): { error: ConnectError; expected: b
   if (err instanceof DomainError) {
     const error = new ConnectError(err.message, codes[err.kind]);
     if (err.field) error.metadata.set("capstan-field", encodeMetadata(err.field));
+    // gRPC clients read it as metadata; the REST gateway turns it into a Retry-After header.
+    if (err instanceof UnavailableError && err.retryAfterSeconds !== undefined) error.metadata.set("retry-after", String(err.retryAfterSeconds));
     if (err instanceof ValidationError) {
       error.metadata.set("capstan-issues", encodeMetadata(JSON.stringify(err.issues)));
       error.metadata.set("capstan-summary", encodeMetadata(err.summary));

@@ -126,11 +126,11 @@ export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
     }
     const admission = await guard.admit({ rpc, header: credentialHeaders(req), peer: peerOf(req), message: input });
     try {
-      const out = toBinary(m.method.output, create(m.method.output, await m.handle(input, admission.principal)));
-      admission.done();
-      return out;
+      const result = create(m.method.output, await m.handle(input, admission.principal));
+      await admission.done(undefined, result);
+      return toBinary(m.method.output, result);
     } catch (err) {
-      admission.done(err);
+      void admission.done(err);
       throw err;
     }
   }

@@ -40,11 +40,12 @@ export function guardInterceptor(guard: CallGuard, tokens: TokenManager): Interc
         return guardStream((await next(req)) as StreamResponse, admission.release, principal.tokenId, tokens);
       }
       const res = await withDeadline(next(req), guard.rpcTimeoutMs);
-      admission.done();
+      // A mutating call answers once its audit event is stored.
+      await admission.done(undefined, res.message);
       return res;
     } catch (err) {
       admission.release();
-      admission.done(err);
+      void admission.done(err);
       throw err;
     }
   };

@@ -2,7 +2,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
 import type { CommandBus } from "../model/command-bus.js";
 import type { DeploymentManager } from "../managers/deployment-manager.js";
-import { InvalidArgumentError } from "../model/errors.js";
+import { InvalidArgumentError, StoreUnavailableError } from "../model/errors.js";
 import type { Job } from "../model/job.js";
 import type { JobFilter } from "../model/job-store.js";
 import type { ProjectManager } from "../managers/project-manager.js";
@@ -29,6 +29,8 @@ export interface DeploymentHandlerDeps {
   projects: ProjectManager;
   /** Recent jobs of a deployment, for GetDeployment. */
   listJobs: (filter: JobFilter) => Promise<Job[]>;
+  /** The same from memory, unfinished jobs only: GetDeployment's answer while the store is unavailable. */
+  listUnfinishedJobs: (filter: JobFilter) => Job[];
   bus: CommandBus;
 }
 
@@ -73,7 +75,12 @@ export function createDeploymentHandlers(deps: DeploymentHandlerDeps): Handlers 
     },
     async getDeployment(req) {
       const d = deployments.get(requireId("deployment_id", req.deploymentId));
-      const jobs = await deps.listJobs({ deploymentId: d.id, newestFirst: true, limit: 20 });
+      const filter: JobFilter = { deploymentId: d.id, newestFirst: true, limit: 20 };
+      // The deployment itself is in memory; during a store outage its finished jobs are not.
+      const jobs = await deps.listJobs(filter).catch((err: unknown) => {
+        if (err instanceof StoreUnavailableError) return deps.listUnfinishedJobs(filter);
+        throw err;
+      });
       return { deployment: deploymentToProto(d, jobs) };
     },
     async deleteDeployment(req) {

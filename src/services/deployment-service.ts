@@ -25,7 +25,7 @@ export interface DeploymentServiceDeps {
 /** DeploymentService: compose deployments and projects, services, explanations and jobs, one file per concern. */
 export function createDeploymentService(deps: DeploymentServiceDeps): ServiceImpl<typeof DeploymentService> {
   return {
-    ...createDeploymentHandlers({ deployments: deps.deployments, projects: deps.projects, listJobs: (f) => deps.dispatcher.list(f), bus: deps.dispatcher }),
+    ...createDeploymentHandlers({ deployments: deps.deployments, projects: deps.projects, listJobs: (f) => deps.dispatcher.list(f), listUnfinishedJobs: (f) => deps.dispatcher.listUnfinished(f), bus: deps.dispatcher }),
     ...createServiceHandlers({ services: deps.services, state: deps.serviceState, snapshot: deps.snapshot }),
     ...createJobHandlers({ dispatcher: deps.dispatcher, events: deps.events }),
   };

@@ -1,6 +1,8 @@
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { UnavailableError } from "../model/errors.js";
+import { STORE_RETRY_AFTER_SECONDS, UnavailableError } from "../model/errors.js";
 import type { SystemService } from "../../gen/proto/capstan/v1/system_service_pb.js";
+import type { StoreCondition } from "../state/store-health.js";
 
 /** What the SystemService handlers need. */
 export interface SystemServiceDeps {
@@ -9,6 +11,10 @@ export interface SystemServiceDeps {
   databaseProvider: string;
   /** Resolves true when the database answers. */
   pingDatabase: () => Promise<boolean>;
+  /** Whether the store takes writes, from real write outcomes. */
+  store: () => StoreCondition;
+  /** Whether shutdown has begun. */
+  shuttingDown: () => boolean;
   connectedAgents: () => number;
 }
 
@@ -16,18 +22,28 @@ export interface SystemServiceDeps {
 export function createSystemService(deps: SystemServiceDeps): ServiceImpl<typeof SystemService> {
   return {
     async getHealth() {
-      const dbOk = await deps.pingDatabase().catch(() => false);
-      // Probes (Docker's HEALTHCHECK, seed 004's nodes) read the HTTP status,
-      // so an unusable database must fail the call, not just say so.
-      if (!dbOk) throw new UnavailableError("unhealthy: the database does not answer");
+      // Liveness, not readiness: 200 whatever the database does. Reads are answered from
+      // memory through an outage, and seed 004's nodes drop to gossip-only on any other
+      // status, as a load balancer would drop this replica. GetReadiness says whether writes work.
+      const answers = await deps.pingDatabase().catch(() => false);
+      const store = deps.store();
+      const database = !answers ? "unavailable" : store.ok ? "ok" : "failing";
       return {
-        status: "healthy",
+        status: database === "ok" ? "healthy" : "degraded",
         version: deps.version,
         uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 100) / 10,
-        database: "ok",
+        database,
         databaseProvider: deps.databaseProvider,
         connectedAgents: deps.connectedAgents(),
+        databaseError: store.ok ? (answers ? "" : "the database does not answer") : store.reason,
+        databaseFailingSince: store.since && timestampFromDate(store.since),
       };
+    },
+    getReadiness() {
+      if (deps.shuttingDown()) throw new UnavailableError("not ready: the server is shutting down");
+      const store = deps.store();
+      if (!store.ok) throw new UnavailableError(`not ready: the database refuses writes (${store.reason})`, STORE_RETRY_AFTER_SECONDS);
+      return { status: "ready" };
     },
     getInfo() {
       return {

@@ -1,4 +1,5 @@
 import type { Job } from "../model/job.js";
+import type { JobFilter } from "../model/job-store.js";
 
 /**
  * The in-memory view of unfinished jobs (queued, dispatched, in progress):
@@ -48,6 +49,28 @@ export class JobState {
       .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : 1));
   }
 
+  /**
+   * The unfinished jobs matching a filter, ordered and paged as the store
+   * orders them: by (created at, id), newest first when asked.
+   */
+  query(filter: JobFilter): Job[] {
+    const dir = filter.newestFirst ? -1 : 1;
+    const c = filter.cursor;
+    const out = [...this.jobs.values()]
+      .filter(
+        (j) =>
+          (filter.nodeId === undefined || j.nodeId === filter.nodeId) &&
+          (filter.deploymentId === undefined || j.deploymentId === filter.deploymentId) &&
+          (filter.serviceName === undefined || j.serviceName === filter.serviceName) &&
+          (filter.replicaId === undefined || j.replicaId === filter.replicaId) &&
+          (filter.statuses === undefined || filter.statuses.includes(j.status)) &&
+          (filter.types === undefined || filter.types.includes(j.type)) &&
+          (c === undefined || dir * compare(j, c) > 0),
+      )
+      .sort((a, b) => dir * compare(a, b));
+    return filter.limit === undefined ? out : out.slice(0, filter.limit);
+  }
+
   /** Every unfinished job. */
   all(): IterableIterator<Job> {
     return this.jobs.values();
@@ -57,4 +80,8 @@ export class JobState {
   get size(): number {
     return this.jobs.size;
   }
+}
+
+function compare(a: { createdAt: Date; id: string }, b: { createdAt: Date; id: string }): number {
+  return a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }

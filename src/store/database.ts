@@ -19,8 +19,9 @@ import { PrismaServiceStore } from "./service-repository.js";
 import { PrismaTokenStore } from "./token-repository.js";
 import type { Db } from "./db.js";
 import { lockSqliteFile } from "./sqlite-lock.js";
-
-
+import { StoreHealth } from "../state/store-health.js";
+import { faultAware, guardStoreCall } from "./store-faults.js";
+import { probeWrite, StoreProbe } from "./store-probe.js";
 
 /** The opened database: its stores and its lifecycle. */
 export interface Database {
@@ -36,6 +37,12 @@ export interface Database {
   readonly audit: AuditStore;
   /** The raw client, for tests that inspect rows. */
   readonly prisma: Db;
+  /**
+   * Whether the store takes writes, from real outcomes: every store above
+   * reports its database faults here (and throws StoreUnavailableError for
+   * them); a probe write confirms recovery.
+   */
+  readonly health: StoreHealth;
   /** Resolves true when the database answers a trivial query. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -79,7 +86,7 @@ async function openSqliteLocked(path: string, logger: Logger, unlock: () => void
   // timeout is SQLite's busy timeout: a writer waits for another instead of failing.
   const prisma = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: `file:${path}`, timeout: 5000 }) });
   await prisma.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
-  return assemble("sqlite", path, prisma, unlock);
+  return assemble("sqlite", path, prisma, logger, unlock);
 }
 
 async function openPostgres(url: string, logger: Logger): Promise<Database> {
@@ -94,31 +101,40 @@ async function openPostgres(url: string, logger: Logger): Promise<Database> {
   }
   const connectionString = parsed.toString();
   await applyMigrations("postgresql", new PrismaPg({ connectionString }, schema ? { schema } : undefined), logger);
-  const prisma = new PostgresClient({ adapter: new PrismaPg({ connectionString }, schema ? { schema } : undefined) }) as unknown as Db;
+  // A database that does not answer (a dropped route, not a refused connection) must fail calls
+  // in seconds with Unavailable, not hold them until the RPC deadline.
+  const pool = { connectionString, connectionTimeoutMillis: 5_000 };
+  const prisma = new PostgresClient({ adapter: new PrismaPg(pool, schema ? { schema } : undefined) }) as unknown as Db;
   const u = new URL(url);
-  return assemble("postgresql", `${u.host}${u.pathname}${schema ? `?schema=${schema}` : ""}`, prisma);
+  return assemble("postgresql", `${u.host}${u.pathname}${schema ? `?schema=${schema}` : ""}`, prisma, logger);
 }
 
-function assemble(provider: Provider, location: string, prisma: Db, release = () => {}): Database {
+function assemble(provider: Provider, location: string, prisma: Db, logger: Logger, release = () => {}): Database {
+  const health = new StoreHealth();
+  const probe = new StoreProbe(health, () => probeWrite(prisma), logger);
   return {
     provider,
     location,
     prisma,
-    nodes: new PrismaNodeStore(prisma),
-    jobs: new PrismaJobStore(prisma),
-    deployments: new PrismaDeploymentStore(prisma),
-    services: new PrismaServiceStore(prisma),
-    chunkTargets: new PrismaChunkTargetStore(prisma),
-    tokens: new PrismaTokenStore(prisma),
-    audit: new PrismaAuditStore(prisma),
+    health,
+    nodes: faultAware(new PrismaNodeStore(prisma), health),
+    jobs: faultAware(new PrismaJobStore(prisma), health),
+    deployments: faultAware(new PrismaDeploymentStore(prisma), health),
+    services: faultAware(new PrismaServiceStore(prisma), health),
+    chunkTargets: faultAware(new PrismaChunkTargetStore(prisma), health),
+    tokens: faultAware(new PrismaTokenStore(prisma), health),
+    audit: faultAware(new PrismaAuditStore(prisma), health),
     async ping() {
       try {
-        await prisma.$queryRawUnsafe("SELECT 1");
+        await guardStoreCall(() => prisma.$queryRawUnsafe("SELECT 1"), health, false);
         return true;
       } catch {
         return false;
       }
     },
-    close: () => prisma.$disconnect().finally(release),
+    async close() {
+      await probe.close();
+      await prisma.$disconnect().finally(release);
+    },
   };
 }

@@ -84,8 +84,9 @@ export class PrismaNodeStore implements NodeStore {
     return (await this.db.node.deleteMany({ where: { id } })).count > 0;
   }
 
-  async setStatus(id: string, status: NodeStatus, at: Date): Promise<void> {
-    await this.db.node.updateMany({ where: { id }, data: { status, updatedAt: at } });
+  async setStatus(id: string, status: NodeStatus, at: Date, heartbeat?: Pick<Node, "lastHeartbeatAt" | "metrics">): Promise<void> {
+    const seen = heartbeat && { lastHeartbeatAt: heartbeat.lastHeartbeatAt ?? null, metrics: heartbeat.metrics ? toJson(heartbeat.metrics) : null };
+    await this.db.node.updateMany({ where: { id }, data: { status, updatedAt: at, ...seen } });
   }
 
   /**

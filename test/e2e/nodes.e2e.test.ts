@@ -91,6 +91,9 @@ describe.each(providers())("NodeService end to end on %s", (provider) => {
     const back = await client.setNodeEligibility({ nodeId: "drain-me", eligibility: NodeEligibility.ELIGIBLE });
     expect(back.node?.draining).toBe(false);
     expect((await client.listNodes({ labelSelector: "pool=drain" })).nodes.map((n) => n.id)).toEqual(["drain-me"]);
+    // The TTL here is short: a heartbeat keeps the node online however long the calls above took
+    // (each mutating call waits for its audit event to be stored).
+    await client.heartbeat({ nodeId: "drain-me" });
     expect((await client.listNodes({ status: NodeStatus.ONLINE, labelSelector: "pool=drain" })).count).toBe(1);
     await client.deleteNode({ nodeId: "drain-me" });
     await expect(client.getNode({ nodeId: "drain-me" })).rejects.toMatchObject({ code: Code.NotFound });

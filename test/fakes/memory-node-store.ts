@@ -31,10 +31,10 @@ export class MemoryNodeStore implements NodeStore {
     return this.rows.delete(id);
   }
 
-  async setStatus(id: string, status: NodeStatus, at: Date): Promise<void> {
+  async setStatus(id: string, status: NodeStatus, at: Date, heartbeat?: Pick<Node, "lastHeartbeatAt" | "metrics">): Promise<void> {
     this.check(`setStatus:${id}:${status}`);
     const row = this.rows.get(id);
-    if (row) this.rows.set(id, { ...row, status, updatedAt: at });
+    if (row) this.rows.set(id, { ...row, status, updatedAt: at, ...heartbeat });
   }
 
   async flushHeartbeats(entries: ReadonlyArray<Pick<Node, "id" | "lastHeartbeatAt" | "metrics">>): Promise<void> {

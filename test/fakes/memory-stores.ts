@@ -4,6 +4,7 @@ import type { ChunkTargetStore } from "../../src/model/chunk-target-store.js";
 import type { Deployment, DeploymentRevision, DeploymentStore } from "../../src/model/deployment.js";
 import type { Replica } from "../../src/model/replica.js";
 import type { ServiceStore, StoredService } from "../../src/model/service-store.js";
+import { StoreHealth } from "../../src/state/store-health.js";
 import { MemoryJobStore } from "./memory-job-store.js";
 import { MemoryNodeStore } from "./memory-node-store.js";
 import { MemoryTokenStore } from "./memory-token-store.js";
@@ -135,6 +136,7 @@ export function memoryStores(): MemoryStores {
     chunkTargets: new MemoryChunkTargetStore(),
     tokens: new MemoryTokenStore(),
     audit: new MemoryAuditStore(),
+    health: new StoreHealth(),
     get closed() {
       return closed;
     },

@@ -6,6 +6,7 @@ import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { openDatabase, type Database } from "../../src/store/database.js";
 import { allApplied, readMigrations } from "../../src/store/migrate.js";
+import { probeWrite } from "../../src/store/store-probe.js";
 import { createTestDatabase, providers, type TestDatabase } from "../support/providers.js";
 import { spec } from "../fakes/service-specs.js";
 
@@ -63,6 +64,10 @@ describe.each(providers())("stores on %s", (provider) => {
     await db.nodes.setStatus("n1", "offline", at(10));
     const back = (await db.nodes.listAll()).find((x) => x.id === "n1");
     expect([back?.status, back?.metrics?.cpuUsage, back?.lastHeartbeatAt]).toEqual(["offline", 99, at(9)]);
+    // Back online: the heartbeat that brought it back is stored with the status.
+    await db.nodes.setStatus("n1", "online", at(20), { lastHeartbeatAt: at(20), metrics: { ...n.metrics!, cpuUsage: 7 } });
+    const online = (await db.nodes.listAll()).find((x) => x.id === "n1");
+    expect([online?.status, online?.metrics?.cpuUsage, online?.lastHeartbeatAt]).toEqual(["online", 7, at(20)]);
     expect(await db.nodes.delete("n1")).toBe(true);
     expect(await db.nodes.delete("n1")).toBe(false);
   });
@@ -77,6 +82,12 @@ describe.each(providers())("stores on %s", (provider) => {
     await db.nodes.upsert({ ...m, name: "renamed" });
     expect((await db.nodes.listAll()).find((x) => x.id === "ins2")?.name).toBe("renamed");
     await expect(db.nodes.insert(m)).rejects.toThrow();
+  });
+
+  it("probes a write that leaves nothing behind", async () => {
+    const before = await db.audit.list({ limit: 1000 });
+    await probeWrite(db.prisma);
+    expect(await db.audit.list({ limit: 1000 })).toEqual(before);
   });
 
   it("appends audit events in one statement and reads them newest first, filtered and paged", async () => {

@@ -109,6 +109,16 @@ describe("NodeRegistry", () => {
     expect(store.rows.get(node.id)?.status).toBe("online");
   });
 
+  it("stores the heartbeat that brings a node back online with its status, not at the next flush", async () => {
+    const { node } = await registry.register(input());
+    clock.advance(20_000);
+    await monitor.sweep();
+    expect(store.rows.get(node.id)?.status).toBe("offline");
+    const back = clock.date();
+    await registry.heartbeat(node.id, { ...emptyMetrics(), memoryUsedMb: 42 });
+    expect(store.rows.get(node.id)).toMatchObject({ status: "online", lastHeartbeatAt: back, metrics: { memoryUsedMb: 42 } });
+  });
+
   it("persists a heartbeat that races an offline transition after it", async () => {
     const { node } = await registry.register(input());
     clock.advance(20_000);
@@ -128,6 +138,29 @@ describe("NodeRegistry", () => {
     const registry2 = new NodeRegistry({ store, state: restarted, logger, now: clock.date });
     const monitor2 = new LivenessMonitor(registry2, restarted, store, { heartbeatTtlMs: 15_000, flushIntervalMs: 10_000, now: clock.now }, logger);
     await monitor2.start();
+    await monitor2.stop();
+    expect(restarted.get(node.id)?.status).toBe("offline");
+  });
+
+  it("gives nodes not heard since start-up one flush interval on top of the TTL, as their stored heartbeat may be that old", async () => {
+    const { node } = await registry.register(input());
+    clock.advance(20_000);
+    const restarted = new NodeState();
+    restarted.load(await store.listAll());
+    const registry2 = new NodeRegistry({ store, state: restarted, logger, now: clock.date });
+    const monitor2 = new LivenessMonitor(registry2, restarted, store, { heartbeatTtlMs: 15_000, flushIntervalMs: 10_000, now: clock.now }, logger);
+    await monitor2.start();
+    expect(restarted.get(node.id)?.status).toBe("online");
+    clock.advance(4_999);
+    await monitor2.sweep();
+    expect(restarted.get(node.id)?.status).toBe("online");
+    clock.advance(2);
+    await monitor2.sweep();
+    expect(restarted.get(node.id)?.status).toBe("offline");
+    // Heard after start-up: its time is exact, and the TTL alone applies.
+    await registry2.heartbeat(node.id, emptyMetrics());
+    clock.advance(15_001);
+    await monitor2.sweep();
     await monitor2.stop();
     expect(restarted.get(node.id)?.status).toBe("offline");
   });

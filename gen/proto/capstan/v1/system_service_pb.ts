@@ -6,13 +6,15 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_capstan_v1_access_options } from "./access_options_pb.js";
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file capstan/v1/system_service.proto.
  */
 export const file_capstan_v1_system_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9jYXBzdGFuL3YxL3N5c3RlbV9zZXJ2aWNlLnByb3RvEgpjYXBzdGFuLnYxIhIKEEdldEhlYWx0aFJlcXVlc3QikwEKEUdldEhlYWx0aFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhYKDnVwdGltZV9zZWNvbmRzGAMgASgBEhAKCGRhdGFiYXNlGAQgASgJEhkKEWRhdGFiYXNlX3Byb3ZpZGVyGAUgASgJEhgKEGNvbm5lY3RlZF9hZ2VudHMYBiABKAUiEAoOR2V0SW5mb1JlcXVlc3QiqAEKD0dldEluZm9SZXNwb25zZRIPCgdzZXJ2aWNlGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDgoGc3RhdHVzGAMgASgJEjUKBWxpbmtzGAQgAygLMiYuY2Fwc3Rhbi52MS5HZXRJbmZvUmVzcG9uc2UuTGlua3NFbnRyeRosCgpMaW5rc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEyxQEKDVN5c3RlbVNlcnZpY2USXwoJR2V0SGVhbHRoEhwuY2Fwc3Rhbi52MS5HZXRIZWFsdGhSZXF1ZXN0Gh0uY2Fwc3Rhbi52MS5HZXRIZWFsdGhSZXNwb25zZSIVkrUYAggBgtPkkwIJEgcvaGVhbHRoElMKB0dldEluZm8SGi5jYXBzdGFuLnYxLkdldEluZm9SZXF1ZXN0GhsuY2Fwc3Rhbi52MS5HZXRJbmZvUmVzcG9uc2UiD5K1GAIIAYLT5JMCAxIBL2IGcHJvdG8z", [file_capstan_v1_access_options, file_google_api_annotations]);
+  fileDesc("Ch9jYXBzdGFuL3YxL3N5c3RlbV9zZXJ2aWNlLnByb3RvEgpjYXBzdGFuLnYxIhIKEEdldEhlYWx0aFJlcXVlc3Qi5wEKEUdldEhlYWx0aFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhYKDnVwdGltZV9zZWNvbmRzGAMgASgBEhAKCGRhdGFiYXNlGAQgASgJEhkKEWRhdGFiYXNlX3Byb3ZpZGVyGAUgASgJEhgKEGNvbm5lY3RlZF9hZ2VudHMYBiABKAUSFgoOZGF0YWJhc2VfZXJyb3IYByABKAkSOgoWZGF0YWJhc2VfZmFpbGluZ19zaW5jZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFQoTR2V0UmVhZGluZXNzUmVxdWVzdCImChRHZXRSZWFkaW5lc3NSZXNwb25zZRIOCgZzdGF0dXMYASABKAkiEAoOR2V0SW5mb1JlcXVlc3QiqAEKD0dldEluZm9SZXNwb25zZRIPCgdzZXJ2aWNlGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDgoGc3RhdHVzGAMgASgJEjUKBWxpbmtzGAQgAygLMiYuY2Fwc3Rhbi52MS5HZXRJbmZvUmVzcG9uc2UuTGlua3NFbnRyeRosCgpMaW5rc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEyrgIKDVN5c3RlbVNlcnZpY2USXwoJR2V0SGVhbHRoEhwuY2Fwc3Rhbi52MS5HZXRIZWFsdGhSZXF1ZXN0Gh0uY2Fwc3Rhbi52MS5HZXRIZWFsdGhSZXNwb25zZSIVkrUYAggBgtPkkwIJEgcvaGVhbHRoEmcKDEdldFJlYWRpbmVzcxIfLmNhcHN0YW4udjEuR2V0UmVhZGluZXNzUmVxdWVzdBogLmNhcHN0YW4udjEuR2V0UmVhZGluZXNzUmVzcG9uc2UiFJK1GAIIAYLT5JMCCBIGL3JlYWR5ElMKB0dldEluZm8SGi5jYXBzdGFuLnYxLkdldEluZm9SZXF1ZXN0GhsuY2Fwc3Rhbi52MS5HZXRJbmZvUmVzcG9uc2UiD5K1GAIIAYLT5JMCAxIBL2IGcHJvdG8z", [file_capstan_v1_access_options, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * GetHealth's request.
@@ -36,7 +38,8 @@ export const GetHealthRequestSchema: GenMessage<GetHealthRequest> = /*@__PURE__*
  */
 export type GetHealthResponse = Message<"capstan.v1.GetHealthResponse"> & {
   /**
-   * "healthy" or "unhealthy".
+   * "healthy", or "degraded" while the database fails (reads are served, writes answer
+   * Unavailable).
    *
    * @generated from field: string status = 1;
    */
@@ -53,7 +56,8 @@ export type GetHealthResponse = Message<"capstan.v1.GetHealthResponse"> & {
   uptimeSeconds: number;
 
   /**
-   * "ok" or "unavailable".
+   * "ok"; "failing" when it answers but refuses writes (e.g. disk full); "unavailable" when it
+   * does not answer.
    *
    * @generated from field: string database = 4;
    */
@@ -72,6 +76,20 @@ export type GetHealthResponse = Message<"capstan.v1.GetHealthResponse"> & {
    * @generated from field: int32 connected_agents = 6;
    */
   connectedAgents: number;
+
+  /**
+   * Why the database is failing, e.g. "database or disk is full"; empty when ok.
+   *
+   * @generated from field: string database_error = 7;
+   */
+  databaseError: string;
+
+  /**
+   * Since when it has been failing; unset when ok.
+   *
+   * @generated from field: google.protobuf.Timestamp database_failing_since = 8;
+   */
+  databaseFailingSince?: Timestamp | undefined;
 };
 
 /**
@@ -80,6 +98,42 @@ export type GetHealthResponse = Message<"capstan.v1.GetHealthResponse"> & {
  */
 export const GetHealthResponseSchema: GenMessage<GetHealthResponse> = /*@__PURE__*/
   messageDesc(file_capstan_v1_system_service, 1);
+
+/**
+ * GetReadiness's request.
+ *
+ * @generated from message capstan.v1.GetReadinessRequest
+ */
+export type GetReadinessRequest = Message<"capstan.v1.GetReadinessRequest"> & {
+};
+
+/**
+ * Describes the message capstan.v1.GetReadinessRequest.
+ * Use `create(GetReadinessRequestSchema)` to create a new message.
+ */
+export const GetReadinessRequestSchema: GenMessage<GetReadinessRequest> = /*@__PURE__*/
+  messageDesc(file_capstan_v1_system_service, 2);
+
+/**
+ * GetReadiness's response (only sent when ready; otherwise the call fails with Unavailable).
+ *
+ * @generated from message capstan.v1.GetReadinessResponse
+ */
+export type GetReadinessResponse = Message<"capstan.v1.GetReadinessResponse"> & {
+  /**
+   * "ready".
+   *
+   * @generated from field: string status = 1;
+   */
+  status: string;
+};
+
+/**
+ * Describes the message capstan.v1.GetReadinessResponse.
+ * Use `create(GetReadinessResponseSchema)` to create a new message.
+ */
+export const GetReadinessResponseSchema: GenMessage<GetReadinessResponse> = /*@__PURE__*/
+  messageDesc(file_capstan_v1_system_service, 3);
 
 /**
  * GetInfo's request.
@@ -94,7 +148,7 @@ export type GetInfoRequest = Message<"capstan.v1.GetInfoRequest"> & {
  * Use `create(GetInfoRequestSchema)` to create a new message.
  */
 export const GetInfoRequestSchema: GenMessage<GetInfoRequest> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_system_service, 2);
+  messageDesc(file_capstan_v1_system_service, 4);
 
 /**
  * GetInfo's response (seed 002's service, version, status).
@@ -130,7 +184,7 @@ export type GetInfoResponse = Message<"capstan.v1.GetInfoResponse"> & {
  * Use `create(GetInfoResponseSchema)` to create a new message.
  */
 export const GetInfoResponseSchema: GenMessage<GetInfoResponse> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_system_service, 3);
+  messageDesc(file_capstan_v1_system_service, 5);
 
 /**
  * Health and service information for people and probes.
@@ -139,7 +193,9 @@ export const GetInfoResponseSchema: GenMessage<GetInfoResponse> = /*@__PURE__*/
  */
 export const SystemService: GenService<{
   /**
-   * Liveness and readiness: {"status": "healthy"} while the database answers.
+   * Liveness: 200 while the server answers, even when the database fails (reads are still
+   * served from memory, and seed 004's nodes fall back to gossip on anything but 200); the
+   * database's state is in the body.
    *
    * @generated from rpc capstan.v1.SystemService.GetHealth
    */
@@ -147,6 +203,17 @@ export const SystemService: GenService<{
     methodKind: "unary";
     input: typeof GetHealthRequestSchema;
     output: typeof GetHealthResponseSchema;
+  },
+  /**
+   * Readiness: Unavailable (HTTP 503 with Retry-After) while the database refuses writes or
+   * the server is shutting down, for load balancers that should send writes elsewhere.
+   *
+   * @generated from rpc capstan.v1.SystemService.GetReadiness
+   */
+  getReadiness: {
+    methodKind: "unary";
+    input: typeof GetReadinessRequestSchema;
+    output: typeof GetReadinessResponseSchema;
   },
   /**
    * What this server is, with links to its docs.
