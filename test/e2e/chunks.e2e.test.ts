@@ -54,20 +54,6 @@ describe("chunk index over seed 004's REST paths", () => {
     expect(await locate(["c1", "c2"])).toEqual({ c1: [], c2: ["n1"] });
   });
 
-  it("lists each node's chunks where seed 004's client reads them, bounded per node in lists", async () => {
-    const many = Array.from({ length: 150 }, (_, i) => `big-${i}`);
-    await register("n7", "a");
-    await rest("PUT", "/api/v1/nodes/n7/chunks", { chunk_ids: many });
-    const listed = (await rest("GET", "/api/v1/nodes")).json.nodes as Array<{ node_id: string; available_chunks: string[]; chunk_count: number }>;
-    const n7 = listed.find((n) => n.node_id === "n7");
-    expect(n7?.chunk_count).toBe(150);
-    expect(n7?.available_chunks).toHaveLength(100);
-    expect(many).toEqual(expect.arrayContaining(n7?.available_chunks ?? ["missing"]));
-    const one = (await rest("GET", "/api/v1/nodes/n7")).json.node;
-    expect([...one.available_chunks].sort()).toEqual([...many].sort());
-    await rest("DELETE", "/api/v1/nodes/n7");
-  });
-
   it("rejects reports for unknown nodes and bad chunk ids, naming the field", async () => {
     expect((await rest("PUT", "/api/v1/nodes/ghost/chunks", { chunk_ids: ["x"] })).status).toBe(404);
     const bad = await rest("PUT", "/api/v1/nodes/n1/chunks", { chunk_ids: ["has space"] });
@@ -143,4 +129,34 @@ describe("chunk index over seed 004's REST paths", () => {
     expect((await locate(["c2"])).c2.sort()).toEqual(["n1", "n3"]);
     await eventually(async () => (await rest("GET", "/api/v1/metrics")).json.over_replicated >= 1, 5000, "c2 over its persisted target of 1");
   });
+});
+
+describe("nodes carry the chunks they hold", () => {
+  const dir = mkdtempSync(join(tmpdir(), "capstan-node-chunks-"));
+  let server: TestServer;
+  // Its own server: a node holding 150 single-copy chunks would start replication in the suite above.
+  const rest = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${server.url}${path}`, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, json: (await res.json()) as any };
+  };
+  beforeAll(async () => {
+    server = await startTestServer({ DATABASE_URL: `file:${join(dir, "c.db")}`, CHUNK_REPLICATION: "1" });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("lists each node's chunks where seed 004's client reads them, bounded per node in lists", async () => {
+    const many = Array.from({ length: 150 }, (_, i) => `big-${i}`);
+    await rest("POST", "/api/v1/nodes", { node_id: "n7", address: "10.0.0.7", p2p_port: 7000, http_port: 8000 });
+    await rest("PUT", "/api/v1/nodes/n7/chunks", { chunk_ids: many });
+    const listed = (await rest("GET", "/api/v1/nodes")).json.nodes as Array<{ node_id: string; available_chunks: string[]; chunk_count: number }>;
+    const n7 = listed.find((n) => n.node_id === "n7");
+    expect(n7?.chunk_count).toBe(150);
+    expect(n7?.available_chunks).toHaveLength(100);
+    expect(many).toEqual(expect.arrayContaining(n7?.available_chunks ?? ["missing"]));
+    const one = (await rest("GET", "/api/v1/nodes/n7")).json.node;
+    expect([...one.available_chunks].sort()).toEqual([...many].sort());
+  });
+
 });
