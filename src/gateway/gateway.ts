@@ -3,6 +3,7 @@ import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Logger } from "pino";
+import { SLICE_SIZE, streamAllPages } from "./all-pages.js";
 import { serveDocs } from "./docs-pages.js";
 import { errorBody, httpStatus } from "./http-errors.js";
 import { readBindings, type HttpBinding } from "./http-rules.js";
@@ -76,6 +77,22 @@ export function createGateway(options: GatewayOptions): Gateway {
     header.set(GATEWAY_PEER_HEADER, JSON.stringify(peerOf(req)));
     const controller = new AbortController();
     res.once("close", () => controller.abort());
+    const paging = message as unknown as { pageSize?: number; pageToken?: string };
+    if (binding.allPages && !paging.pageSize && !paging.pageToken) {
+      // A seed client's unpaged list: every item, fetched and written a slice at a time.
+      await streamAllPages({
+        res,
+        status: binding.successCode,
+        shape: binding.allPages,
+        camelCase: binding.camelCase,
+        fetch: async (pageToken) => {
+          const slice = { ...message, pageSize: SLICE_SIZE, pageToken };
+          return (await options.transport.unary(binding.method as never, controller.signal, undefined, header, slice as never)).message as never;
+        },
+        render: (out) => renderJson(binding.method.output, out as never, binding.camelCase),
+      });
+      return;
+    }
     const out = await options.transport.unary(binding.method as never, controller.signal, undefined, header, message as never);
     send(res, binding.successCode, renderJson(binding.method.output, out.message as never, binding.camelCase));
   }
