@@ -1,7 +1,6 @@
 import type { DescField, DescMethod, JsonObject, JsonValue, Message } from "@bufbuild/protobuf";
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
-import { setImmediate as nextTurn } from "node:timers/promises";
 
 type Res = ServerResponse | Http2ServerResponse;
 
@@ -33,12 +32,43 @@ export function listShape(method: DescMethod): ListShape | undefined {
   return { items: lists[0], nextToken };
 }
 
+/**
+ * Turns for slices, first come first served, one per event-loop iteration:
+ * between two slices (of one list or of several served at once) the loop
+ * polls for I/O, so a heartbeat waits for at most one slice, not for one
+ * slice of every list in progress. One per gateway.
+ */
+export class SliceTurns {
+  private readonly waiting: Array<() => void> = [];
+  private scheduled = false;
+
+  /** Resolves when it is this caller's turn to build a slice. */
+  next(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // An immediate set from inside an immediate runs on the next iteration, after I/O.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.waiting.shift()?.();
+      if (this.waiting.length > 0) this.schedule();
+    });
+  }
+}
+
 /** How to stream one list. */
 export interface AllPagesCall {
   res: Res;
   status: number;
   shape: ListShape;
   camelCase: boolean;
+  turns: SliceTurns;
   /** Calls the list RPC for the page after `token` ("" for the first), SLICE_SIZE items. */
   fetch: (token: string) => Promise<Message>;
   /** The response message as REST JSON (the gateway's dialect). */
@@ -63,6 +93,7 @@ export async function streamAllPages(call: AllPagesCall): Promise<void> {
   const { res, shape } = call;
   const itemsKey = call.camelCase ? shape.items.jsonName : shape.items.name;
   const tokenKey = call.camelCase ? shape.nextToken.jsonName : shape.nextToken.name;
+  await call.turns.next();
   const first = await call.fetch("");
   const head = call.render(first) as JsonObject;
   let items = (head[itemsKey] ?? []) as JsonValue[];
@@ -76,12 +107,12 @@ export async function streamAllPages(call: AllPagesCall): Promise<void> {
     await write(res, `{${others}${others === "" ? "" : ","}${JSON.stringify(itemsKey)}:[`);
     for (;;) {
       if (items.length > 0) {
-        await write(res, (written > 0 ? "," : "") + items.map((item) => JSON.stringify(item)).join(","));
+        await write(res, (written > 0 ? "," : "") + JSON.stringify(items).slice(1, -1));
         written += items.length;
       }
       if (next === "") break;
       // Give heartbeats and other calls their turn before building the next slice.
-      await nextTurn();
+      await call.turns.next();
       if (res.destroyed) return;
       const page = await call.fetch(next);
       items = ((call.render(page) as JsonObject)[itemsKey] ?? []) as JsonValue[];

@@ -3,14 +3,14 @@ import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Logger } from "pino";
-import { SLICE_SIZE, streamAllPages } from "./all-pages.js";
+import { SLICE_SIZE, SliceTurns, streamAllPages } from "./all-pages.js";
 import { serveDocs } from "./docs-pages.js";
 import { errorBody, httpStatus } from "./http-errors.js";
 import { readBindings, type HttpBinding } from "./http-rules.js";
 import { normalizeInput, renderJson } from "./json-dialect.js";
 import { buildOpenApi } from "./openapi.js";
 import { decodeRequest } from "./request-decoder.js";
-import { GATEWAY_PEER_HEADER, peerOf } from "../shared/peer.js";
+import { GATEWAY_PEER_HEADER, GATEWAY_SLICE_HEADER, peerOf } from "../shared/peer.js";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -50,6 +50,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const byVerb = new Map<string, HttpBinding[]>();
   for (const b of bindings) byVerb.set(b.verb, [...(byVerb.get(b.verb) ?? []), b]);
   const maxBody = options.maxBodyBytes ?? 4 << 20;
+  const turns = new SliceTurns();
   let openApi: Record<string, unknown> | undefined;
   const doc = () => (openApi ??= buildOpenApi(bindings, options.info ?? { title: "Capstan", version: "0.0.0" }));
 
@@ -85,8 +86,11 @@ export function createGateway(options: GatewayOptions): Gateway {
         status: binding.successCode,
         shape: binding.allPages,
         camelCase: binding.camelCase,
+        turns,
         fetch: async (pageToken) => {
           const slice = { ...message, pageSize: SLICE_SIZE, pageToken };
+          // The request was counted against the rate limit at its first slice.
+          if (pageToken !== "") header.set(GATEWAY_SLICE_HEADER, "1");
           return (await options.transport.unary(binding.method as never, controller.signal, undefined, header, slice as never)).message as never;
         },
         render: (out) => renderJson(binding.method.output, out as never, binding.camelCase),

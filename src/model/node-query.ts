@@ -14,3 +14,5 @@ export function parseLabelSelector(selector: string): Array<[string, string]> {
 
 /** Nodes are listed by id (NodeState keeps them sorted that way). */
 export const NODE_ORDER = listOrder<{ id: string }>({ name: "nodes.id", parts: ["string"], key: (n) => [n.id] });
+/** The same order over bare ids (its tokens are NODE_ORDER's). */
+export const NODE_ID_ORDER = listOrder<string>({ name: NODE_ORDER.name, parts: NODE_ORDER.parts, key: (id) => [id] });
