@@ -5,10 +5,10 @@
  * after a restart; every node online, the heartbeat TTL long enough that none
  * goes offline during the run). Then, in the same run:
  *  1. idle: HEARTBEATERS nodes send Heartbeat RPCs (gRPC, each with its own
- *     node token) for PHASE_SECONDS;
+ *     node token) for PHASE_SECONDS (10);
  *  2. lists: the same heartbeats while 8 clients each list the seeds' unpaged
  *     paths (GET /api/nodes, /agents, /api/v1/nodes, each client starting at
- *     its own, with an admin token) back to back, LISTS_PER_CLIENT (3) each,
+ *     its own, with an admin token), LISTS_PER_CLIENT (1) each, back to back,
  *     counting the items each answer carries; heartbeats go on until the last
  *     list ends.
  * Prints heartbeat p50/p99 for both phases, the lists served (time, size,
@@ -35,9 +35,9 @@ import { PrismaNodeStore } from "../src/store/node-repository.js";
 
 const NODES = Number(process.env.NODES ?? 50_000);
 const HEARTBEATERS = Number(process.env.HEARTBEATERS ?? 20);
-const PHASE_MS = Number(process.env.PHASE_SECONDS ?? 15) * 1000;
+const PHASE_MS = Number(process.env.PHASE_SECONDS ?? 10) * 1000;
 const LISTERS = 8;
-const LISTS_PER_CLIENT = Number(process.env.LISTS_PER_CLIENT ?? 3);
+const LISTS_PER_CLIENT = Number(process.env.LISTS_PER_CLIENT ?? 1);
 const PATHS = ["/api/nodes", "/agents", "/api/v1/nodes"];
 const ADMIN = "bench-lists-admin-token-0123456789";
 const nodeId = (i: number) => `bn-${String(i).padStart(6, "0")}`;
