@@ -457,7 +457,8 @@ export const AgentService: GenService<{
     output: typeof AgentStreamResponseSchema;
   },
   /**
-   * Lists agents in seed 002's shape.
+   * Lists agents in seed 002's shape, a page at a time. Over REST without
+   * page_size or page_token, every agent.
    *
    * @generated from rpc capstan.v1.AgentService.ListAgents
    */

@@ -1141,7 +1141,8 @@ export const DeploymentService: GenService<{
     output: typeof ApplyResponseSchema;
   },
   /**
-   * Lists services with desired and observed state (seed 003).
+   * Lists services with desired and observed state (seed 003), a page at a
+   * time. Over REST without page_size or page_token, every service.
    *
    * @generated from rpc capstan.v1.DeploymentService.ListServices
    */

@@ -646,7 +646,9 @@ export const NodeService: GenService<{
     output: typeof RegisterNodeResponseSchema;
   },
   /**
-   * Lists nodes, optionally filtered by status, label selector or tag.
+   * Lists nodes, optionally filtered by status, label selector or tag, a page
+   * at a time. Over REST without page_size or page_token (seed clients),
+   * every matching node.
    *
    * @generated from rpc capstan.v1.NodeService.ListNodes
    */
@@ -708,7 +710,8 @@ export const NodeService: GenService<{
     output: typeof DeleteNodeResponseSchema;
   },
   /**
-   * Lists nodes in the summary shape Orion's CLI reads (seed 003).
+   * Lists nodes in the summary shape Orion's CLI reads (seed 003), a page at a
+   * time. Over REST without page_size or page_token, every node.
    *
    * @generated from rpc capstan.v1.NodeService.ListNodeSummaries
    */
