@@ -3,13 +3,14 @@ import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Logger } from "pino";
+import { SLICE_SIZE, SliceTurns, streamAllPages } from "./all-pages.js";
 import { serveDocs } from "./docs-pages.js";
 import { errorBody, httpStatus } from "./http-errors.js";
 import { readBindings, type HttpBinding } from "./http-rules.js";
 import { normalizeInput, renderJson } from "./json-dialect.js";
 import { buildOpenApi } from "./openapi.js";
 import { decodeRequest } from "./request-decoder.js";
-import { GATEWAY_PEER_HEADER, peerOf } from "../shared/peer.js";
+import { GATEWAY_PEER_HEADER, GATEWAY_SLICE_HEADER, peerOf } from "../shared/peer.js";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -49,6 +50,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const byVerb = new Map<string, HttpBinding[]>();
   for (const b of bindings) byVerb.set(b.verb, [...(byVerb.get(b.verb) ?? []), b]);
   const maxBody = options.maxBodyBytes ?? 4 << 20;
+  const turns = new SliceTurns();
   let openApi: Record<string, unknown> | undefined;
   const doc = () => (openApi ??= buildOpenApi(bindings, options.info ?? { title: "Capstan", version: "0.0.0" }));
 
@@ -76,6 +78,25 @@ export function createGateway(options: GatewayOptions): Gateway {
     header.set(GATEWAY_PEER_HEADER, JSON.stringify(peerOf(req)));
     const controller = new AbortController();
     res.once("close", () => controller.abort());
+    const paging = message as unknown as { pageSize?: number; pageToken?: string };
+    if (binding.allPages && !paging.pageSize && !paging.pageToken) {
+      // A seed client's unpaged list: every item, fetched and written a slice at a time.
+      await streamAllPages({
+        res,
+        status: binding.successCode,
+        shape: binding.allPages,
+        camelCase: binding.camelCase,
+        turns,
+        fetch: async (pageToken) => {
+          const slice = { ...message, pageSize: SLICE_SIZE, pageToken };
+          // The request was counted against the rate limit at its first slice.
+          if (pageToken !== "") header.set(GATEWAY_SLICE_HEADER, "1");
+          return (await options.transport.unary(binding.method as never, controller.signal, undefined, header, slice as never)).message as never;
+        },
+        render: (out) => renderJson(binding.method.output, out as never, binding.camelCase),
+      });
+      return;
+    }
     const out = await options.transport.unary(binding.method as never, controller.signal, undefined, header, message as never);
     send(res, binding.successCode, renderJson(binding.method.output, out.message as never, binding.camelCase));
   }

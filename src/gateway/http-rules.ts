@@ -2,6 +2,7 @@ import { getOption, hasOption, type DescMethod, type DescService } from "@bufbui
 import { http } from "../../gen/proto/google/api/annotations_pb.js";
 import type { HttpRule } from "../../gen/proto/google/api/http_pb.js";
 import { http_response } from "../../gen/proto/capstan/v1/http_options_pb.js";
+import { listShape, type ListShape } from "./all-pages.js";
 import { compileTemplate, type PathTemplate } from "./path-template.js";
 
 /** One REST binding of an RPC. */
@@ -15,6 +16,8 @@ export interface HttpBinding {
   readonly successCode: number;
   /** Emit lowerCamelCase JSON names instead of the proto field names. */
   readonly camelCase: boolean;
+  /** Set for lists marked all_pages_when_unpaged: without paging parameters, every item is streamed. */
+  readonly allPages: ListShape | undefined;
   /** Unique per binding, for OpenAPI. */
   readonly operationId: string;
 }
@@ -35,6 +38,12 @@ function verbOf(rule: HttpRule): { verb: HttpBinding["verb"]; path: string } | u
     default:
       return undefined;
   }
+}
+
+function requireListShape(method: DescMethod): ListShape {
+  const shape = listShape(method);
+  if (!shape) throw new Error(`${method.parent.typeName}/${method.name} is marked all_pages_when_unpaged but is not a paged list`);
+  return shape;
 }
 
 /**
@@ -61,6 +70,7 @@ export function readBindings(services: readonly DescService[]): HttpBinding[] {
           body: r.body,
           successCode: response?.successCode || 200,
           camelCase: response?.camelCaseJson ?? false,
+          allPages: response?.allPagesWhenUnpaged ? requireListShape(method) : undefined,
           operationId: `${service.name}_${method.name}${i === 0 ? "" : `_${i}`}`,
         });
       });

@@ -5,7 +5,8 @@ import { NotFoundError, PermissionDeniedError, UnauthenticatedError } from "../m
 import { KeyedLock } from "../shared/keyed-lock.js";
 import type { Node, NodeEligibility, NodeMetrics } from "../model/node.js";
 import type { HeartbeatInput, ListNodesInput, RegisterNodeInput } from "../model/node-input.js";
-import { parseLabelSelector, pageOf } from "../model/node-query.js";
+import { NODE_ID_ORDER, NODE_ORDER, parseLabelSelector } from "../model/node-query.js";
+import { pageOfSorted, pageRequest } from "../model/pagination.js";
 import type { NodeStore } from "../model/node-store.js";
 import { hashToken, newToken, tokenMatches } from "../model/tokens.js";
 import { validateHeartbeat, validateRegistration } from "../model/node-validation.js";
@@ -123,16 +124,27 @@ export class NodeRegistry {
     return node;
   }
 
-  /** Lists nodes matching the filter, a page at a time, ordered by id. */
+  /** Lists nodes matching the filter, a page at a time, ordered by id (see model/pagination.ts). */
   list(input: ListNodesInput): NodePage {
     const selector = parseLabelSelector(input.labelSelector);
-    const matches = this.deps.state.list().filter(
-      (n) =>
-        (input.status === undefined || n.status === input.status) &&
-        (input.tag === "" || n.tags.includes(input.tag)) &&
-        selector.every(([k, v]) => n.labels[k] === v),
-    );
-    return pageOf(matches, input.pageSize, input.pageToken);
+    const req = pageRequest(NODE_ORDER, input);
+    const { state } = this.deps;
+    if (input.status === undefined && input.tag === "" && selector.length === 0) {
+      // Unfiltered (every seed list): a page of the sorted ids, without touching the rest of the fleet.
+      const ids = state.ids();
+      const page = pageOfSorted(ids, NODE_ID_ORDER, req);
+      return { nodes: page.items.map((id) => state.get(id) as Node), count: ids.length, nextPageToken: page.nextPageToken };
+    }
+    const matches = state
+      .list()
+      .filter(
+        (n) =>
+          (input.status === undefined || n.status === input.status) &&
+          (input.tag === "" || n.tags.includes(input.tag)) &&
+          selector.every(([k, v]) => n.labels[k] === v),
+      );
+    const page = pageOfSorted(matches, NODE_ORDER, req);
+    return { nodes: page.items, count: matches.length, nextPageToken: page.nextPageToken };
   }
 
   /** Every node, ordered by id. */

@@ -30,6 +30,12 @@ export interface CallInfo {
   peer: Peer;
   /** The request message of a unary call; undefined for streams. */
   message: unknown;
+  /**
+   * A later slice of one REST list the rate limit already counted (see
+   * gateway/all-pages.ts): still authenticated and authorized, not counted
+   * again, so a long list is not cut off halfway by its own slices.
+   */
+  uncharged?: boolean;
 }
 
 /** A call that was let in. */
@@ -132,7 +138,7 @@ export class CallGuard {
     try {
       if (!requirement) throw new PermissionDeniedError(`${call.rpc} is not open to any caller`);
       principal = resolvePrincipal(bearerToken(call.header), call.peer, this.deps.credentials);
-      await this.rate.consume(limitKey(principal));
+      if (!call.uncharged) await this.rate.consume(limitKey(principal));
       const stream = call.message === undefined;
       authorize(principal, requirement, stream ? NO_TARGET : this.target(requirement, call.message));
       const release = stream ? this.streams.acquire(limitKey(principal)) : NOTHING_TO_RELEASE;

@@ -6,7 +6,7 @@ import type { NodeRegistry } from "../managers/node-registry.js";
 import type { Principal } from "../model/principal.js";
 import type { TokenManager } from "../managers/token-manager.js";
 import { tokenMatches } from "../model/tokens.js";
-import { GATEWAY_PEER_HEADER, isLoopback, type Peer } from "../shared/peer.js";
+import { GATEWAY_PEER_HEADER, GATEWAY_SLICE_HEADER, isLoopback, type Peer } from "../shared/peer.js";
 
 /** What resolving a caller needs. */
 export interface CredentialDeps {
@@ -57,6 +57,14 @@ export function callPeer(fromAdapter: Peer | undefined, header: Headers): Peer {
     }
   }
   return { address: "", certNames: undefined };
+}
+
+/**
+ * Whether a call continues a REST list the gateway already admitted (its
+ * later slices): only in-process calls can say so, as with the peer header.
+ */
+export function isGatewaySlice(fromAdapter: Peer | undefined, header: Headers): boolean {
+  return fromAdapter === undefined && header.get(GATEWAY_SLICE_HEADER) === "1";
 }
 
 /**

@@ -3,7 +3,7 @@ import type { TokenManager } from "../managers/token-manager.js";
 import { revokedError, type CallGuard } from "./call-guard.js";
 import { withDeadline } from "./call-limits.js";
 import { peerKey, principalKey } from "./context.js";
-import { callPeer } from "./credentials.js";
+import { callPeer, isGatewaySlice } from "./credentials.js";
 
 /**
  * The gate every Connect call (gRPC, gRPC-Web, Connect, and REST through the
@@ -24,9 +24,16 @@ export function guardInterceptor(guard: CallGuard, tokens: TokenManager): Interc
       if (req.stream) releaseWhenDone(req.signal, guard.acquirePublicStream(callPeer(req.contextValues.get(peerKey), req.header)));
       return next(req);
     }
-    const peer = callPeer(req.contextValues.get(peerKey), req.header);
+    const fromAdapter = req.contextValues.get(peerKey);
+    const peer = callPeer(fromAdapter, req.header);
     req.contextValues.set(peerKey, peer);
-    const admission = await guard.admit({ rpc, header: req.header, peer, message: req.stream ? undefined : req.message });
+    const admission = await guard.admit({
+      rpc,
+      header: req.header,
+      peer,
+      message: req.stream ? undefined : req.message,
+      uncharged: isGatewaySlice(fromAdapter, req.header),
+    });
     req.contextValues.set(principalKey, admission.principal);
     try {
       if (req.stream) {

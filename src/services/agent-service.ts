@@ -19,8 +19,9 @@ export function createAgentService(deps: AgentServiceDeps): ServiceImpl<typeof A
     // plain gRPC ones take the fast path (src/rpc/grpc-fast-stream.ts) to the same handler.
     agentStream: (requests, ctx) =>
       deps.agentStream(requests, { signal: ctx.signal, bearer: bearerToken(ctx.requestHeader), peer: ctx.values.get(peerKey), logger: ctx.values.get(rpcLoggerKey) }),
-    listAgents() {
-      const agents = deps.registry.all().map((n) => ({
+    listAgents(req) {
+      const page = deps.registry.list({ labelSelector: "", tag: "", pageSize: req.pageSize, pageToken: req.pageToken });
+      const agents = page.nodes.map((n) => ({
         id: n.id,
         hostname: n.name,
         ipAddress: n.address,
@@ -29,7 +30,7 @@ export function createAgentService(deps: AgentServiceDeps): ServiceImpl<typeof A
         version: n.agentVersion,
         architecture: n.capabilities.arch,
       }));
-      return { agents, total: agents.length };
+      return { agents, total: page.count, nextPageToken: page.nextPageToken };
     },
   };
 }

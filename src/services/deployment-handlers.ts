@@ -3,9 +3,11 @@ import type { DeploymentService } from "../../gen/proto/capstan/v1/deployment_se
 import type { CommandBus } from "../model/command-bus.js";
 import type { DeploymentManager } from "../managers/deployment-manager.js";
 import { InvalidArgumentError, StoreUnavailableError } from "../model/errors.js";
+import type { Deployment, DeploymentRevision } from "../model/deployment.js";
 import type { Job } from "../model/job.js";
 import type { JobFilter } from "../model/job-store.js";
 import type { ProjectManager } from "../managers/project-manager.js";
+import { listOrder, paginate, pageOfSorted, pageRequest } from "../model/pagination.js";
 import { requireId } from "../model/validate.js";
 import { deploymentStatusFromProto, deploymentToProto, revisionToProto } from "../rpc/deployment-convert.js";
 import { requirementsFromProto } from "../rpc/placement-convert.js";
@@ -33,6 +35,10 @@ export interface DeploymentHandlerDeps {
   listUnfinishedJobs: (filter: JobFilter) => Job[];
   bus: CommandBus;
 }
+
+// Deployments oldest first, as DeploymentState lists them; revisions newest first.
+const DEPLOYMENT_ORDER = listOrder<Deployment>({ name: "deployments.created", parts: ["number", "string"], key: (d) => [d.createdAt.getTime(), d.id] });
+const REVISION_ORDER = listOrder<DeploymentRevision>({ name: "revisions.newest", parts: ["number"], key: (r) => [r.revision], descending: true });
 
 /** DeploymentService's compose RPCs (seed 001) and project RPCs (seed 002). */
 export function createDeploymentHandlers(deps: DeploymentHandlerDeps): Handlers {
@@ -63,15 +69,11 @@ export function createDeploymentHandlers(deps: DeploymentHandlerDeps): Handlers 
       };
     },
     listDeployments(req) {
-      if (req.pageSize < 0) throw new InvalidArgumentError("page_size", "must not be negative");
       const status = deploymentStatusFromProto(req.status, "status");
+      const paging = pageRequest(DEPLOYMENT_ORDER, req);
       const all = deployments.list().filter((d) => (!req.nodeId || d.nodeId === req.nodeId) && (!status || d.status === status));
-      const start = req.pageToken ? Number.parseInt(Buffer.from(req.pageToken, "base64url").toString(), 10) : 0;
-      if (!Number.isInteger(start) || start < 0) throw new InvalidArgumentError("page_token", "is not a token from a previous response");
-      const size = Math.min(req.pageSize || 100, 1000);
-      const page = all.slice(start, start + size);
-      const next = start + size < all.length ? Buffer.from(String(start + size)).toString("base64url") : "";
-      return { deployments: page.map((d) => deploymentToProto(d)), count: all.length, nextPageToken: next };
+      const page = pageOfSorted(all, DEPLOYMENT_ORDER, paging);
+      return { deployments: page.items.map((d) => deploymentToProto(d)), count: all.length, nextPageToken: page.nextPageToken };
     },
     async getDeployment(req) {
       const d = deployments.get(requireId("deployment_id", req.deploymentId));
@@ -88,7 +90,8 @@ export function createDeploymentHandlers(deps: DeploymentHandlerDeps): Handlers 
       return { deploymentId: deployment.id, status: job ? "deleting" : "deleted", jobId: job?.id ?? "" };
     },
     async listRevisions(req) {
-      return { revisions: (await deployments.revisions(requireId("deployment_id", req.deploymentId))).map(revisionToProto) };
+      const page = paginate(await deployments.revisions(requireId("deployment_id", req.deploymentId)), REVISION_ORDER, req);
+      return { revisions: page.items.map(revisionToProto), nextPageToken: page.nextPageToken };
     },
     async rollbackDeployment(req) {
       if (req.revision < 0) throw new InvalidArgumentError("revision", "must not be negative");

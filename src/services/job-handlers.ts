@@ -3,8 +3,8 @@ import type { DeploymentService } from "../../gen/proto/capstan/v1/deployment_se
 import { AsyncQueue } from "../shared/async-queue.js";
 import type { Dispatcher } from "../managers/dispatcher.js";
 import type { JobEvent, JobEvents } from "../managers/job-events.js";
-import { InvalidArgumentError } from "../model/errors.js";
-import { TERMINAL } from "../model/job.js";
+import { TERMINAL, type Job } from "../model/job.js";
+import { listOrder, pageOfRows, pageRequest } from "../model/pagination.js";
 import { requireId } from "../model/validate.js";
 import { jobStatusFromProto, jobToProto, linesToProto } from "../rpc/job-convert.js";
 
@@ -16,6 +16,9 @@ export interface JobHandlerDeps {
   events: JobEvents;
 }
 
+// Newest first, ties by id: the order the job store reads in (createdAt desc, id desc).
+const JOB_ORDER = listOrder<Job>({ name: "jobs.newest", parts: ["number", "string"], key: (j) => [j.createdAt.getTime(), j.id], descending: true });
+
 /** DeploymentService's job RPCs: get, list, cancel and watch. */
 export function createJobHandlers(deps: JobHandlerDeps): JobHandlers {
   const { dispatcher, events } = deps;
@@ -24,24 +27,19 @@ export function createJobHandlers(deps: JobHandlerDeps): JobHandlers {
       return { job: jobToProto(await dispatcher.get(requireId("job_id", req.jobId))) };
     },
     async listJobs(req) {
-      if (req.pageSize < 0) throw new InvalidArgumentError("page_size", "must not be negative");
-      const size = Math.min(req.pageSize || 100, 1000);
       const status = jobStatusFromProto(req.status, "status");
-      const cursor = req.pageToken ? decodeCursor(req.pageToken) : undefined;
+      const paging = pageRequest(JOB_ORDER, req);
+      const after = paging.after;
       const jobs = await dispatcher.list({
         nodeId: req.nodeId || undefined,
         deploymentId: req.deploymentId || undefined,
         statuses: status ? [status] : undefined,
         newestFirst: true,
-        limit: size + 1,
-        cursor,
+        limit: paging.size + 1,
+        cursor: after ? { createdAt: new Date(after[0] as number), id: after[1] as string } : undefined,
       });
-      const page = jobs.slice(0, size);
-      const last = page.at(-1);
-      return {
-        jobs: page.map(jobToProto),
-        nextPageToken: jobs.length > size && last ? Buffer.from(JSON.stringify([last.createdAt.getTime(), last.id])).toString("base64url") : "",
-      };
+      const page = pageOfRows(jobs, JOB_ORDER, paging);
+      return { jobs: page.items.map(jobToProto), nextPageToken: page.nextPageToken };
     },
     async cancelJob(req) {
       return { job: jobToProto(await dispatcher.cancel(requireId("job_id", req.jobId), req.reason)) };
@@ -67,14 +65,4 @@ export function createJobHandlers(deps: JobHandlerDeps): JobHandlers {
       }
     },
   };
-}
-
-function decodeCursor(token: string): { createdAt: Date; id: string } {
-  try {
-    const [ms, id] = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as [number, string];
-    if (typeof ms !== "number" || typeof id !== "string") throw new Error("shape");
-    return { createdAt: new Date(ms), id };
-  } catch {
-    throw new InvalidArgumentError("page_token", "is not a token from a previous response");
-  }
 }

@@ -77,8 +77,9 @@ export function createNodeService(deps: NodeServiceDeps): ServiceImpl<typeof Nod
       await registry.delete(req.nodeId);
       return {};
     },
-    listNodeSummaries() {
-      const items = registry.all().map((n) =>
+    listNodeSummaries(req) {
+      const page = registry.list({ labelSelector: "", tag: "", pageSize: req.pageSize, pageToken: req.pageToken });
+      const items = page.nodes.map((n) =>
         create(NodeSummarySchema, {
           id: n.id,
           name: n.name,
@@ -89,7 +90,7 @@ export function createNodeService(deps: NodeServiceDeps): ServiceImpl<typeof Nod
           lastHeartbeat: ts(n.lastHeartbeatAt),
         }),
       );
-      return { items };
+      return { items, nextPageToken: page.nextPageToken };
     },
   };
 }

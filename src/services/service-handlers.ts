@@ -4,6 +4,7 @@ import type { DeploymentService } from "../../gen/proto/capstan/v1/deployment_se
 import { NodeVerdictSchema } from "../../gen/proto/capstan/v1/placement_pb.js";
 import { ReplicaSchema, type Service as PbService } from "../../gen/proto/capstan/v1/service_pb.js";
 import { InvalidArgumentError } from "../model/errors.js";
+import { listOrder, paginate } from "../model/pagination.js";
 import type { ServiceManager, ServiceView } from "../managers/service-manager.js";
 import type { ServiceState } from "../state/service-state.js";
 import { Placer } from "../orchestrator/placer.js";
@@ -20,6 +21,8 @@ export interface ServiceHandlerDeps {
   state: ServiceState;
   snapshot: () => ClusterSnapshot;
 }
+
+const SERVICE_ORDER = listOrder<ServiceView>({ name: "services.name", parts: ["string"], key: (s) => [s.spec.name] });
 
 const API_VERSIONS = new Set(["", "orion/v1", "capstan/v1"]);
 
@@ -44,8 +47,9 @@ export function createServiceHandlers(deps: ServiceHandlerDeps): Handlers {
       const changes = await deps.services.apply(specs, { dryRun: req.dryRun, prune: req.prune });
       return { status: req.dryRun ? "planned" : "accepted", plan: { changes } };
     },
-    listServices() {
-      return { items: deps.services.list().map(toProto) };
+    listServices(req) {
+      const page = paginate(deps.services.list(), SERVICE_ORDER, req);
+      return { items: page.items.map(toProto), nextPageToken: page.nextPageToken };
     },
     getService(req) {
       return { service: toProto(deps.services.get(req.serviceName)) };

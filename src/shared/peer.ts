@@ -18,6 +18,13 @@ export interface Peer {
 /** The header the REST gateway uses to carry the caller's Peer into its in-process call. */
 export const GATEWAY_PEER_HEADER = "x-capstan-gateway-peer";
 
+/**
+ * The header on the REST gateway's in-process calls that fetch the second and
+ * later slices of one unpaged list (gateway/all-pages.ts): the request was
+ * charged once, at its first slice.
+ */
+export const GATEWAY_SLICE_HEADER = "x-capstan-gateway-slice";
+
 /** The peer of a Node request, HTTP/1.1 or HTTP/2. */
 export function peerOf(req: IncomingMessage | Http2ServerRequest): Peer {
   const socket = ("stream" in req ? req.stream.session?.socket : req.socket) as Socket | TLSSocket | undefined;

@@ -57,8 +57,16 @@ export class NodeState {
 
   /** Every node, ordered by id. */
   list(): Node[] {
+    return this.ids().map((id) => this.nodes.get(id) as Node);
+  }
+
+  /**
+   * Every node id, sorted; the same array until a node is added or removed,
+   * so a page of a large fleet costs a binary search, not a copy of the fleet.
+   */
+  ids(): readonly string[] {
     if (this.sortedIds === undefined) this.sortedIds = [...this.nodes.keys()].sort();
-    return this.sortedIds.map((id) => this.nodes.get(id) as Node);
+    return this.sortedIds;
   }
 
   /** Adds or replaces a node; `heartbeat` says only last-seen time and metrics changed. */

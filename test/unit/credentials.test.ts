@@ -5,8 +5,8 @@ import { emptyCapabilities } from "../../src/model/node.js";
 import { NodeRegistry } from "../../src/managers/node-registry.js";
 import { TokenManager } from "../../src/managers/token-manager.js";
 import { hashToken } from "../../src/model/tokens.js";
-import { callPeer, resolvePrincipal, type CredentialDeps } from "../../src/rpc/credentials.js";
-import { GATEWAY_PEER_HEADER } from "../../src/shared/peer.js";
+import { callPeer, isGatewaySlice, resolvePrincipal, type CredentialDeps } from "../../src/rpc/credentials.js";
+import { GATEWAY_PEER_HEADER, GATEWAY_SLICE_HEADER } from "../../src/shared/peer.js";
 import { NodeState } from "../../src/state/node-state.js";
 import { MemoryNodeStore } from "../fakes/memory-node-store.js";
 import { MemoryTokenStore } from "../fakes/memory-token-store.js";
@@ -62,5 +62,17 @@ describe("callPeer", () => {
   it("reads the gateway's header on in-process calls, and vouches for nothing when it is unreadable", () => {
     expect(callPeer(undefined, new Headers({ [GATEWAY_PEER_HEADER]: JSON.stringify({ address: "10.0.0.1", certNames: ["n1"] }) }))).toEqual({ address: "10.0.0.1", certNames: ["n1"] });
     expect(callPeer(undefined, new Headers({ [GATEWAY_PEER_HEADER]: "{not json" }))).toEqual({ address: "", certNames: undefined });
+  });
+});
+
+describe("isGatewaySlice", () => {
+  it.each([
+    ["an in-process call with the header", undefined, "1", true],
+    ["an in-process call without it", undefined, undefined, false],
+    ["a network call claiming to be a slice (not charged otherwise)", "203.0.113.5", "1", false],
+    ["an in-process call with another value", undefined, "yes", false],
+  ])("%s: %s", (_, address, value, expected) => {
+    const h = new Headers(value === undefined ? {} : { [GATEWAY_SLICE_HEADER]: value });
+    expect(isGatewaySlice(address === undefined ? undefined : peer(address), h)).toBe(expected);
   });
 });

@@ -7,6 +7,7 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import { file_capstan_v1_access_options } from "./access_options_pb.js";
 import type { ChunkReport } from "./chunk_pb.js";
 import { file_capstan_v1_chunk } from "./chunk_pb.js";
+import { file_capstan_v1_http_options } from "./http_options_pb.js";
 import type { Command, JobStatus, LogLine } from "./job_pb.js";
 import { file_capstan_v1_job } from "./job_pb.js";
 import type { NodeCapabilities, NodeMetrics } from "./node_pb.js";
@@ -20,7 +21,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file capstan/v1/agent_service.proto.
  */
 export const file_capstan_v1_agent_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5jYXBzdGFuL3YxL2FnZW50X3NlcnZpY2UucHJvdG8SCmNhcHN0YW4udjEilwMKCkFnZW50SGVsbG8SDwoHbm9kZV9pZBgBIAEoCRISCgpub2RlX3Rva2VuGAIgASgJEhIKCmpvaW5fdG9rZW4YAyABKAkSDAoEbmFtZRgEIAEoCRIPCgdhZGRyZXNzGAUgASgJEhUKDWFnZW50X3ZlcnNpb24YBiABKAkSMgoMY2FwYWJpbGl0aWVzGAcgASgLMhwuY2Fwc3Rhbi52MS5Ob2RlQ2FwYWJpbGl0aWVzEjIKBmxhYmVscxgIIAMoCzIiLmNhcHN0YW4udjEuQWdlbnRIZWxsby5MYWJlbHNFbnRyeRIMCgR0YWdzGAkgAygJEjAKBXBvcnRzGAogAygLMiEuY2Fwc3Rhbi52MS5BZ2VudEhlbGxvLlBvcnRzRW50cnkSFQoNa25vd25fam9iX2lkcxgLIAMoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGiwKClBvcnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ASI6Cg5BZ2VudEhlYXJ0YmVhdBIoCgdtZXRyaWNzGAEgASgLMhcuY2Fwc3Rhbi52MS5Ob2RlTWV0cmljcyK1AQoNQ29tbWFuZFVwZGF0ZRIOCgZqb2JfaWQYASABKAkSJQoGc3RhdHVzGAIgASgOMhUuY2Fwc3Rhbi52MS5Kb2JTdGF0dXMSIgoFbGluZXMYAyADKAsyEy5jYXBzdGFuLnYxLkxvZ0xpbmUSEQoJZXhpdF9jb2RlGAQgASgFEg0KBWVycm9yGAUgASgJEicKBnJlc3VsdBgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3Qi3wEKEkFnZW50U3RyZWFtUmVxdWVzdBInCgVoZWxsbxgBIAEoCzIWLmNhcHN0YW4udjEuQWdlbnRIZWxsb0gAEi8KCWhlYXJ0YmVhdBgCIAEoCzIaLmNhcHN0YW4udjEuQWdlbnRIZWFydGJlYXRIABIzCg5jb21tYW5kX3VwZGF0ZRgDIAEoCzIZLmNhcHN0YW4udjEuQ29tbWFuZFVwZGF0ZUgAEi8KDGNodW5rX3JlcG9ydBgEIAEoCzIXLmNhcHN0YW4udjEuQ2h1bmtSZXBvcnRIAEIJCgdtZXNzYWdlIn0KB1dlbGNvbWUSDwoHbm9kZV9pZBgBIAEoCRISCgpub2RlX3Rva2VuGAIgASgJEjUKEmhlYXJ0YmVhdF9pbnRlcnZhbBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIWCg5zZXJ2ZXJfdmVyc2lvbhgEIAEoCSIvCg1DYW5jZWxDb21tYW5kEg4KBmpvYl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiFAoSQ2h1bmtSZXBvcnRSZXF1ZXN0It0BChNBZ2VudFN0cmVhbVJlc3BvbnNlEiYKB3dlbGNvbWUYASABKAsyEy5jYXBzdGFuLnYxLldlbGNvbWVIABImCgdjb21tYW5kGAIgASgLMhMuY2Fwc3Rhbi52MS5Db21tYW5kSAASKwoGY2FuY2VsGAMgASgLMhkuY2Fwc3Rhbi52MS5DYW5jZWxDb21tYW5kSAASPgoUY2h1bmtfcmVwb3J0X3JlcXVlc3QYBCABKAsyHi5jYXBzdGFuLnYxLkNodW5rUmVwb3J0UmVxdWVzdEgAQgkKB21lc3NhZ2UiEwoRTGlzdEFnZW50c1JlcXVlc3QipgEKDEFnZW50U3VtbWFyeRIKCgJpZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRISCgppcF9hZGRyZXNzGAMgASgJEg4KBnN0YXR1cxgEIAEoCRItCglsYXN0X3NlZW4YBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YBiABKAkSFAoMYXJjaGl0ZWN0dXJlGAcgASgJIk0KEkxpc3RBZ2VudHNSZXNwb25zZRIoCgZhZ2VudHMYASADKAsyGC5jYXBzdGFuLnYxLkFnZW50U3VtbWFyeRINCgV0b3RhbBgCIAEoBTLOAQoMQWdlbnRTZXJ2aWNlEloKC0FnZW50U3RyZWFtEh4uY2Fwc3Rhbi52MS5BZ2VudFN0cmVhbVJlcXVlc3QaHy5jYXBzdGFuLnYxLkFnZW50U3RyZWFtUmVzcG9uc2UiBpK1GAIICCgBMAESYgoKTGlzdEFnZW50cxIdLmNhcHN0YW4udjEuTGlzdEFnZW50c1JlcXVlc3QaHi5jYXBzdGFuLnYxLkxpc3RBZ2VudHNSZXNwb25zZSIVkrUYAggDgtPkkwIJEgcvYWdlbnRzYgZwcm90bzM", [file_capstan_v1_access_options, file_capstan_v1_chunk, file_capstan_v1_job, file_capstan_v1_node, file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Ch5jYXBzdGFuL3YxL2FnZW50X3NlcnZpY2UucHJvdG8SCmNhcHN0YW4udjEilwMKCkFnZW50SGVsbG8SDwoHbm9kZV9pZBgBIAEoCRISCgpub2RlX3Rva2VuGAIgASgJEhIKCmpvaW5fdG9rZW4YAyABKAkSDAoEbmFtZRgEIAEoCRIPCgdhZGRyZXNzGAUgASgJEhUKDWFnZW50X3ZlcnNpb24YBiABKAkSMgoMY2FwYWJpbGl0aWVzGAcgASgLMhwuY2Fwc3Rhbi52MS5Ob2RlQ2FwYWJpbGl0aWVzEjIKBmxhYmVscxgIIAMoCzIiLmNhcHN0YW4udjEuQWdlbnRIZWxsby5MYWJlbHNFbnRyeRIMCgR0YWdzGAkgAygJEjAKBXBvcnRzGAogAygLMiEuY2Fwc3Rhbi52MS5BZ2VudEhlbGxvLlBvcnRzRW50cnkSFQoNa25vd25fam9iX2lkcxgLIAMoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGiwKClBvcnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ASI6Cg5BZ2VudEhlYXJ0YmVhdBIoCgdtZXRyaWNzGAEgASgLMhcuY2Fwc3Rhbi52MS5Ob2RlTWV0cmljcyK1AQoNQ29tbWFuZFVwZGF0ZRIOCgZqb2JfaWQYASABKAkSJQoGc3RhdHVzGAIgASgOMhUuY2Fwc3Rhbi52MS5Kb2JTdGF0dXMSIgoFbGluZXMYAyADKAsyEy5jYXBzdGFuLnYxLkxvZ0xpbmUSEQoJZXhpdF9jb2RlGAQgASgFEg0KBWVycm9yGAUgASgJEicKBnJlc3VsdBgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3Qi3wEKEkFnZW50U3RyZWFtUmVxdWVzdBInCgVoZWxsbxgBIAEoCzIWLmNhcHN0YW4udjEuQWdlbnRIZWxsb0gAEi8KCWhlYXJ0YmVhdBgCIAEoCzIaLmNhcHN0YW4udjEuQWdlbnRIZWFydGJlYXRIABIzCg5jb21tYW5kX3VwZGF0ZRgDIAEoCzIZLmNhcHN0YW4udjEuQ29tbWFuZFVwZGF0ZUgAEi8KDGNodW5rX3JlcG9ydBgEIAEoCzIXLmNhcHN0YW4udjEuQ2h1bmtSZXBvcnRIAEIJCgdtZXNzYWdlIn0KB1dlbGNvbWUSDwoHbm9kZV9pZBgBIAEoCRISCgpub2RlX3Rva2VuGAIgASgJEjUKEmhlYXJ0YmVhdF9pbnRlcnZhbBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIWCg5zZXJ2ZXJfdmVyc2lvbhgEIAEoCSIvCg1DYW5jZWxDb21tYW5kEg4KBmpvYl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiFAoSQ2h1bmtSZXBvcnRSZXF1ZXN0It0BChNBZ2VudFN0cmVhbVJlc3BvbnNlEiYKB3dlbGNvbWUYASABKAsyEy5jYXBzdGFuLnYxLldlbGNvbWVIABImCgdjb21tYW5kGAIgASgLMhMuY2Fwc3Rhbi52MS5Db21tYW5kSAASKwoGY2FuY2VsGAMgASgLMhkuY2Fwc3Rhbi52MS5DYW5jZWxDb21tYW5kSAASPgoUY2h1bmtfcmVwb3J0X3JlcXVlc3QYBCABKAsyHi5jYXBzdGFuLnYxLkNodW5rUmVwb3J0UmVxdWVzdEgAQgkKB21lc3NhZ2UiOgoRTGlzdEFnZW50c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkipgEKDEFnZW50U3VtbWFyeRIKCgJpZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRISCgppcF9hZGRyZXNzGAMgASgJEg4KBnN0YXR1cxgEIAEoCRItCglsYXN0X3NlZW4YBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YBiABKAkSFAoMYXJjaGl0ZWN0dXJlGAcgASgJImYKEkxpc3RBZ2VudHNSZXNwb25zZRIoCgZhZ2VudHMYASADKAsyGC5jYXBzdGFuLnYxLkFnZW50U3VtbWFyeRINCgV0b3RhbBgCIAEoBRIXCg9uZXh0X3BhZ2VfdG9rZW4YAyABKAky1AEKDEFnZW50U2VydmljZRJaCgtBZ2VudFN0cmVhbRIeLmNhcHN0YW4udjEuQWdlbnRTdHJlYW1SZXF1ZXN0Gh8uY2Fwc3Rhbi52MS5BZ2VudFN0cmVhbVJlc3BvbnNlIgaStRgCCAgoATABEmgKCkxpc3RBZ2VudHMSHS5jYXBzdGFuLnYxLkxpc3RBZ2VudHNSZXF1ZXN0Gh4uY2Fwc3Rhbi52MS5MaXN0QWdlbnRzUmVzcG9uc2UiG4q1GAIYAZK1GAIIA4LT5JMCCRIHL2FnZW50c2IGcHJvdG8z", [file_capstan_v1_access_options, file_capstan_v1_chunk, file_capstan_v1_http_options, file_capstan_v1_job, file_capstan_v1_node, file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * The first message on a stream: who the agent is and how it proves it.
@@ -332,6 +333,19 @@ export const AgentStreamResponseSchema: GenMessage<AgentStreamResponse> = /*@__P
  * @generated from message capstan.v1.ListAgentsRequest
  */
 export type ListAgentsRequest = Message<"capstan.v1.ListAgentsRequest"> & {
+  /**
+   * At most this many items (default 100, at most 1000; larger values get 1000).
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token; opaque.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
 };
 
 /**
@@ -404,9 +418,18 @@ export type ListAgentsResponse = Message<"capstan.v1.ListAgentsResponse"> & {
   agents: AgentSummary[];
 
   /**
+   * How many agents there are, across all pages.
+   *
    * @generated from field: int32 total = 2;
    */
   total: number;
+
+  /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 3;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -434,7 +457,8 @@ export const AgentService: GenService<{
     output: typeof AgentStreamResponseSchema;
   },
   /**
-   * Lists agents in seed 002's shape.
+   * Lists agents in seed 002's shape, a page at a time. Over REST without
+   * page_size or page_token, every agent.
    *
    * @generated from rpc capstan.v1.AgentService.ListAgents
    */

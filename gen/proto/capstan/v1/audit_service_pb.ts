@@ -115,13 +115,15 @@ export type ListAuditEventsRequest = Message<"capstan.v1.ListAuditEventsRequest"
   since?: Timestamp | undefined;
 
   /**
-   * At most this many (default 100, at most 1000).
+   * At most this many items (default 100, at most 1000; larger values get 1000).
    *
    * @generated from field: int32 page_size = 4;
    */
   pageSize: number;
 
   /**
+   * From a previous response's next_page_token; opaque.
+   *
    * @generated from field: string page_token = 5;
    */
   pageToken: string;
@@ -144,6 +146,8 @@ export type ListAuditEventsResponse = Message<"capstan.v1.ListAuditEventsRespons
   events: AuditEvent[];
 
   /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file capstan/v1/http_options.proto.
  */
 export const file_capstan_v1_http_options: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jYXBzdGFuL3YxL2h0dHBfb3B0aW9ucy5wcm90bxIKY2Fwc3Rhbi52MSJEChNIdHRwUmVzcG9uc2VPcHRpb25zEhQKDHN1Y2Nlc3NfY29kZRgBIAEoBRIXCg9jYW1lbF9jYXNlX2pzb24YAiABKAg6ZgoNaHR0cF9yZXNwb25zZRIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGNGGAyABKAsyHy5jYXBzdGFuLnYxLkh0dHBSZXNwb25zZU9wdGlvbnNSDGh0dHBSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_descriptor]);
+  fileDesc("Ch1jYXBzdGFuL3YxL2h0dHBfb3B0aW9ucy5wcm90bxIKY2Fwc3Rhbi52MSJkChNIdHRwUmVzcG9uc2VPcHRpb25zEhQKDHN1Y2Nlc3NfY29kZRgBIAEoBRIXCg9jYW1lbF9jYXNlX2pzb24YAiABKAgSHgoWYWxsX3BhZ2VzX3doZW5fdW5wYWdlZBgDIAEoCDpmCg1odHRwX3Jlc3BvbnNlEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMY0YYDIAEoCzIfLmNhcHN0YW4udjEuSHR0cFJlc3BvbnNlT3B0aW9uc1IMaHR0cFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_descriptor]);
 
 /**
  * How the REST gateway answers a method's google.api.http bindings, where
@@ -34,6 +34,16 @@ export type HttpResponseOptions = Message<"capstan.v1.HttpResponseOptions"> & {
    * @generated from field: bool camel_case_json = 2;
    */
   camelCaseJson: boolean;
+
+  /**
+   * For list methods whose REST path seed clients read without ever paging:
+   * a REST request with neither page_size nor page_token gets every item, as
+   * one JSON body that the gateway streams a page at a time. Paging
+   * parameters give one page, as on every other list.
+   *
+   * @generated from field: bool all_pages_when_unpaged = 3;
+   */
+  allPagesWhenUnpaged: boolean;
 };
 
 /**
