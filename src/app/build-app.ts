@@ -5,7 +5,8 @@ import { ChunkIndex } from "../chunks/chunk-index.js";
 import { AuditLog } from "../managers/audit-log.js";
 import { ChunkManager } from "../managers/chunk-manager.js";
 import { DeploymentManager } from "../managers/deployment-manager.js";
-import { Dispatcher } from "../managers/dispatcher.js";
+import { JobLifecycleManager } from "../managers/job-lifecycle.js";
+import { SessionJobDelivery } from "../sessions/job-delivery.js";
 import { JobEvents } from "../managers/job-events.js";
 import { LivenessMonitor } from "../managers/liveness-monitor.js";
 import { NodeRegistry } from "../managers/node-registry.js";
@@ -37,7 +38,7 @@ import { SERVICES, type RouteDeps } from "./routes.js";
  * The stores and lifecycle of a database, as the wiring uses them: the opened
  * Prisma database in production, memory stores (test/fakes) in unit tests.
  */
-export type AppStores = Pick<Database, "nodes" | "jobs" | "deployments" | "services" | "chunkTargets" | "tokens" | "audit" | "health" | "ping" | "close"> & {
+export type AppStores = Pick<Database, "nodes" | "jobs" | "deployments" | "services" | "chunkTargets" | "tokens" | "audit" | "health" | "transaction" | "ping" | "close"> & {
   /** "sqlite", "postgresql", or what a fake calls itself; SystemService reports it. */
   readonly provider: string;
 };
@@ -63,7 +64,7 @@ export interface BuiltApp<S extends AppStores = AppStores> {
   readonly tokens: TokenManager;
   readonly registry: NodeRegistry;
   readonly sessions: SessionRegistry;
-  readonly dispatcher: Dispatcher;
+  readonly jobs: JobLifecycleManager;
   readonly chunks: ChunkManager;
   /** Authenticates agents on every dialect (gRPC stream, WebSocket). */
   readonly gate: AgentGate;
@@ -74,7 +75,7 @@ export interface BuiltApp<S extends AppStores = AppStores> {
   readonly shutdown: ShutdownSignal;
   /**
    * Stops the background parts in the reverse order of their start (chunk
-   * planner, reconciler, dispatcher, liveness monitor, then the audit
+   * planner, reconciler, job delivery and lifecycle, liveness monitor, then the audit
    * trail's last flush, which must see every call), then closes the database.
    */
   stop(): Promise<void>;
@@ -127,17 +128,19 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
 
     const sessions = new SessionRegistry();
     const events = new JobEvents();
-    const dispatcher = new Dispatcher(db.jobs, new JobState(), sessions, events, logger, { ackTimeoutMs: 10_000, maxAttempts: 5, maxLogChars: config.limits.jobLogBytes });
-    await dispatcher.start();
-    stops.push(() => dispatcher.stop());
+    const delivery = new SessionJobDelivery(sessions, logger, { ackTimeoutMs: 10_000, maxAttempts: 5 });
+    const jobs = new JobLifecycleManager(db.jobs, new JobState(), delivery, events, logger, { maxLogChars: config.limits.jobLogBytes });
+    await jobs.start();
+    delivery.start(jobs);
+    stops.push(() => jobs.stop(), () => delivery.stop());
 
     const deploymentState = new DeploymentState();
     const serviceState = new ServiceState();
     const snapshot = () => clusterSnapshot(nodeState, deploymentState, serviceState);
-    const deployments = new DeploymentManager({ store: db.deployments, state: deploymentState, bus: dispatcher, nodes: registry, snapshot, logger });
+    const deployments = new DeploymentManager({ store: db.deployments, state: deploymentState, bus: jobs, uow: db, nodes: registry, snapshot, logger });
     await deployments.start();
-    const projects = new ProjectManager(deployments, registry, dispatcher);
-    const reconciler = new ServiceReconciler(db.services, serviceState, dispatcher, () => registry.all(), snapshot, {
+    const projects = new ProjectManager(deployments, registry, jobs);
+    const reconciler = new ServiceReconciler(db, serviceState, jobs, () => registry.all(), snapshot, {
       intervalMs: config.reconcileIntervalMs,
       graceMs: config.replicaGraceMs,
       heartbeatTtlMs: config.heartbeatTtlMs,
@@ -154,7 +157,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     });
 
     const chunkIndex = new ChunkIndex(config.chunks.replication);
-    const chunks = new ChunkManager(chunkIndex, dispatcher, registry, nodeState, db.chunkTargets, {
+    const chunks = new ChunkManager(chunkIndex, jobs, registry, nodeState, db.chunkTargets, {
       heartbeatTtlMs: config.heartbeatTtlMs,
       graceMs: config.replicaGraceMs,
       intervalMs: config.chunks.intervalMs,
@@ -174,7 +177,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     });
     const heartbeatIntervalMs = Math.max(100, Math.floor(config.heartbeatTtlMs / 3));
     const agentStream = createAgentStreamHandler({
-      gate, registry, sessions, dispatcher, chunks, logger, heartbeatIntervalMs, helloTimeoutMs: 10_000, serverVersion: version,
+      gate, registry, sessions, jobs, chunks, logger, heartbeatIntervalMs, helloTimeoutMs: 10_000, serverVersion: version,
     });
     const health = new HealthState();
     // The services whose calls write: NOT_SERVING in gRPC health while the store refuses writes.
@@ -191,7 +194,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
         chunksHeld: (id, limit) => ({ ids: chunkIndex.chunksOf(id, limit), total: chunkIndex.countOf(id) }),
       },
       agents: { registry, agentStream },
-      deployments: { deployments, projects, services, serviceState, snapshot, dispatcher, events },
+      deployments: { deployments, projects, services, serviceState, snapshot, jobs, events },
       chunks,
       tokens,
       audit,
@@ -202,7 +205,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       health,
     };
     return {
-      config, logger, db, handlers, guard, tokens, registry, sessions, dispatcher, chunks, gate, agentStream, heartbeatIntervalMs, health, shutdown, stop,
+      config, logger, db, handlers, guard, tokens, registry, sessions, jobs, chunks, gate, agentStream, heartbeatIntervalMs, health, shutdown, stop,
     };
   } catch (err) {
     await stop();

@@ -84,7 +84,7 @@ export function createServer(app: BuiltApp): AppServer {
     info: { title: "Capstan", version },
   });
   const ws = createWebSocketGateway({
-    gate: app.gate, registry: app.registry, sessions: app.sessions, dispatcher: app.dispatcher, logger, heartbeatIntervalMs: app.heartbeatIntervalMs,
+    gate: app.gate, registry: app.registry, sessions: app.sessions, jobs: app.jobs, logger, heartbeatIntervalMs: app.heartbeatIntervalMs,
   });
   const server: OnePortServer = createOnePortServer({
     handler: (req, res) => {

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { ChunkReportInput, ChunkReportSink } from "../model/chunk-report.js";
-import type { Dispatcher } from "./dispatcher.js";
+import type { JobLifecycle } from "../model/job-lifecycle.js";
 import type { ChunkTargetStore } from "../model/chunk-target-store.js";
 import { InvalidArgumentError } from "../model/errors.js";
 import type { Job } from "../model/job.js";
@@ -44,7 +44,7 @@ export class ChunkManager implements ChunkReportSink {
 
   constructor(
     private readonly index: ChunkIndex,
-    private readonly dispatcher: Dispatcher,
+    private readonly jobs: JobLifecycle,
     private readonly registry: NodeRegistry,
     private readonly nodes: NodeState,
     private readonly targets: ChunkTargetStore,
@@ -136,20 +136,20 @@ export class ChunkManager implements ChunkReportSink {
       underReplicated: this.counts.under,
       overReplicated: this.counts.over,
       zeroReplicated: this.counts.zero,
-      pendingCommands: this.dispatcher.unfinished(CHUNK_COMMANDS).length,
+      pendingCommands: this.jobs.unfinished(CHUNK_COMMANDS).length,
     };
   }
 
   /** The pull path: commands waiting for a node. */
   pull(nodeId: string): Promise<Job[]> {
     this.requireNode(nodeId);
-    return this.dispatcher.pull(nodeId, CHUNK_COMMANDS);
+    return this.jobs.pull(nodeId, CHUNK_COMMANDS);
   }
 
   /** A node acknowledges a command. */
   acknowledge(nodeId: string, commandId: string, ok: boolean, error: string): Promise<Job> {
     this.requireNode(nodeId);
-    return this.dispatcher.acknowledge(nodeId, commandId, ok, error);
+    return this.jobs.acknowledge(nodeId, commandId, ok, error);
   }
 
   /** One monitor round: drop nodes past their grace, then plan and send commands. */
@@ -164,7 +164,7 @@ export class ChunkManager implements ChunkReportSink {
     const { chunks, under, over, zero } = this.index.misreplicatedNow();
     this.counts = { under, over, zero };
     if (chunks.length === 0) return 0;
-    const pending = new Set(this.dispatcher.unfinished(CHUNK_COMMANDS).map((j) => (j.payload as { chunkId: string }).chunkId));
+    const pending = new Set(this.jobs.unfinished(CHUNK_COMMANDS).map((j) => (j.payload as { chunkId: string }).chunkId));
     const commands = planReplication({
       chunks,
       nodes: this.registry.all().filter((n) => this.index.knows(n.id)).map(nodeSnapshot),
@@ -175,7 +175,7 @@ export class ChunkManager implements ChunkReportSink {
     });
     for (const c of commands) {
       const source = this.nodes.get(c.sourceNodeId);
-      await this.dispatcher.submit({
+      await this.jobs.submit({
         nodeId: c.nodeId,
         payload:
           c.action === "replicate"

@@ -6,10 +6,12 @@ import type { CommandBus } from "../model/command-bus.js";
 import type { Deployment, DeploymentRevision, DeploymentStatus, DeploymentStore } from "../model/deployment.js";
 import { composeHash, deploymentIdFor, optionalTemplate, projectNameFor, requireCompose, requireProjectName, validateEnv } from "../model/deployment-validation.js";
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../model/errors.js";
-import type { Job, JobStatus } from "../model/job.js";
+import { TERMINAL, type Job, type JobStatus } from "../model/job.js";
+import type { UnitOfWork } from "../model/unit-of-work.js";
 import { KeyedLock } from "../shared/keyed-lock.js";
 import type { NodeRegistry } from "./node-registry.js";
 import type { PlacementRequirements } from "../model/placement.js";
+import { repairUnsent } from "./deployment-repair.js";
 
 /** What a caller supplies to deploy a compose project. */
 export interface DeploymentInput {
@@ -28,6 +30,8 @@ export interface DeploymentManagerDeps {
   store: DeploymentStore;
   state: DeploymentState;
   bus: CommandBus;
+  /** A deployment, its revision and its job are written in one transaction. */
+  uow: UnitOfWork;
   nodes: NodeRegistry;
   /** The cluster as the scheduler should see it now. */
   snapshot: () => ClusterSnapshot;
@@ -54,14 +58,17 @@ const JOB_TO_STATUS: Partial<Record<JobStatus, DeploymentStatus>> = {
 export class DeploymentManager {
   private readonly lock = new KeyedLock();
   private readonly now: () => Date;
+  /** The revision outcome last written per running deploy job, so an unchanged one is not written again. */
+  private readonly outcomes = new Map<string, JobStatus>();
 
   constructor(private readonly deps: DeploymentManagerDeps) {
     this.now = deps.now ?? (() => new Date());
   }
 
-  /** Loads deployments and starts following their jobs. */
+  /** Loads deployments, repairs any left without their job, and starts following their jobs. */
   async start(): Promise<void> {
     this.deps.state.load(await this.deps.store.listAll());
+    await repairUnsent(this.deps, (d, revision) => this.lock.run(d.id, () => this.sendDeploy(d, revision)), (job) => this.onJob(job));
     this.deps.bus.onJobChange((job) => {
       if (job.deploymentId && (job.type === "deploy_compose" || job.type === "stop_compose")) {
         void this.onJob(job).catch((err: unknown) => this.deps.logger.error({ err, jobId: job.id }, "updating deployment from job failed"));
@@ -102,13 +109,10 @@ export class DeploymentManager {
         createdAt: existing?.createdAt ?? now,
         updatedAt: now,
       };
-      await this.deps.store.save(deployment);
-      await this.deps.store.addRevision({
+      const job = await this.sendDeploy(deployment, {
         deploymentId: id, revision: deployment.revision, renderedCompose: deployment.renderedCompose, composeHash: deployment.composeHash,
         env: deployment.env, action, nodeId: deployment.nodeId, jobId: "", outcome: "pending", rollbackOf, createdAt: now,
       });
-      this.deps.state.put(deployment);
-      const job = nodeId ? await this.sendDeploy(deployment) : undefined;
       return { deployment: this.deps.state.get(id) ?? deployment, job };
     });
   }
@@ -123,10 +127,7 @@ export class DeploymentManager {
         if (!current || current.nodeId !== "") return;
         const nodeId = this.place(current.id, current.requirements);
         if (!nodeId) return;
-        const placed = { ...current, nodeId, lastError: "", updatedAt: this.now() };
-        await this.deps.store.save(placed);
-        this.deps.state.put(placed);
-        await this.sendDeploy(placed);
+        await this.sendDeploy({ ...current, nodeId, lastError: "", updatedAt: this.now() });
       });
     }
   }
@@ -176,11 +177,16 @@ export class DeploymentManager {
         this.deps.state.remove(id);
         return { deployment: { ...d, status: "stopped" }, job: undefined };
       }
-      const job = await this.deps.bus.submit({ nodeId, deploymentId: id, payload: { type: "stop_compose", projectName: d.projectName } });
-      const next: Deployment = { ...d, status: "stopping", removing: remove, lastJobId: job.id, updatedAt: this.now() };
-      await this.deps.store.save(next);
-      this.deps.state.put(next);
-      return { deployment: next, job };
+      let next = d;
+      // The stop job and the deployment's new state commit together; the job goes out after.
+      const job = await this.deps.uow.transaction(async (tx) => {
+        const queued = await this.deps.bus.submit({ nodeId, deploymentId: id, payload: { type: "stop_compose", projectName: d.projectName } }, tx);
+        next = { ...d, status: "stopping", removing: remove, lastJobId: queued.id, updatedAt: this.now() };
+        await tx.deployments.save(next);
+        tx.onCommit(() => this.deps.state.put(next));
+        return queued;
+      });
+      return { deployment: next, job: await this.deps.bus.get(job.id) };
     });
   }
 
@@ -198,37 +204,65 @@ export class DeploymentManager {
     );
   }
 
-  private async sendDeploy(d: Deployment): Promise<Job> {
-    const job = await this.deps.bus.submit({
-      nodeId: d.nodeId,
-      deploymentId: d.id,
-      payload: { type: "deploy_compose", projectName: d.projectName, composeFile: d.renderedCompose, env: d.env, revision: d.revision },
+  /**
+   * Writes the deployment, its revision (new, or its outcome) and, when it
+   * has a node, its DEPLOY_COMPOSE job in one transaction; the job is sent
+   * once that commits, and the deployment follows it from there. The caller
+   * holds the deployment's lock.
+   */
+  private async sendDeploy(d: Deployment, revision?: DeploymentRevision): Promise<Job | undefined> {
+    const job = await this.deps.uow.transaction(async (tx) => {
+      const queued = d.nodeId
+        ? await this.deps.bus.submit(
+            { nodeId: d.nodeId, deploymentId: d.id, payload: { type: "deploy_compose", projectName: d.projectName, composeFile: d.renderedCompose, env: d.env, revision: d.revision } },
+            tx,
+          )
+        : undefined;
+      const next: Deployment = queued ? { ...d, lastJobId: queued.id, status: JOB_TO_STATUS[queued.status] ?? "pending", lastError: queued.error || d.lastError } : d;
+      await tx.deployments.save(next);
+      if (revision) await tx.deployments.addRevision({ ...revision, jobId: queued?.id ?? "", outcome: queued?.status ?? "pending" });
+      else if (queued) await tx.deployments.setRevisionOutcome(d.id, d.revision, queued.status, queued.id);
+      if (queued) tx.onCommit(() => void this.outcomes.set(`${d.id}@${d.revision}:${queued.id}`, queued.status));
+      // The job's first events wait for the deployment's lock, which the caller holds.
+      tx.onCommit(() => this.deps.state.put(next));
+      return queued;
     });
-    await this.deps.store.setRevisionOutcome(d.id, d.revision, job.status, job.id);
-    const latest = this.deps.state.get(d.id) ?? d;
-    const next: Deployment = { ...latest, lastJobId: job.id, status: JOB_TO_STATUS[job.status] ?? "deploying", updatedAt: this.now() };
-    await this.deps.store.save(next);
-    this.deps.state.put(next);
-    return job;
+    if (!job) return undefined;
+    const latest = await this.deps.bus.get(job.id);
+    await this.follow(latest);
+    return latest;
   }
 
-  private async onJob(job: Job): Promise<void> {
-    await this.lock.run(job.deploymentId, async () => {
-      const d = this.deps.state.get(job.deploymentId);
-      if (!d || d.lastJobId !== job.id) return;
-      if (job.type === "stop_compose" && job.status === "completed" && d.removing) {
-        await this.deps.store.delete(d.id);
-        this.deps.state.remove(d.id);
-        this.deps.logger.info({ deploymentId: d.id }, "deployment removed");
-        return;
-      }
-      const status = job.type === "stop_compose" ? (job.status === "completed" ? "stopped" : d.status) : JOB_TO_STATUS[job.status];
-      if (!status) return;
+  private onJob(job: Job): Promise<void> {
+    return this.lock.run(job.deploymentId, () => this.follow(job));
+  }
+
+  /** Moves the deployment on with its current job; one write per change (the caller holds its lock). */
+  private async follow(event: Job): Promise<void> {
+    const d = this.deps.state.get(event.deploymentId);
+    if (!d || d.lastJobId !== event.id) return;
+    // Events are handled after the fact: act on the job as it is now, so an older event cannot undo a newer one.
+    const job = TERMINAL.has(event.status) ? event : await this.deps.bus.get(event.id);
+    if (job.type === "stop_compose" && job.status === "completed" && d.removing) {
+      await this.deps.store.delete(d.id);
+      this.deps.state.remove(d.id);
+      this.deps.logger.info({ deploymentId: d.id }, "deployment removed");
+      return;
+    }
+    const status = job.type === "stop_compose" ? (job.status === "completed" ? "stopped" : d.status) : JOB_TO_STATUS[job.status];
+    if (!status) return;
+    const outcome = `${d.id}@${d.revision}:${job.id}`;
+    const outcomeChanged = job.type === "deploy_compose" && this.outcomes.get(outcome) !== job.status;
+    if (status !== d.status || job.logs !== d.lastLogs || job.error !== d.lastError) {
       const next: Deployment = { ...d, status, lastLogs: job.logs, lastError: job.error, updatedAt: this.now() };
       await this.deps.store.save(next);
       this.deps.state.put(next);
-      if (job.type === "deploy_compose") await this.deps.store.setRevisionOutcome(d.id, d.revision, job.status, job.id);
-    });
+    }
+    if (outcomeChanged) {
+      await this.deps.store.setRevisionOutcome(d.id, d.revision, job.status, job.id);
+      this.outcomes.set(outcome, job.status);
+      if (TERMINAL.has(job.status)) this.outcomes.delete(outcome);
+    }
   }
 
   private stickyNode(existing: Deployment | undefined, requirements: PlacementRequirements): string | undefined {

@@ -9,6 +9,10 @@ import type { Job } from "../model/job.js";
 import type { Node } from "../model/node.js";
 import type { Replica, ReplicaStatus } from "../model/replica.js";
 import type { ServiceStore } from "../model/service-store.js";
+import type { UnitOfWork } from "../model/unit-of-work.js";
+
+/** The reconciler's stores: replicas, and the transaction a replica and its launch job share. */
+export type ReplicaStores = UnitOfWork & { readonly services: ServiceStore };
 
 /** Reconciler settings. */
 export interface ReconcilerOptions {
@@ -30,7 +34,7 @@ const FROM_JOB: Partial<Record<Job["status"], ReplicaStatus>> = {
 
 /**
  * The small runner that applies the pure reconciler's plans: it persists
- * replicas, then sends LAUNCH_REPLICA / STOP_REPLICA jobs, and follows the
+ * replicas with their LAUNCH_REPLICA jobs in one transaction, sends STOP_REPLICA jobs, and follows the
  * launch jobs (a replica runs while its launch job is in progress). It runs
  * every interval and soon after anything that matters changes.
  */
@@ -43,7 +47,7 @@ export class ServiceReconciler {
   private readonly now: () => number;
 
   constructor(
-    private readonly store: ServiceStore,
+    private readonly stores: ReplicaStores,
     private readonly state: ServiceState,
     private readonly bus: CommandBus,
     private readonly nodes: () => Node[],
@@ -56,7 +60,7 @@ export class ServiceReconciler {
 
   /** Loads services and replicas, follows replica jobs, and starts the loop. */
   async start(): Promise<void> {
-    this.state.load(await this.store.listServices(), await this.store.listReplicas());
+    this.state.load(await this.stores.services.listServices(), await this.stores.services.listReplicas());
     this.bus.onJobChange((job) => {
       if (job.replicaId) void this.onJob(job).catch((err: unknown) => this.logger.error({ err, jobId: job.id }, "replica update failed"));
     });
@@ -143,17 +147,19 @@ export class ServiceReconciler {
         createdAt: at,
         updatedAt: at,
       };
-      await this.save(replica);
-      const job = await this.bus.submit({
-        nodeId: launch.nodeId,
-        serviceName: replica.serviceName,
-        replicaId: replica.id,
-        payload: { type: "launch_replica", service: service.spec, replicaId: replica.id },
-      });
-      await this.lock.run(replica.id, async () => {
-        const latest = this.state.replicas.get(replica.id) ?? replica;
-        await this.save({ ...latest, jobId: job.id });
-      });
+      // The replica and its launch job commit together: the replica is written once, with its job.
+      // The job's events wait for the replica's lock until the replica is in the view.
+      await this.lock.run(replica.id, () =>
+        this.stores.transaction(async (tx) => {
+          const job = await this.bus.submit(
+            { nodeId: launch.nodeId as string, serviceName: replica.serviceName, replicaId: replica.id, payload: { type: "launch_replica", service: service.spec, replicaId: replica.id } },
+            tx,
+          );
+          const launched: Replica = { ...replica, jobId: job.id, status: FROM_JOB[job.status] ?? "pending" };
+          await tx.services.saveReplica(launched);
+          tx.onCommit(() => void this.state.replicas.set(launched.id, launched));
+        }),
+      );
       this.logger.info({ replicaId: replica.id, nodeId: launch.nodeId }, "launching replica");
     }
     await this.collectGarbage();
@@ -189,7 +195,7 @@ export class ServiceReconciler {
   }
 
   private async save(r: Replica): Promise<void> {
-    await this.store.saveReplica(r);
+    await this.stores.services.saveReplica(r);
     this.state.replicas.set(r.id, r);
   }
 
@@ -198,7 +204,7 @@ export class ServiceReconciler {
     const cutoff = this.now() - 10 * this.options.intervalMs;
     for (const r of [...this.state.replicas.values()]) {
       if ((r.status === "stopped" || r.status === "failed") && r.updatedAt.getTime() < cutoff) {
-        await this.store.deleteReplica(r.id);
+        await this.stores.services.deleteReplica(r.id);
         this.state.replicas.delete(r.id);
       }
     }

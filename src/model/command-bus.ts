@@ -1,4 +1,5 @@
 import type { CommandPayload, Job } from "./job.js";
+import type { Transaction } from "./unit-of-work.js";
 
 /** A command to run on a node. */
 export interface NewJob {
@@ -12,11 +13,18 @@ export interface NewJob {
 }
 
 /**
- * How the domain gets work done on nodes: every command is a durable job. The
- * agents layer implements it (Dispatcher); the domain only sees this.
+ * How the managers get work done on nodes: every command is a durable job.
+ * The job lifecycle (src/managers/job-lifecycle.ts) implements it; callers
+ * only see this.
  */
 export interface CommandBus {
-  submit(input: NewJob): Promise<Job>;
+  /**
+   * Stores a new job and sends it if its node is connected. Within tx the job
+   * is written in that transaction (so it commits with what goes with it),
+   * already dispatched if its node is connected now, and is sent only once
+   * the transaction has committed.
+   */
+  submit(input: NewJob, tx?: Transaction): Promise<Job>;
   get(jobId: string): Promise<Job>;
   /** Called after every persisted change of any job. */
   onJobChange(listener: (job: Job) => void): () => void;

@@ -1,6 +1,6 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
-import type { Dispatcher } from "../managers/dispatcher.js";
+import type { JobLifecycle } from "../model/job-lifecycle.js";
 import type { JobEvents } from "../managers/job-events.js";
 import type { DeploymentManager } from "../managers/deployment-manager.js";
 import type { ProjectManager } from "../managers/project-manager.js";
@@ -18,15 +18,15 @@ export interface DeploymentServiceDeps {
   services: ServiceManager;
   serviceState: ServiceState;
   snapshot: () => ClusterSnapshot;
-  dispatcher: Dispatcher;
+  jobs: JobLifecycle;
   events: JobEvents;
 }
 
 /** DeploymentService: compose deployments and projects, services, explanations and jobs, one file per concern. */
 export function createDeploymentService(deps: DeploymentServiceDeps): ServiceImpl<typeof DeploymentService> {
   return {
-    ...createDeploymentHandlers({ deployments: deps.deployments, projects: deps.projects, listJobs: (f) => deps.dispatcher.list(f), listUnfinishedJobs: (f) => deps.dispatcher.listUnfinished(f), bus: deps.dispatcher }),
+    ...createDeploymentHandlers({ deployments: deps.deployments, projects: deps.projects, listJobs: (f) => deps.jobs.list(f), listUnfinishedJobs: (f) => deps.jobs.listUnfinished(f), bus: deps.jobs }),
     ...createServiceHandlers({ services: deps.services, state: deps.serviceState, snapshot: deps.snapshot }),
-    ...createJobHandlers({ dispatcher: deps.dispatcher, events: deps.events }),
+    ...createJobHandlers({ jobs: deps.jobs, events: deps.events }),
   };
 }

@@ -1,7 +1,7 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
 import { AsyncQueue } from "../shared/async-queue.js";
-import type { Dispatcher } from "../managers/dispatcher.js";
+import type { JobLifecycle } from "../model/job-lifecycle.js";
 import type { JobEvent, JobEvents } from "../managers/job-events.js";
 import { TERMINAL, type Job } from "../model/job.js";
 import { listOrder, pageOfRows, pageRequest } from "../model/pagination.js";
@@ -12,7 +12,7 @@ type JobHandlers = Pick<ServiceImpl<typeof DeploymentService>, "getJob" | "listJ
 
 /** What the job handlers need. */
 export interface JobHandlerDeps {
-  dispatcher: Dispatcher;
+  jobs: JobLifecycle;
   events: JobEvents;
 }
 
@@ -21,16 +21,16 @@ const JOB_ORDER = listOrder<Job>({ name: "jobs.newest", parts: ["number", "strin
 
 /** DeploymentService's job RPCs: get, list, cancel and watch. */
 export function createJobHandlers(deps: JobHandlerDeps): JobHandlers {
-  const { dispatcher, events } = deps;
+  const { jobs: lifecycle, events } = deps;
   return {
     async getJob(req) {
-      return { job: jobToProto(await dispatcher.get(requireId("job_id", req.jobId))) };
+      return { job: jobToProto(await lifecycle.get(requireId("job_id", req.jobId))) };
     },
     async listJobs(req) {
       const status = jobStatusFromProto(req.status, "status");
       const paging = pageRequest(JOB_ORDER, req);
       const after = paging.after;
-      const jobs = await dispatcher.list({
+      const jobs = await lifecycle.list({
         nodeId: req.nodeId || undefined,
         deploymentId: req.deploymentId || undefined,
         statuses: status ? [status] : undefined,
@@ -42,7 +42,7 @@ export function createJobHandlers(deps: JobHandlerDeps): JobHandlers {
       return { jobs: page.items.map(jobToProto), nextPageToken: page.nextPageToken };
     },
     async cancelJob(req) {
-      return { job: jobToProto(await dispatcher.cancel(requireId("job_id", req.jobId), req.reason)) };
+      return { job: jobToProto(await lifecycle.cancel(requireId("job_id", req.jobId), req.reason)) };
     },
     async *watchJob(req, ctx: HandlerContext) {
       const jobId = requireId("job_id", req.jobId);
@@ -52,7 +52,7 @@ export function createJobHandlers(deps: JobHandlerDeps): JobHandlers {
       const onAbort = () => queue.end();
       ctx.signal.addEventListener("abort", onAbort);
       try {
-        const job = await dispatcher.get(jobId);
+        const job = await lifecycle.get(jobId);
         yield { job: jobToProto(job), lines: [] };
         if (TERMINAL.has(job.status)) return;
         for await (const e of queue) {

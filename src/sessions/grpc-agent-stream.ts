@@ -16,7 +16,7 @@ import type { Peer } from "../shared/peer.js";
 import type { AgentGate, AgentHelloInput } from "./agent-gate.js";
 import { AsyncQueue } from "../shared/async-queue.js";
 import type { ChunkReportSink } from "../model/chunk-report.js";
-import type { Dispatcher } from "../managers/dispatcher.js";
+import type { JobLifecycle } from "../model/job-lifecycle.js";
 import type { AgentOutbound, AgentSession } from "../model/agent-session.js";
 import type { SessionRegistry } from "./session-registry.js";
 
@@ -25,7 +25,7 @@ export interface AgentStreamDeps {
   gate: AgentGate;
   registry: NodeRegistry;
   sessions: SessionRegistry;
-  dispatcher: Dispatcher;
+  jobs: JobLifecycle;
   chunks: ChunkReportSink;
   logger: Logger;
   heartbeatIntervalMs: number;
@@ -211,7 +211,7 @@ async function readLoop(iterator: AsyncIterator<AgentStreamRequest>, nodeId: str
         await deps.registry.heartbeat(nodeId, metricsFromProto(m.value.metrics));
         break;
       case "commandUpdate":
-        await deps.dispatcher.applyUpdate(nodeId, updateFromProto(m.value));
+        await deps.jobs.applyUpdate(nodeId, updateFromProto(m.value));
         break;
       case "chunkReport":
         await deps.chunks.report(nodeId, {

@@ -1,10 +1,10 @@
 import { Prisma } from "../../gen/prisma/sqlite/client.js";
 import type { AuditEvent, AuditFilter, AuditStore } from "../model/audit.js";
-import type { Db } from "./db.js";
+import type { DbClient } from "./db.js";
 
 /** AuditStore on Prisma: append-only, read newest first by time-ordered id. */
 export class PrismaAuditStore implements AuditStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: DbClient) {}
 
   /**
    * One multi-row INSERT written as SQL with bound values. Through the query

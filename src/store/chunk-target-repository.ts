@@ -1,9 +1,9 @@
 import type { ChunkTargetStore } from "../model/chunk-target-store.js";
-import type { Db } from "./db.js";
+import type { DbClient } from "./db.js";
 
 /** ChunkTargetStore on Prisma. */
 export class PrismaChunkTargetStore implements ChunkTargetStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: DbClient) {}
 
   async list(): Promise<Array<{ chunkId: string; factor: number }>> {
     return this.db.chunkTarget.findMany();

@@ -17,14 +17,16 @@ import { PrismaNodeStore } from "./node-repository.js";
 import type { Provider } from "./providers.js";
 import { PrismaServiceStore } from "./service-repository.js";
 import { PrismaTokenStore } from "./token-repository.js";
-import type { Db } from "./db.js";
+import type { Db, DbClient } from "./db.js";
+import { gateTransactions } from "./sqlite-gate.js";
 import { lockSqliteFile } from "./sqlite-lock.js";
 import { StoreHealth } from "../state/store-health.js";
 import { faultAware, guardStoreCall } from "./store-faults.js";
 import { probeWrite, StoreProbe } from "./store-probe.js";
+import type { Transaction, UnitOfWork } from "../model/unit-of-work.js";
 
-/** The opened database: its stores and its lifecycle. */
-export interface Database {
+/** The opened database: its stores, its transaction scope and its lifecycle. */
+export interface Database extends UnitOfWork {
   readonly provider: Provider;
   /** Where it is, without credentials, for logs. */
   readonly location: string;
@@ -84,7 +86,8 @@ async function openSqliteLocked(path: string, logger: Logger, unlock: () => void
   setup.close();
   await applyMigrations("sqlite", new PrismaBetterSqlite3({ url: `file:${path}`, timeout: 5000 }), logger);
   // timeout is SQLite's busy timeout: a writer waits for another instead of failing.
-  const prisma = new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: `file:${path}`, timeout: 5000 }) });
+  // Gated: a query outside a transaction must not run inside an open one (see sqlite-gate.ts).
+  const prisma = new SqliteClient({ adapter: gateTransactions(new PrismaBetterSqlite3({ url: `file:${path}`, timeout: 5000 })) });
   await prisma.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
   return assemble("sqlite", path, prisma, logger, unlock);
 }
@@ -109,6 +112,19 @@ async function openPostgres(url: string, logger: Logger): Promise<Database> {
   return assemble("postgresql", `${u.host}${u.pathname}${schema ? `?schema=${schema}` : ""}`, prisma, logger);
 }
 
+/** The stores, on the client or on a client bound to a transaction, each classifying its faults. */
+function stores(db: DbClient, health: StoreHealth): Omit<Transaction, "onCommit"> {
+  return {
+    nodes: faultAware(new PrismaNodeStore(db), health),
+    jobs: faultAware(new PrismaJobStore(db), health),
+    deployments: faultAware(new PrismaDeploymentStore(db), health),
+    services: faultAware(new PrismaServiceStore(db), health),
+    chunkTargets: faultAware(new PrismaChunkTargetStore(db), health),
+    tokens: faultAware(new PrismaTokenStore(db), health),
+    audit: faultAware(new PrismaAuditStore(db), health),
+  };
+}
+
 function assemble(provider: Provider, location: string, prisma: Db, logger: Logger, release = () => {}): Database {
   const health = new StoreHealth();
   const probe = new StoreProbe(health, () => probeWrite(prisma), logger);
@@ -117,13 +133,17 @@ function assemble(provider: Provider, location: string, prisma: Db, logger: Logg
     location,
     prisma,
     health,
-    nodes: faultAware(new PrismaNodeStore(prisma), health),
-    jobs: faultAware(new PrismaJobStore(prisma), health),
-    deployments: faultAware(new PrismaDeploymentStore(prisma), health),
-    services: faultAware(new PrismaServiceStore(prisma), health),
-    chunkTargets: faultAware(new PrismaChunkTargetStore(prisma), health),
-    tokens: faultAware(new PrismaTokenStore(prisma), health),
-    audit: faultAware(new PrismaAuditStore(prisma), health),
+    ...stores(prisma, health),
+    async transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+      const after: Array<() => Promise<void> | void> = [];
+      const result = await guardStoreCall(
+        () => prisma.$transaction(async (client) => work({ ...stores(client, health), onCommit: (fn) => void after.push(fn) })),
+        health,
+        true,
+      );
+      for (const fn of after) await fn();
+      return result;
+    },
     async ping() {
       try {
         await guardStoreCall(() => prisma.$queryRawUnsafe("SELECT 1"), health, false);

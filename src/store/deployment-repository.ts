@@ -1,7 +1,7 @@
 import type { Deployment as Row, DeploymentRevision as RevisionRow } from "../../gen/prisma/sqlite/client.js";
 import type { Deployment, DeploymentRevision, DeploymentStore } from "../model/deployment.js";
 import { noRequirements } from "../model/placement.js";
-import type { Db } from "./db.js";
+import { allOrNothing, type DbClient } from "./db.js";
 import { parseJson, toJson } from "./json.js";
 
 function toRow(d: Deployment): Row {
@@ -23,7 +23,7 @@ function revisionFromRow(r: RevisionRow): DeploymentRevision {
 
 /** DeploymentStore on Prisma. */
 export class PrismaDeploymentStore implements DeploymentStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: DbClient) {}
 
   async listAll(): Promise<Deployment[]> {
     return (await this.db.deployment.findMany({ orderBy: { createdAt: "asc" } })).map(fromRow);
@@ -43,7 +43,7 @@ export class PrismaDeploymentStore implements DeploymentStore {
 
   /** Removes the deployment and its revisions together. */
   async delete(id: string): Promise<void> {
-    await this.db.$transaction([
+    await allOrNothing(this.db, [
       this.db.deploymentRevision.deleteMany({ where: { deploymentId: id } }),
       this.db.deployment.deleteMany({ where: { id } }),
     ]);

@@ -1,7 +1,7 @@
 import type { Job as Row, Prisma } from "../../gen/prisma/sqlite/client.js";
 import type { CommandPayload, Job, JobStatus } from "../model/job.js";
 import type { JobFilter, JobStore } from "../model/job-store.js";
-import type { Db } from "./db.js";
+import type { DbClient } from "./db.js";
 import { parseJson, toJson } from "./json.js";
 
 function toRow(j: Job): Row {
@@ -56,7 +56,7 @@ function fromRow(r: Row): Job {
 
 /** JobStore on Prisma. Ids are time-ordered, so (created_at, id) orders jobs stably. */
 export class PrismaJobStore implements JobStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: DbClient) {}
 
   async create(job: Job): Promise<void> {
     await this.db.job.create({ data: toRow(job) });

@@ -1,7 +1,7 @@
 import type { Node as Row } from "../../gen/prisma/sqlite/client.js";
 import { emptyCapabilities, type Node, type NodeStatus } from "../model/node.js";
 import type { NodeStore } from "../model/node-store.js";
-import type { Db } from "./db.js";
+import { allOrNothing, type DbClient } from "./db.js";
 import { parseJson, toJson } from "./json.js";
 
 function toRow(n: Node): Row {
@@ -52,7 +52,7 @@ const FLUSH_BATCH = 500;
 
 /** NodeStore on Prisma. */
 export class PrismaNodeStore implements NodeStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: DbClient) {}
 
   async listAll(): Promise<Node[]> {
     return (await this.db.node.findMany({ orderBy: { id: "asc" } })).map(fromRow);
@@ -95,7 +95,8 @@ export class PrismaNodeStore implements NodeStore {
    */
   async flushHeartbeats(entries: ReadonlyArray<Pick<Node, "id" | "lastHeartbeatAt" | "metrics">>): Promise<void> {
     for (let i = 0; i < entries.length; i += FLUSH_BATCH) {
-      await this.db.$transaction(
+      await allOrNothing(
+        this.db,
         entries.slice(i, i + FLUSH_BATCH).map((e) =>
           this.db.node.updateMany({
             where: { id: e.id },

@@ -2,12 +2,12 @@ import type { Replica as ReplicaRow } from "../../gen/prisma/sqlite/client.js";
 import type { Replica } from "../model/replica.js";
 import type { ServiceSpec } from "../model/service-spec.js";
 import type { ServiceStore, StoredService } from "../model/service-store.js";
-import type { Db } from "./db.js";
+import type { DbClient } from "./db.js";
 import { parseJson, toJson } from "./json.js";
 
 /** ServiceStore on Prisma: specs as JSON text, replicas as rows. */
 export class PrismaServiceStore implements ServiceStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: DbClient) {}
 
   async listServices(): Promise<StoredService[]> {
     const rows = await this.db.service.findMany({ orderBy: { name: "asc" } });

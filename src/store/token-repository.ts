@@ -1,7 +1,7 @@
 import type { ApiToken as Row } from "../../gen/prisma/sqlite/client.js";
 import type { Scope } from "../model/principal.js";
 import type { ApiToken, TokenStore } from "../model/token-store.js";
-import type { Db } from "./db.js";
+import type { DbClient } from "./db.js";
 
 function fromRow(r: Row): ApiToken {
   return {
@@ -18,7 +18,7 @@ function fromRow(r: Row): ApiToken {
 
 /** TokenStore on Prisma. */
 export class PrismaTokenStore implements TokenStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: DbClient) {}
 
   async listAll(): Promise<ApiToken[]> {
     return (await this.db.apiToken.findMany({ orderBy: { id: "asc" } })).map(fromRow);

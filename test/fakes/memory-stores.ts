@@ -5,6 +5,7 @@ import type { Deployment, DeploymentRevision, DeploymentStore } from "../../src/
 import type { Replica } from "../../src/model/replica.js";
 import type { ServiceStore, StoredService } from "../../src/model/service-store.js";
 import { StoreHealth } from "../../src/state/store-health.js";
+import type { Transaction } from "../../src/model/unit-of-work.js";
 import { MemoryJobStore } from "./memory-job-store.js";
 import { MemoryNodeStore } from "./memory-node-store.js";
 import { MemoryTokenStore } from "./memory-token-store.js";
@@ -50,10 +51,11 @@ export class MemoryDeploymentStore implements DeploymentStore {
   }
 }
 
-/** An in-memory ServiceStore: services by name, replicas by id, in the Prisma store's orders. */
+/** An in-memory ServiceStore: services by name, replicas by id, in the Prisma store's orders; counts replica writes. */
 export class MemoryServiceStore implements ServiceStore {
   readonly services = new Map<string, StoredService>();
   readonly replicas = new Map<string, Replica>();
+  replicaWrites = 0;
 
   async listServices(): Promise<StoredService[]> {
     return [...this.services.values()].sort((a, b) => (a.spec.name < b.spec.name ? -1 : 1)).map((s) => structuredClone(s));
@@ -72,6 +74,7 @@ export class MemoryServiceStore implements ServiceStore {
   }
 
   async saveReplica(r: Replica): Promise<void> {
+    this.replicaWrites++;
     this.replicas.set(r.id, structuredClone(r));
   }
 
@@ -124,10 +127,15 @@ export interface MemoryStores extends AppStores {
   readonly closed: boolean;
 }
 
-/** Fresh, empty memory stores that answer pings until closed. */
+/**
+ * Fresh, empty memory stores that answer pings until closed. Their
+ * transaction writes through at once and runs its onCommit functions after
+ * the work resolves; it never rolls back (rollback is tested on the real
+ * databases, in test/integration).
+ */
 export function memoryStores(): MemoryStores {
   let closed = false;
-  return {
+  const stores: MemoryStores = {
     provider: "memory",
     nodes: new MemoryNodeStore(),
     jobs: new MemoryJobStore(),
@@ -144,5 +152,12 @@ export function memoryStores(): MemoryStores {
     close: async () => {
       closed = true;
     },
+    async transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+      const after: Array<() => Promise<void> | void> = [];
+      const result = await work({ ...stores, onCommit: (fn) => void after.push(fn) });
+      for (const fn of after) await fn();
+      return result;
+    },
   };
+  return stores;
 }

@@ -105,7 +105,7 @@ export async function serveInstaDeploy(ws: WebSocket, req: IncomingMessage, bear
       log.warn({ msg: (err as Error).message }, "unreadable agent message ignored");
       return;
     }
-    if (update) void ctx.dispatcher.applyUpdate(nodeId, update).catch((err: unknown) => log.error({ err }, "applying job update failed"));
+    if (update) void ctx.jobs.applyUpdate(nodeId, update).catch((err: unknown) => log.error({ err }, "applying job update failed"));
   });
   ws.once("close", () => {
     clearInterval(pinger);

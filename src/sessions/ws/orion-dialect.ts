@@ -36,7 +36,7 @@ const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v)
 /**
  * Seed 003's Node.js agent: {type, payload} messages; a `hello` first (its own
  * nodeId, name, address, labels), `heartbeat`s every few seconds, and `launch`
- * / `stop` commands down. It never acknowledges commands, so the dispatcher
+ * / `stop` commands down. It never acknowledges commands, so the job lifecycle
  * takes it at its word on receipt. Its only credential can travel in the URL
  * (`/ws?token=<join token>`).
  */

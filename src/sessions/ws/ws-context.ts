@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { NodeRegistry } from "../../managers/node-registry.js";
 import type { AgentGate } from "../agent-gate.js";
-import type { Dispatcher } from "../../managers/dispatcher.js";
+import type { JobLifecycle } from "../../model/job-lifecycle.js";
 import type { SessionRegistry } from "../session-registry.js";
 
 /** What the WebSocket dialects share. */
@@ -9,7 +9,7 @@ export interface WsContext {
   gate: AgentGate;
   registry: NodeRegistry;
   sessions: SessionRegistry;
-  dispatcher: Dispatcher;
+  jobs: JobLifecycle;
   logger: Logger;
   /** Server pings at this interval; each pong counts as a heartbeat. */
   heartbeatIntervalMs: number;
