@@ -1,4 +1,6 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import { ValidationError } from "../model/errors.js";
+import { toConnectError } from "../rpc/error-mapping.js";
 
 /**
  * Where the seed systems spell the same thing differently, REST accepts every
@@ -48,6 +50,22 @@ export const inputAliases: Record<string, InputAlias> = {
     if (Object.keys(caps).length) json.capabilities = caps;
     return json;
   },
+};
+
+// Seed 003: a service runs at least one replica (Orion refuses `replicas: 0`). In the
+// contract 0 means "not given", so 1 (proto3 numbers carry no presence, and giving
+// the field presence would break generated clients); only a JSON document, where an
+// explicit 0 can be seen, is refused.
+inputAliases["capstan.v1.ApplyRequest"] = (json) => {
+  const services = (json.spec as JsonObject | undefined)?.services;
+  if (!Array.isArray(services)) return json;
+  const issues = services.flatMap((s, i) =>
+    s !== null && typeof s === "object" && !Array.isArray(s) && s.replicas === 0
+      ? [{ path: `spec.services[${i}].replicas`, message: "must be at least 1 (leave it out for 1)" }]
+      : [],
+  );
+  if (issues.length) throw toConnectError(new ValidationError("Invalid configuration", issues)).error;
+  return json;
 };
 
 /** Response aliases, applied to every message of the type in a snake_case answer. */

@@ -109,4 +109,15 @@ describe("JSON agents on /ws", () => {
     expect(r.json.message).toBe("Invalid configuration");
     expect(r.json.issues.map((i: any) => i.path)).toEqual(["spec.services[0].name", "spec.services[0].replicas"]);
   });
+
+  it("refuses an Orion document with replicas: 0, as Orion does, naming the service's field", async () => {
+    const doc = (replicas?: number) => ({ apiVersion: "orion/v1", kind: "Config", metadata: { name: "zero" }, spec: { services: [{ name: "zero-ok", command: "true" }, { name: "zero", command: "true", ...(replicas === undefined ? {} : { replicas }) }] } });
+    const r = await rest("POST", "/api/apply", { ...doc(0), dryRun: true });
+    expect(r.status).toBe(400);
+    expect(r.json.message).toBe("Invalid configuration");
+    expect(r.json.issues).toEqual([{ path: "spec.services[1].replicas", message: "must be at least 1 (leave it out for 1)" }]);
+    // Left out, it is 1.
+    const planned = await rest("POST", "/api/apply", { ...doc(), dryRun: true });
+    expect(planned.status).toBe(202);
+  });
 });

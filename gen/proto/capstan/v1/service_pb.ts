@@ -246,6 +246,9 @@ export type Service = Message<"capstan.v1.Service"> & {
   image: string;
 
   /**
+   * At least 1; 0 means not given, so 1. A JSON document (REST /api/apply) that
+   * says 0 is refused, as Orion refuses it.
+   *
    * @generated from field: int32 replicas = 8;
    */
   replicas: number;
