@@ -30,6 +30,13 @@ module.exports = {
       to: { path: "^src/", pathNot: "^src/(capstan-agent|shared)/" },
     },
     {
+      name: "cli-uses-only-the-contract",
+      comment: "The capstan CLI is a separate program: it shares only gen/ and src/shared/ with the server.",
+      severity: "error",
+      from: { path: "^src/cli/" },
+      to: { path: "^src/", pathNot: "^src/(cli|shared)/" },
+    },
+    {
       name: "prisma-only-in-store",
       comment: "src/store is the only Prisma user.",
       severity: "error",
