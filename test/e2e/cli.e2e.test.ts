@@ -234,12 +234,14 @@ describe("the capstan CLI against a real server and agent", () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toContain("FailedPrecondition");
 
-    // --prune with a document naming no service deletes both.
+    expect(ok(await cli("service", "rm", "sleeper"))).toContain("service sleeper deleted");
+    // --prune with a document naming no service deletes the one left.
     const none = join(dir, "none.yaml");
     writeFileSync(none, "apiVersion: orion/v1\nkind: Config\nmetadata: {name: demo, environment: dev}\nspec: {services: []}\n");
     const pruned = ok(await cli("apply", "-f", none, "--prune"));
     expect(pruned).toContain("- hello (delete, replicas 1 -> 0)");
-    expect(pruned).toContain("- sleeper (delete");
+    expect(pruned).not.toContain("sleeper");
+    expect(json<{ items: unknown[] }>(await cli("services", "-o", "json")).items).toEqual([]);
   }, CEILING);
 
   it("locates chunks and shows the cluster's chunk metrics", async () => {
