@@ -111,10 +111,17 @@ describe("the capstan CLI against a real server and agent", () => {
     // The agent ran docker compose up for the project.
     expect(docker.calls().some((c) => c.includes("up") && c.includes("web"))).toBe(true);
 
-    ok(await cli("deploy", "-f", v2, "--name", "web", "--wait"));
-    const listed = ok(await cli("deployments")).split("\n");
+    // Without --wait: the answer names the job, which logs -f follows to its end.
+    const second = json<{ deploymentId: string; revision: number; jobId: string }>(await cli("deploy", "-f", v2, "--name", "web", "-o", "json"));
+    expect(second).toMatchObject({ deploymentId: "web", revision: 2 });
+    const followed = await cli("logs", "-f", second.jobId);
+    expect(ok(followed)).toContain("Container web-1  Started");
+    expect(followed.stderr).toContain(`job ${second.jobId} completed`);
+    const listed = await eventually(async () => {
+      const lines = ok(await cli("deployments")).split("\n");
+      return /web\s+web\s+running\s+2/.test(lines.find((l) => l.startsWith("web ")) ?? "") && lines;
+    }, 20_000, "revision 2 running");
     expect(listed[0]).toMatch(/^NAME\s+PROJECT\s+STATUS\s+REVISION/);
-    expect(listed.find((l) => l.startsWith("web "))).toMatch(/web\s+web\s+running\s+2/);
 
     const back = await cli("rollback", "web", "--to", "1", "--wait");
     expect(ok(back)).toMatch(/revision:\s+3/);

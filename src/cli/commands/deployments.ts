@@ -1,9 +1,9 @@
-import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { DeploymentSchema, DeploymentStatus, type Deployment } from "../../../gen/proto/capstan/v1/deployment_pb.js";
-import { DeleteDeploymentResponseSchema, DeploymentService, ListDeploymentsResponseSchema } from "../../../gen/proto/capstan/v1/deployment_service_pb.js";
+import { CreateDeploymentResponseSchema, DeleteDeploymentResponseSchema, DeploymentService, ListDeploymentsResponseSchema } from "../../../gen/proto/capstan/v1/deployment_service_pb.js";
 import { JobStatus } from "../../../gen/proto/capstan/v1/job_pb.js";
-import { OperationFailedError, UsageError } from "../errors.js";
+import { OperationFailedError } from "../errors.js";
+import { readInput } from "../input.js";
 import { action, collect, keyValues, positiveInt, type Ctx, type Io } from "../kit.js";
 import { age, details, enumName, list, table, time } from "../output.js";
 import { followJob, jobStatus, jobType } from "./jobs.js";
@@ -93,9 +93,7 @@ export function registerDeployments(program: Command, io: Io): void {
         const client = (await ctx.clients()).of(DeploymentService);
         const res = await client.createDeployment({ deploymentId: opts.name, renderedCompose, env, nodeId });
         if (!opts.wait) {
-          ctx.showValue({ deploymentId: res.deploymentId, revision: res.revision, jobId: res.jobId, status: res.status, message: res.message }, () =>
-            `deployment ${res.deploymentId} revision ${res.revision} ${res.status}${res.jobId ? `, job ${res.jobId}` : ""}\n${res.message}\n`,
-          );
+          ctx.show(CreateDeploymentResponseSchema, res, () => `deployment ${res.deploymentId} revision ${res.revision} ${res.status}${res.jobId ? `, job ${res.jobId}` : ""}\n${res.message}\n`);
           return;
         }
         io.err(`deployment ${res.deploymentId} revision ${res.revision} ${res.status}\n`);
@@ -179,20 +177,6 @@ export function registerDeployments(program: Command, io: Io): void {
         showDeployment(ctx, res.deployment);
       }),
     );
-}
-
-/** Reads a file the command was given, or stdin for '-', naming the flag when it cannot. */
-export async function readInput(flag: string, path: string): Promise<string> {
-  try {
-    if (path === "-") {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      return Buffer.concat(chunks).toString("utf8");
-    }
-    return await readFile(path, "utf8");
-  } catch (err) {
-    throw new UsageError(`${flag}: cannot read ${path}: ${(err as Error).message}`);
-  }
 }
 
 function sleep(ms: number): Promise<void> {

@@ -4,6 +4,7 @@ import { TokenService } from "../../../gen/proto/capstan/v1/token_service_pb.js"
 import { clientsOver, createTransport } from "../client.js";
 import { contextFilePath, resolveTarget, saveContext, type GlobalOptions } from "../context.js";
 import { UsageError } from "../errors.js";
+import { readStdin } from "../input.js";
 import { action, type Io } from "../kit.js";
 import { list } from "../output.js";
 
@@ -39,10 +40,4 @@ export function registerLogin(program: Command, io: Io): void {
         );
       }),
     );
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
 }

@@ -15,7 +15,7 @@ import { OperationFailedError, UsageError } from "../errors.js";
 import { action, positiveInt, type Ctx, type Io } from "../kit.js";
 import { age, details, labels, list, table, time } from "../output.js";
 import { planDiff, type ServiceJson } from "../plan-diff.js";
-import { readInput } from "./deployments.js";
+import { readInput } from "../input.js";
 
 /** "running/desired" replicas of a service. */
 export function replicaCount(s: Service): string {
