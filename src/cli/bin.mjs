@@ -1,18 +1,8 @@
 #!/usr/bin/env node
-// Entry of `npx capstan`: runs the compiled CLI when built (the container
-// image), else the TypeScript sources through tsx (a clone).
-import { existsSync } from "node:fs";
-import { fileURLToPath, pathToFileURL } from "node:url";
+// Entry of `npx capstan`: the compiled CLI when dist/ is current (built by
+// `npm ci`, shipped in the image), else its TypeScript sources through tsx.
+import { loadEntry } from "../shared/run-entry.mjs";
 
-const compiled = fileURLToPath(new URL("../../dist/src/cli/main.js", import.meta.url));
-let entry;
-if (existsSync(compiled)) {
-  entry = pathToFileURL(compiled).href;
-} else {
-  const { register } = await import("tsx/esm/api");
-  register();
-  entry = new URL("./main.ts", import.meta.url).href;
-}
-const { main } = await import(entry);
+const { main } = await loadEntry("src/cli/main.ts");
 // Exit at once: an idle HTTP/2 session would otherwise keep the process alive.
 process.exit(await main(process.argv.slice(2)));

@@ -38,8 +38,7 @@ describe("the capstan CLI over TLS (--ca, --cert, --key)", () => {
     expect(untrusted.stderr).toMatch(/certificate/i);
     for (const protocol of ["grpc", "connect"]) {
       const r = await runCli(["--server", url, "--token", ADMIN, "--ca", pki.caCert, "--protocol", protocol, "whoami"], { XDG_CONFIG_HOME: config });
-      expect(r.stderr).toBe("");
-      expect(r.code).toBe(0);
+      expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/kind:\s+operator/);
     }
   }, CEILING);
@@ -47,8 +46,7 @@ describe("the capstan CLI over TLS (--ca, --cert, --key)", () => {
   it("login keeps the TLS files (absolute paths) in the context, and later calls trust the server through them", async () => {
     const client = pki.client("operator-laptop");
     const login = await runCli(["login", "--server", url, "--token", ADMIN, "--ca", pki.caCert, "--cert", client.cert, "--key", client.key, "--name", "tls"], { XDG_CONFIG_HOME: config });
-    expect(login.stderr).toBe("");
-    expect(login.code).toBe(0);
+    expect(login.code, login.stderr).toBe(0);
     const saved = parse(readFileSync(join(config, "capstan", "config.yaml"), "utf8")) as { contexts: Array<Record<string, string>> };
     expect(saved.contexts.find((c) => c.name === "tls")).toMatchObject({ server: url, ca: pki.caCert, cert: client.cert, key: client.key });
     const nodes = await runCli(["nodes", "-o", "json"], { XDG_CONFIG_HOME: config });

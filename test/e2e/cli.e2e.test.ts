@@ -144,7 +144,7 @@ describe("the capstan CLI against a real server and agent", () => {
     for (const protocol of ["grpc", "connect"]) {
       const r = await cli("--protocol", protocol, "deploy", "-f", empty, "--name", "broken");
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/^error: InvalidArgument: rendered_compose: /);
+      expect(r.stderr).toMatch(/^error: InvalidArgument: rendered_compose: /m);
       expect(r.stderr).toContain("field: rendered_compose");
       expect(r.stdout).toBe("");
     }
