@@ -261,6 +261,7 @@ describe("the capstan CLI against a real server and agent", () => {
     expect(metrics.totalChunks).toBe(2);
     expect(metrics.totalNodes).toBe(1);
     expect(ok(await cli("chunks", "metrics"))).toMatch(/chunks:\s+2/);
+    expect(ok(await cli("node", "get", nodeId))).toMatch(/chunks:\s+2/);
   }, CEILING);
 
   it("creates, lists and revokes tokens; a read token cannot write; the audit log shows who did what", async () => {

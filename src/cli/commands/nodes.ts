@@ -44,6 +44,7 @@ function showNode(ctx: Ctx, node: Node | undefined): void {
       ["capabilities", node.capabilities ? `${node.capabilities.os}/${node.capabilities.arch} ${node.capabilities.cpuCount} cpu ${node.capabilities.memMb} MiB` : "-"],
       ["docker", node.capabilities?.docker?.available ? node.capabilities.docker.version || "yes" : "no"],
       ["load", nodeLoad(node)],
+      ["chunks", String(node.chunkCount)],
       ["agent", node.agentVersion || "-"],
       ["last heartbeat", time(node.lastHeartbeat)],
       ["created", time(node.createTime)],
