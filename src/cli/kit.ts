@@ -76,3 +76,24 @@ export function positiveInt(flag: string, text: string): number {
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag}: "${text}" is not a positive integer`);
   return n;
 }
+
+/**
+ * Every item of a paged list: asks for the largest pages the server gives
+ * until it returns no next_page_token, and answers the last response with
+ * all the items in it (so -o json prints one complete list).
+ */
+export async function allPages<R extends { nextPageToken: string }, T>(
+  fetch: (pageToken: string) => Promise<R>,
+  items: (r: R) => T[],
+  setItems: (r: R, all: T[]) => void,
+): Promise<R> {
+  const all: T[] = [];
+  let page = await fetch("");
+  all.push(...items(page));
+  while (page.nextPageToken) {
+    page = await fetch(page.nextPageToken);
+    all.push(...items(page));
+  }
+  setItems(page, all);
+  return page;
+}

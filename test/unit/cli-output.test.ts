@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { JobStatus } from "../../gen/proto/capstan/v1/job_pb.js";
 import { TokenScope } from "../../gen/proto/capstan/v1/token_service_pb.js";
 import { parseConfigDocument } from "../../src/cli/commands/services.js";
+import { allPages } from "../../src/cli/kit.js";
 import { age, enumName, labels, parseEnum, table } from "../../src/cli/output.js";
 import { fieldDiff, planDiff, type PlanChange } from "../../src/cli/plan-diff.js";
 
@@ -101,4 +102,22 @@ describe("parseConfigDocument", () => {
     { name: "a list", text: "- a\n", want: "not a mapping" },
     { name: "broken YAML", text: "spec: [\n", want: "orion.yaml:" },
   ])("refuses $name", ({ text, want }) => expect(() => parseConfigDocument("orion.yaml", text)).toThrow(want));
+});
+
+describe("allPages", () => {
+  it.each([
+    { name: "one page", pages: [["a", "b"]], want: ["a", "b"] },
+    { name: "three pages, in order", pages: [["a"], ["b", "c"], ["d"]], want: ["a", "b", "c", "d"] },
+    { name: "an empty list", pages: [[]], want: [] },
+  ])("gathers $name, following each next_page_token", async ({ pages, want }) => {
+    const asked: string[] = [];
+    const fetch = async (token: string) => {
+      asked.push(token);
+      const i = token === "" ? 0 : Number(token);
+      return { items: pages[i], nextPageToken: i + 1 < pages.length ? String(i + 1) : "" };
+    };
+    const last = await allPages(fetch, (r) => r.items, (r, all) => (r.items = all));
+    expect(last).toEqual({ items: want, nextPageToken: "" });
+    expect(asked).toEqual(pages.map((_, i) => (i === 0 ? "" : String(i))));
+  });
 });

@@ -4,7 +4,7 @@ import { CreateDeploymentResponseSchema, DeleteDeploymentResponseSchema, Deploym
 import { JobStatus } from "../../../gen/proto/capstan/v1/job_pb.js";
 import { OperationFailedError } from "../errors.js";
 import { readInput } from "../input.js";
-import { action, collect, keyValues, positiveInt, type Ctx, type Io } from "../kit.js";
+import { action, allPages, collect, keyValues, positiveInt, type Ctx, type Io } from "../kit.js";
 import { age, details, enumName, list, table, time } from "../output.js";
 import { followJob, jobStatus, jobType } from "./jobs.js";
 import { resolveNodeId } from "./nodes.js";
@@ -107,7 +107,12 @@ export function registerDeployments(program: Command, io: Io): void {
     .option("--node <id>", "only deployments on this node")
     .action(
       action(io, async (ctx, opts: { node?: string }) => {
-        const res = await (await ctx.clients()).of(DeploymentService).listDeployments({ nodeId: opts.node ?? "", pageSize: 1000 });
+        const client = (await ctx.clients()).of(DeploymentService);
+        const res = await allPages(
+          (pageToken) => client.listDeployments({ nodeId: opts.node ?? "", pageSize: 1000, pageToken }),
+          (r) => r.deployments,
+          (r, all) => (r.deployments = all),
+        );
         ctx.show(ListDeploymentsResponseSchema, res, () =>
           table(res.deployments, [
             { header: "NAME", value: (d) => d.id },
@@ -131,7 +136,10 @@ export function registerDeployments(program: Command, io: Io): void {
       action(io, async (ctx, deploymentId: string) => {
         const client = (await ctx.clients()).of(DeploymentService);
         const d = (await client.getDeployment({ deploymentId })).deployment;
-        const revisions = ctx.format === "table" ? (await client.listRevisions({ deploymentId })).revisions : [];
+        const revisions =
+          ctx.format === "table"
+            ? (await allPages((pageToken) => client.listRevisions({ deploymentId, pageSize: 1000, pageToken }), (r) => r.revisions, (r, all) => (r.revisions = all))).revisions
+            : [];
         const revs = table(revisions, [
           { header: "REVISION", value: (r) => String(r.revision) },
           { header: "ACTION", value: (r) => r.action + (r.rollbackOf ? ` (rollback to ${r.rollbackOf})` : "") },

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { NodeEligibility, NodeSchema, NodeStatus, type Node } from "../../../gen/proto/capstan/v1/node_pb.js";
 import { DeleteNodeResponseSchema, ListNodesResponseSchema, NodeService } from "../../../gen/proto/capstan/v1/node_service_pb.js";
 import { UsageError } from "../errors.js";
-import { action, type Ctx, type Io } from "../kit.js";
+import { action, allPages, type Ctx, type Io } from "../kit.js";
 import { age, details, enumName, labels, list, parseEnum, table, time } from "../output.js";
 
 /** A node's state in one word or a few: online, offline, draining, ineligible, disconnected. */
@@ -22,7 +22,8 @@ export function nodeLoad(n: Node): string {
 
 /** Finds a node by id or by name (names are what operators type). */
 export async function resolveNodeId(ctx: Ctx, idOrName: string): Promise<string> {
-  const nodes = (await (await ctx.clients()).of(NodeService).listNodes({ pageSize: 1000 })).nodes;
+  const client = (await ctx.clients()).of(NodeService);
+  const { nodes } = await allPages((pageToken) => client.listNodes({ pageSize: 1000, pageToken }), (r) => r.nodes, (r, all) => (r.nodes = all));
   if (nodes.some((n) => n.id === idOrName)) return idOrName;
   const named = nodes.filter((n) => n.name === idOrName);
   if (named.length === 1) return named[0].id;
@@ -64,7 +65,11 @@ export function registerNodes(program: Command, io: Io): void {
       action(io, async (ctx, opts: { status?: string; selector?: string; tag?: string }) => {
         const status = opts.status ? parseEnum("--status", NodeStatus, "NODE_STATUS_", opts.status) : NodeStatus.UNSPECIFIED;
         const client = (await ctx.clients()).of(NodeService);
-        const res = await client.listNodes({ status, labelSelector: opts.selector ?? "", tag: opts.tag ?? "", pageSize: 1000 });
+        const res = await allPages(
+          (pageToken) => client.listNodes({ status, labelSelector: opts.selector ?? "", tag: opts.tag ?? "", pageSize: 1000, pageToken }),
+          (r) => r.nodes,
+          (r, all) => (r.nodes = all),
+        );
         ctx.show(ListNodesResponseSchema, res, () =>
           table(res.nodes, [
             { header: "ID", value: (n) => n.id },

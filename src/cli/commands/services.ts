@@ -1,4 +1,5 @@
 import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
+import type { Client } from "@connectrpc/connect";
 import type { Command } from "commander";
 import { parseAllDocuments } from "yaml";
 import {
@@ -12,7 +13,7 @@ import {
 } from "../../../gen/proto/capstan/v1/deployment_service_pb.js";
 import { ServiceSchema, type Service } from "../../../gen/proto/capstan/v1/service_pb.js";
 import { OperationFailedError, UsageError } from "../errors.js";
-import { action, positiveInt, type Ctx, type Io } from "../kit.js";
+import { action, allPages, positiveInt, type Ctx, type Io } from "../kit.js";
 import { age, details, labels, list, table, time } from "../output.js";
 import { planDiff, type ServiceJson } from "../plan-diff.js";
 import { readInput } from "../input.js";
@@ -57,6 +58,10 @@ function stringValues(map: unknown): void {
   for (const [k, v] of Object.entries(m)) if (typeof v === "number" || typeof v === "boolean") m[k] = String(v);
 }
 
+function listAllServices(client: Client<typeof DeploymentService>) {
+  return allPages((pageToken) => client.listServices({ pageSize: 1000, pageToken }), (r) => r.items, (r, all) => (r.items = all));
+}
+
 /**
  * Polls the services until each runs its desired replicas (and no replica is
  * still starting or stopping), printing "name: running/desired status" on
@@ -66,7 +71,7 @@ async function waitForServices(ctx: Ctx, names: readonly string[]): Promise<void
   const client = (await ctx.clients()).of(DeploymentService);
   const said = new Map<string, string>();
   for (;;) {
-    const items = (await client.listServices({})).items.filter((s) => names.includes(s.name));
+    const items = (await listAllServices(client)).items.filter((s) => names.includes(s.name));
     let done = true;
     for (const s of items) {
       const line = `${s.name}: ${replicaCount(s)} running, ${s.status}`;
@@ -99,7 +104,7 @@ export function registerServices(program: Command, io: Io): void {
         request.dryRun = opts.dryRun ?? false;
         request.prune = opts.prune ?? false;
         const client = (await ctx.clients()).of(DeploymentService);
-        const before = ctx.format === "table" ? (await client.listServices({})).items : [];
+        const before = ctx.format === "table" ? (await listAllServices(client)).items : [];
         const res = await client.apply(request);
         ctx.show(ApplyResponseSchema, res, () => {
           const current = new Map(before.map((s) => [s.name, toJson(ServiceSchema, s) as ServiceJson]));
@@ -115,7 +120,7 @@ export function registerServices(program: Command, io: Io): void {
     .description("list services with their replicas running and desired")
     .action(
       action(io, async (ctx) => {
-        const res = await (await ctx.clients()).of(DeploymentService).listServices({});
+        const res = await listAllServices((await ctx.clients()).of(DeploymentService));
         ctx.show(ListServicesResponseSchema, res, () =>
           table(res.items, [
             { header: "NAME", value: (s) => s.name },

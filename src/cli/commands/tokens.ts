@@ -10,7 +10,7 @@ import {
   type Token,
 } from "../../../gen/proto/capstan/v1/token_service_pb.js";
 import { UsageError } from "../errors.js";
-import { action, positiveInt, type Io } from "../kit.js";
+import { action, allPages, positiveInt, type Io } from "../kit.js";
 import { age, details, enumName, list, parseEnum, table, time } from "../output.js";
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
@@ -59,7 +59,12 @@ export function registerTokens(program: Command, io: Io): void {
     .option("-a, --all", "include revoked and expired tokens")
     .action(
       action(io, async (ctx, opts: { all?: boolean }) => {
-        const res = await (await ctx.clients()).of(TokenService).listTokens({ includeInactive: opts.all ?? false });
+        const client = (await ctx.clients()).of(TokenService);
+        const res = await allPages(
+          (pageToken) => client.listTokens({ includeInactive: opts.all ?? false, pageSize: 1000, pageToken }),
+          (r) => r.tokens,
+          (r, all) => (r.tokens = all),
+        );
         ctx.show(ListTokensResponseSchema, res, () =>
           table(res.tokens, [
             { header: "ID", value: (t) => t.id },
