@@ -1,12 +1,14 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import net from "node:net";
+import tls from "node:tls";
 import { Command, IPv4Address, IPv4ProxyAddress, TransportProtocol, V2ProxyProtocol } from "proxy-protocol-js";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChunkIndexService } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
 import { TokenService } from "../../gen/proto/capstan/v1/token_service_pb.js";
 import { eventually } from "../support/agent-process.js";
+import { makeTestPki } from "../support/certs.js";
 import { startHaproxy, type HaproxyProcess } from "../support/haproxy.js";
 import { httpRequest } from "../support/http.js";
 import { startServerProcess, type ServerProcess } from "../support/server-process.js";
@@ -135,5 +137,42 @@ describe("behind HAProxy: anonymous networks and per-address rate limits count t
     expect(status).toBe(429);
     // Through the same proxy, another caller has its own budget.
     expect((await httpRequest(`${lb.url}/api/v1/nodes`, { localAddress: "127.0.0.2" })).status).toBe(200);
+  });
+});
+
+describe("a trusted proxy in front of TLS: the PROXY header comes before the handshake", () => {
+  let server: ServerProcess;
+  let ca: Buffer;
+  beforeAll(async () => {
+    const pki = makeTestPki();
+    ca = pki.read(pki.caCert);
+    server = await startServerProcess({ env: { ...TRUSTED, CAPSTAN_DEV: "1", TLS_CERT: pki.serverCert, TLS_KEY: pki.serverKey } });
+  }, 60_000);
+  afterAll(() => server?.stop());
+
+  it("serves HTTPS after the header, as the caller it names", async () => {
+    const socket = net.connect({ port: server.port, host: "127.0.0.1", localAddress: "127.0.0.1" });
+    await new Promise<void>((resolve, reject) => socket.once("connect", () => resolve()).once("error", reject));
+    socket.write(proxyHeader([127, 0, 0, 5]));
+    const secure = tls.connect({ socket, servername: "localhost", ca });
+    const answer = await new Promise<string>((resolve, reject) => {
+      const got: Buffer[] = [];
+      secure.once("secureConnect", () => secure.write("GET /api/v1/whoami HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"));
+      secure.on("data", (d) => got.push(d));
+      secure.once("end", () => resolve(Buffer.concat(got).toString()));
+      secure.once("error", reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toContain('"name":"127.0.0.5"');
+  });
+
+  it("refuses a trusted proxy's TLS handshake without a PROXY header", async () => {
+    const refused = await new Promise<string>((resolve) => {
+      const secure = tls.connect({ port: server.port, host: "127.0.0.1", localAddress: "127.0.0.1", servername: "localhost", ca });
+      secure.once("secureConnect", () => resolve("handshake completed"));
+      secure.once("error", (err) => resolve(`error: ${err.message}`));
+      secure.once("close", () => resolve("closed"));
+    });
+    expect(refused).not.toBe("handshake completed");
   });
 });
