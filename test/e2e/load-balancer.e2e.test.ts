@@ -168,7 +168,7 @@ describe("a trusted proxy in front of TLS: the PROXY header comes before the han
 
   it("refuses a trusted proxy's TLS handshake without a PROXY header", async () => {
     const refused = await new Promise<string>((resolve) => {
-      const secure = tls.connect({ port: server.port, host: "127.0.0.1", localAddress: "127.0.0.1", servername: "localhost", ca });
+      const secure = tls.connect({ port: server.port, host: "127.0.0.1", servername: "localhost", ca });
       secure.once("secureConnect", () => resolve("handshake completed"));
       secure.once("error", (err) => resolve(`error: ${err.message}`));
       secure.once("close", () => resolve("closed"));
