@@ -176,3 +176,30 @@ describe("a trusted proxy in front of TLS: the PROXY header comes before the han
     expect(refused).not.toBe("handshake completed");
   });
 });
+
+describe("behind HAProxy with two replicas: each sees the real caller", () => {
+  const servers: ServerProcess[] = [];
+  let lb: HaproxyProcess;
+  beforeAll(async () => {
+    for (let i = 0; i < 2; i++) servers.push(await startServerProcess({ env: { ...TRUSTED, CAPSTAN_DEV: "1" } }));
+    lb = await startHaproxy(servers.map((s) => `127.0.0.1:${s.port}`));
+  }, 90_000);
+  afterAll(async () => {
+    await lb?.stop();
+    await Promise.all(servers.map((s) => s.stop()));
+  });
+
+  it("spreads new connections over both, and both record the caller's address", async () => {
+    for (let i = 0; i < 4; i++) {
+      const made = await httpRequest(`${lb.url}/api/v1/tokens`, { body: { name: `spread-${i}`, scope: "TOKEN_SCOPE_READ" }, localAddress: "127.0.0.2" });
+      expect(made.status).toBe(201);
+    }
+    // Each replica's own trail, asked directly from an address that is not a proxy (dev mode, loopback).
+    for (const server of servers) {
+      const audit = await httpRequest(`${server.url}/api/v1/audit`, { localAddress: "127.0.0.3" });
+      const peers = audit.json.events.filter((e: { rpc: string }) => e.rpc.endsWith("CreateToken")).map((e: { peer: string }) => e.peer);
+      expect(peers.length).toBeGreaterThan(0);
+      expect(new Set(peers)).toEqual(new Set(["127.0.0.2"]));
+    }
+  });
+});
