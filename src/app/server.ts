@@ -104,6 +104,7 @@ export function createServer(app: BuiltApp): AppServer {
     },
     upgrade: (req, socket, head) => ws.handleUpgrade(req, socket, head),
     tls: config.tls && { ...config.tls, clientCa: config.auth.clientCa },
+    trustedProxies: config.trustedProxies,
     logger,
   });
   return {

@@ -30,6 +30,11 @@ export interface Config {
   /** Join token for first registrations; unset means open registration. */
   readonly joinToken: string | undefined;
   readonly corsOrigins: readonly string[];
+  /**
+   * TRUSTED_PROXIES: load balancers whose PROXY protocol header names the real
+   * caller (undefined: none, and no header is believed).
+   */
+  readonly trustedProxies: BlockList | undefined;
   /** Security: dev mode, tokens, anonymous grants, mutual TLS. */
   readonly auth: AuthConfig;
   /** Limits that keep one client from pinning the server. */
@@ -110,6 +115,7 @@ const schema = z.object({
   CAPSTAN_JOIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   AGENT_SECRET_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   CORS_ORIGINS: z.string().default(""),
+  TRUSTED_PROXIES: z.string().default(""),
   CAPSTAN_DEV: z.enum(["0", "1", "true", "false"], { message: "must be 1, 0, true or false" }).default("0"),
   CAPSTAN_ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   CAPSTAN_ANONYMOUS_SCOPES: z.string().default(""),
@@ -136,7 +142,7 @@ function parseAnonymousScopes(text: string): Set<AnonymousScope> {
   return scopes;
 }
 
-function parseNetworks(text: string): BlockList | undefined {
+function parseNetworks(variable: string, text: string): BlockList | undefined {
   const words = text.split(",").map((w) => w.trim()).filter(Boolean);
   if (words.length === 0) return undefined;
   const list = new BlockList();
@@ -145,7 +151,7 @@ function parseNetworks(text: string): BlockList | undefined {
     const family = isIP(address);
     const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
     if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
-      throw new ConfigError("CAPSTAN_ANONYMOUS_NETWORKS", `"${word}" is not an address or CIDR such as 10.0.0.0/8 or fd00::/8`);
+      throw new ConfigError(variable, `"${word}" is not an address or CIDR such as 10.0.0.0/8 or fd00::/8`);
     }
     list.addSubnet(address, prefix, family === 6 ? "ipv6" : "ipv4");
   }
@@ -190,11 +196,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
     publicUrl: e.PUBLIC_URL,
     joinToken: e.CAPSTAN_JOIN_TOKEN ?? e.AGENT_SECRET_TOKEN,
     corsOrigins: Object.freeze(e.CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean)),
+    trustedProxies: parseNetworks("TRUSTED_PROXIES", e.TRUSTED_PROXIES),
     auth: Object.freeze({
       dev: e.CAPSTAN_DEV === "1" || e.CAPSTAN_DEV === "true",
       adminToken: e.CAPSTAN_ADMIN_TOKEN,
       anonymousScopes: parseAnonymousScopes(e.CAPSTAN_ANONYMOUS_SCOPES),
-      anonymousNetworks: parseNetworks(e.CAPSTAN_ANONYMOUS_NETWORKS),
+      anonymousNetworks: parseNetworks("CAPSTAN_ANONYMOUS_NETWORKS", e.CAPSTAN_ANONYMOUS_NETWORKS),
       anonymousNetworksText: e.CAPSTAN_ANONYMOUS_NETWORKS,
       clientCa: e.TLS_CLIENT_CA ? readPem("TLS_CLIENT_CA", e.TLS_CLIENT_CA) : undefined,
     }),

@@ -1,8 +1,10 @@
 import http from "node:http";
 import http2 from "node:http2";
-import net from "node:net";
+import net, { type BlockList } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
+import { carryAddress } from "../shared/peer.js";
+import { isTrustedProxy, proxySignature, readProxyHeader } from "./proxy-protocol.js";
 
 /** A request handler for both HTTP/1.1 and HTTP/2 (Node's compatibility API). */
 export type RequestHandler = (
@@ -25,6 +27,13 @@ export interface OnePortServerOptions {
    */
   tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
   logger: Logger;
+  /**
+   * Load balancers whose PROXY protocol header (v2, or v1) is believed
+   * (TRUSTED_PROXIES). A connection from one of them must start with a header,
+   * and the address it carries becomes the connection's peer; a connection
+   * from anywhere else that starts with one is refused.
+   */
+  trustedProxies?: BlockList;
   /** Slow-client limits; the defaults suit production, tests shorten them. */
   timeouts?: Partial<ServerTimeouts>;
 }
@@ -115,19 +124,53 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
   h1.on("upgrade", onUpgrade);
   if (options.tls) (h2 as http2.Http2SecureServer).on("upgrade", onUpgrade);
 
+  const { trustedProxies } = options;
+  const refuse = (socket: net.Socket, reason: string) => logger.warn({ peer: socket.remoteAddress, reason }, "refused a connection: PROXY protocol");
+  /**
+   * The PROXY header comes first, before TLS and before the HTTP/2 sniffing: a
+   * trusted proxy's connection is handed on once its header is read, carrying
+   * the client's address; any other connection is handed on as it is.
+   */
+  const viaProxy = (socket: net.Socket, next: () => void) => {
+    if (!trustedProxies || !isTrustedProxy(trustedProxies, socket.remoteAddress)) return next();
+    readProxyHeader(
+      socket,
+      timeouts.headersMs,
+      (source) => {
+        if (source) carryAddress(socket, source);
+        next();
+      },
+      (reason) => refuse(socket, reason),
+    );
+  };
   let tcp: net.Server;
-  if (options.tls) {
+  if (options.tls && !trustedProxies) {
     tcp = h2 as unknown as net.Server;
     tcp.on("connection", (socket: net.Socket) => track(socket));
+  } else if (options.tls) {
+    const tlsServer = h2 as unknown as net.Server;
+    // The TLS socket wraps the TCP one (its `_parent`) and asks the kernel for its peer:
+    // give it the carried address before any request on it is read.
+    tlsServer.prependListener("secureConnection", (secure: net.Socket & { _parent?: net.Socket }) => {
+      const raw = secure._parent;
+      if (raw && Object.hasOwn(raw, "remoteAddress")) carryAddress(secure, { address: raw.remoteAddress ?? "", port: raw.remotePort ?? 0 });
+    });
+    tcp = net.createServer((socket) => {
+      track(socket);
+      // A PROXY header from an untrusted peer reaches the TLS handshake, which fails on it.
+      viaProxy(socket, () => tlsServer.emit("connection", socket));
+    });
   } else {
     tcp = net.createServer((socket) => {
       track(socket);
-      sniff(socket, timeouts.headersMs, (isH2) => {
-        (isH2 ? h2 : h1).emit("connection", socket);
-        // The HTTP/1.1 server reads a paused socket only once resumed; HTTP/2 resumes its own
-        // (and breaks if resumed from outside).
-        if (!isH2) socket.resume();
-      });
+      viaProxy(socket, () =>
+        sniff(socket, timeouts.headersMs, refuse, (isH2) => {
+          (isH2 ? h2 : h1).emit("connection", socket);
+          // The HTTP/1.1 server reads a paused socket only once resumed; HTTP/2 resumes its own
+          // (and breaks if resumed from outside).
+          if (!isH2) socket.resume();
+        }),
+      );
     });
   }
   function track(socket: net.Socket) {
@@ -168,8 +211,12 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
   };
 }
 
-/** Reads enough of a new connection to tell HTTP/2's preface from HTTP/1.1, then puts it back. */
-function sniff(socket: net.Socket, timeoutMs: number, route: (isH2: boolean) => void): void {
+/**
+ * Reads enough of a new connection to tell HTTP/2's preface from HTTP/1.1,
+ * then puts it back. A PROXY header here did not come from a trusted proxy
+ * (those are read before): it is refused, never believed.
+ */
+function sniff(socket: net.Socket, timeoutMs: number, refuse: (socket: net.Socket, reason: string) => void, route: (isH2: boolean) => void): void {
   let seen = Buffer.alloc(0);
   // A connection that never speaks must not hold a socket forever.
   const silent = setTimeout(() => socket.destroy(), timeoutMs);
@@ -178,8 +225,16 @@ function sniff(socket: net.Socket, timeoutMs: number, route: (isH2: boolean) => 
     seen = Buffer.concat([seen, chunk]);
     const n = Math.min(seen.length, PREFACE.length);
     const prefix = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
-    // "P" may start POST, PUT or PRI: decide once the bytes differ or the preface is complete.
-    if (prefix && n < PREFACE.length) return;
+    const proxy = proxySignature(seen);
+    if (proxy === "yes") {
+      clearTimeout(silent);
+      socket.off("data", onData);
+      refuse(socket, "PROXY header from a peer not in TRUSTED_PROXIES");
+      socket.destroy();
+      return;
+    }
+    // "P" may start POST, PUT, PRI or PROXY: decide once the bytes differ or the preface is complete.
+    if ((prefix && n < PREFACE.length) || proxy === "maybe") return;
     clearTimeout(silent);
     socket.off("data", onData);
     socket.pause();
@@ -187,4 +242,6 @@ function sniff(socket: net.Socket, timeoutMs: number, route: (isH2: boolean) => 
     route(prefix);
   };
   socket.on("data", onData);
+  // A socket whose PROXY header was just read is paused; a new one starts flowing either way.
+  socket.resume();
 }

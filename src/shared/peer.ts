@@ -31,6 +31,23 @@ export function peerOf(req: IncomingMessage | Http2ServerRequest): Peer {
   return peerOfSocket(socket);
 }
 
+/**
+ * Makes a connection stand for the client a trusted proxy says it carries
+ * (PROXY protocol): its remoteAddress, remotePort and remoteFamily become the
+ * client's, so every reader of the peer (Connect, the gRPC fast paths, REST,
+ * WebSocket upgrades, logs) sees the caller and not the proxy. Set as own
+ * properties of this socket only: they shadow the getters that would ask the
+ * kernel, which only knows the proxy.
+ */
+export function carryAddress(socket: Socket, source: { address: string; port: number }): void {
+  const family = source.address.includes(":") ? "IPv6" : "IPv4";
+  Object.defineProperties(socket, {
+    remoteAddress: { value: source.address, configurable: true },
+    remotePort: { value: source.port, configurable: true },
+    remoteFamily: { value: family, configurable: true },
+  });
+}
+
 /** The peer of a socket (e.g. of a WebSocket upgrade). */
 export function peerOfSocket(socket: Socket | TLSSocket | undefined): Peer {
   const address = socket?.remoteAddress ?? "";

@@ -51,6 +51,8 @@ describe("security configuration", () => {
     ["an unknown anonymous scope", { CAPSTAN_ANONYMOUS_SCOPES: "everything" }, "CAPSTAN_ANONYMOUS_SCOPES"],
     ["a network that is not a CIDR", { CAPSTAN_ANONYMOUS_NETWORKS: "10.0.0.0/33" }, "CAPSTAN_ANONYMOUS_NETWORKS"],
     ["a network that is a name", { CAPSTAN_ANONYMOUS_NETWORKS: "intranet" }, "CAPSTAN_ANONYMOUS_NETWORKS"],
+    ["a trusted proxy that is not a CIDR", { TRUSTED_PROXIES: "10.0.0.0/40" }, "TRUSTED_PROXIES"],
+    ["a trusted proxy that is a name", { TRUSTED_PROXIES: "haproxy" }, "TRUSTED_PROXIES"],
     ["a short admin token", { CAPSTAN_ADMIN_TOKEN: "short" }, "CAPSTAN_ADMIN_TOKEN"],
     ["a client CA without TLS", { TLS_CLIENT_CA: "/etc/ca.pem" }, "TLS_CLIENT_CA"],
     ["a dev flag that is not a boolean", { CAPSTAN_DEV: "yes" }, "CAPSTAN_DEV"],
@@ -59,6 +61,14 @@ describe("security configuration", () => {
   ];
   it.each(bad)("refuses %s, naming the variable", (_name, env, variable) => {
     expect(() => loadConfig(env, false)).toThrow(new RegExp(`^${variable}: `));
+  });
+
+  it("trusts no proxy by default, and the listed ones when TRUSTED_PROXIES is set", () => {
+    expect(loadConfig({}, false).trustedProxies).toBeUndefined();
+    const c = loadConfig({ TRUSTED_PROXIES: "10.0.0.5, fd00::/64" }, false);
+    expect(c.trustedProxies?.check("10.0.0.5")).toBe(true);
+    expect(c.trustedProxies?.check("10.0.0.6")).toBe(false);
+    expect(c.trustedProxies?.check("fd00::9", "ipv6")).toBe(true);
   });
 
   it("reads dev mode, anonymous grants and limits", () => {
