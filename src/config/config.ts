@@ -30,6 +30,8 @@ export interface Config {
   /** Join token for first registrations; unset means open registration. */
   readonly joinToken: string | undefined;
   readonly corsOrigins: readonly string[];
+  /** ALLOWED_HOSTS: Host names served besides IP literals, single-label and local-only names, HOST, PUBLIC_URL's and the machine's names. */
+  readonly allowedHosts: readonly string[];
   /** Security: dev mode, tokens, anonymous grants, mutual TLS. */
   readonly auth: AuthConfig;
   /** Limits that keep one client from pinning the server. */
@@ -110,6 +112,7 @@ const schema = z.object({
   CAPSTAN_JOIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   AGENT_SECRET_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   CORS_ORIGINS: z.string().default(""),
+  ALLOWED_HOSTS: z.string().default(""),
   CAPSTAN_DEV: z.enum(["0", "1", "true", "false"], { message: "must be 1, 0, true or false" }).default("0"),
   CAPSTAN_ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   CAPSTAN_ANONYMOUS_SCOPES: z.string().default(""),
@@ -134,6 +137,16 @@ function parseAnonymousScopes(text: string): Set<AnonymousScope> {
     scopes.add(word as AnonymousScope);
   }
   return scopes;
+}
+
+function parseAllowedHosts(text: string): string[] {
+  const words = text.split(",").map((w) => w.trim().toLowerCase()).filter(Boolean);
+  for (const word of words) {
+    if (word !== "*" && !/^\.?[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(word)) {
+      throw new ConfigError("ALLOWED_HOSTS", `"${word}" is not a host name (cp.example.com), a suffix (.example.com) or *`);
+    }
+  }
+  return words;
 }
 
 function parseNetworks(text: string): BlockList | undefined {
@@ -190,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
     publicUrl: e.PUBLIC_URL,
     joinToken: e.CAPSTAN_JOIN_TOKEN ?? e.AGENT_SECRET_TOKEN,
     corsOrigins: Object.freeze(e.CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean)),
+    allowedHosts: Object.freeze(parseAllowedHosts(e.ALLOWED_HOSTS)),
     auth: Object.freeze({
       dev: e.CAPSTAN_DEV === "1" || e.CAPSTAN_DEV === "true",
       adminToken: e.CAPSTAN_ADMIN_TOKEN,
