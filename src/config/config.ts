@@ -59,6 +59,8 @@ export interface LimitsConfig {
   readonly maxMessageBytes: number;
   /** Calls per second per client (token, node or address); 0: unlimited. */
   readonly ratePerSecond: number;
+  /** Failed authentications per address per minute before the address gets 429; 0: unlimited. */
+  readonly authFailuresPerMinute: number;
   /** Longest a unary call may run. */
   readonly rpcTimeoutMs: number;
   /** Open streaming calls, in total and per client. */
@@ -120,6 +122,7 @@ const schema = z.object({
   TLS_CLIENT_CA: z.string().optional(),
   MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).max(1 << 30).default(4 << 20),
   RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(200),
+  AUTH_FAILURE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(30),
   RPC_TIMEOUT: duration.default(60_000),
   MAX_STREAMS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   MAX_STREAMS_PER_CLIENT: z.coerce.number().int().min(1).max(1_000_000).default(100),
@@ -215,6 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
     limits: Object.freeze({
       maxMessageBytes: e.MAX_MESSAGE_BYTES,
       ratePerSecond: e.RATE_LIMIT,
+      authFailuresPerMinute: e.AUTH_FAILURE_LIMIT,
       rpcTimeoutMs: e.RPC_TIMEOUT,
       maxStreams: e.MAX_STREAMS,
       maxStreamsPerClient: e.MAX_STREAMS_PER_CLIENT,

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { AuditRecorder } from "../model/audit.js";
-import { PermissionDeniedError, UnauthenticatedError } from "../model/errors.js";
+import { DomainError, PermissionDeniedError, UnauthenticatedError } from "../model/errors.js";
 import type { AgentKind, Node } from "../model/node.js";
 import type { RegisterNodeInput } from "../model/node-input.js";
 import type { NodeRegistry } from "../managers/node-registry.js";
@@ -22,6 +22,14 @@ export interface Admission {
   newToken: string | undefined;
 }
 
+/** What the gate needs of the server's failed-authentication limiter (src/rpc/auth-failures.ts). */
+export interface JoinFailures {
+  /** Throws (ResourceExhausted) when the address failed too often. */
+  check(address: string): void;
+  record(failure: { address: string; rpc: string; message: string; target?: string }): void;
+  retryAfterSeconds(address: string): number | undefined;
+}
+
 /** How the gate checks agents. */
 export interface AgentGateOptions {
   /** CAPSTAN_JOIN_TOKEN; unset means open registration. */
@@ -30,6 +38,8 @@ export interface AgentGateOptions {
   requireClientCert: boolean;
   /** Where registrations are recorded. */
   audit?: AuditRecorder;
+  /** Where failed joins are limited and recorded (the server's AuthFailures). */
+  failures?: JoinFailures;
 }
 
 /**
@@ -74,6 +84,24 @@ export class AgentGate {
    * token without a credential, names are unique per kind.
    */
   async admit(hello: AgentHelloInput, peer: Peer | undefined, kind: AgentKind): Promise<Admission> {
+    const address = peer?.address ?? "";
+    this.options.failures?.check(address);
+    try {
+      return await this.admitChecked(hello, peer, kind);
+    } catch (err) {
+      if (err instanceof DomainError && err.kind === "unauthenticated") {
+        this.options.failures?.record({ address, rpc: joinPath(kind), message: err.message, target: hello.nodeId || hello.name });
+      }
+      throw err;
+    }
+  }
+
+  /** Seconds until an address that failed to authenticate too often may try again (for refusing /ws handshakes early). */
+  retryAfterSeconds(address: string): number | undefined {
+    return this.options.failures?.retryAfterSeconds(address);
+  }
+
+  private async admitChecked(hello: AgentHelloInput, peer: Peer | undefined, kind: AgentKind): Promise<Admission> {
     if (this.options.requireClientCert) this.checkCertificate(hello, peer, kind);
     const certNames = peer?.certNames;
     if (hello.nodeId !== "" && hello.nodeToken !== "") {
@@ -87,7 +115,7 @@ export class AgentGate {
     this.options.audit?.record({
       actor: this.open ? "none" : "join",
       actorKind: this.open ? "none" : "join",
-      rpc: kind === "grpc" ? "capstan.v1.AgentService/AgentStream" : `/ws (${kind})`,
+      rpc: joinPath(kind),
       target: node.id,
       outcome: "ok",
       message: "registered",
@@ -106,4 +134,9 @@ export class AgentGate {
       throw new PermissionDeniedError(`the client certificate names ${names.map((n) => `"${n}"`).join(", ")}, not node "${hello.nodeId || hello.name}"`);
     }
   }
+}
+
+/** How the audit trail names the way an agent joined. */
+function joinPath(kind: AgentKind): string {
+  return kind === "grpc" ? "capstan.v1.AgentService/AgentStream" : `/ws (${kind})`;
 }

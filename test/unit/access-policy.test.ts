@@ -16,6 +16,7 @@ import { NodeRegistry } from "../../src/managers/node-registry.js";
 import type { Principal } from "../../src/model/principal.js";
 import { TokenManager } from "../../src/managers/token-manager.js";
 import { accessPolicy, authorize, registersAnonymously, type AccessTarget, type Requirement } from "../../src/rpc/access-policy.js";
+import { AuthFailures } from "../../src/rpc/auth-failures.js";
 import { CallGuard } from "../../src/rpc/call-guard.js";
 import { NodeState } from "../../src/state/node-state.js";
 import { MemoryNodeStore } from "../fakes/memory-node-store.js";
@@ -216,6 +217,7 @@ async function guardFor(services: DescService[]): Promise<{ guard: CallGuard; au
   const registry = new NodeRegistry({ store: new MemoryNodeStore(), state: new NodeState(), logger });
   const events: AuditEvent[] = [];
   const audit = new AuditLog({ append: async (batch) => void events.push(...batch), list: async () => events }, logger);
-  const guard = new CallGuard({ credentials: { tokens, registry, joinHash: undefined, auth: config.auth }, registry, tokens, audit, limits: config.limits, policy: accessPolicy(services) });
+  const failures = new AuthFailures({ perWindow: 0, windowMs: 60_000 }, audit, logger);
+  const guard = new CallGuard({ credentials: { tokens, registry, joinHash: undefined, auth: config.auth }, registry, tokens, audit, failures, limits: config.limits, policy: accessPolicy(services) });
   return { guard, audit };
 }

@@ -112,7 +112,7 @@ describe("NodeRegistry", () => {
   });
 
   it("stores the heartbeat that brings a node back online with its status, not at the next flush", async () => {
-    const { node } = await registry.register(input());
+    const { node } = await registry.register(input(), CLAIM);
     clock.advance(20_000);
     await monitor.sweep();
     expect(store.rows.get(node.id)?.status).toBe("offline");
@@ -145,7 +145,7 @@ describe("NodeRegistry", () => {
   });
 
   it("gives nodes not heard since start-up one flush interval on top of the TTL, as their stored heartbeat may be that old", async () => {
-    const { node } = await registry.register(input());
+    const { node } = await registry.register(input(), CLAIM);
     clock.advance(20_000);
     const restarted = new NodeState();
     restarted.load(await store.listAll());
