@@ -94,6 +94,7 @@ export function createServer(app: BuiltApp): AppServer {
     allowedHosts: config.allowedHosts,
     ownNames: [config.host, hostname(), ...(config.publicUrl ? [new URL(config.publicUrl).hostname] : [])],
     corsOrigins: config.corsOrigins,
+    tls: config.tls !== undefined,
   });
   const server: OnePortServer = createOnePortServer({
     handler: (req, res) => {

@@ -10,6 +10,8 @@ export interface ScreenOptions {
   ownNames: readonly string[];
   /** CORS_ORIGINS: origins allowed to call from a browser page, or `*`. */
   corsOrigins: readonly string[];
+  /** The server speaks TLS only: a rebound name fails the certificate check in the browser. */
+  tls: boolean;
 }
 
 /** Why a request was turned away before any handler saw it. */
@@ -27,7 +29,10 @@ const MAX_REMEMBERED = 1024;
  * Turns away requests a web page could make on a victim's behalf, the way
  * dev servers and Jupyter do:
  *  - DNS rebinding: the `Host` must be a name this server answers to (an IP
- *    literal, a single-label or local-only name, a configured name);
+ *    literal, a single-label or local-only name, a configured name). Only where
+ *    rebinding can gain anything: over plaintext (a rebound name fails TLS's
+ *    certificate check), and without a credential header (a page has no valid
+ *    token, and a bad one is Unauthenticated, never token-less standing);
  *  - cross-site calls: an `Origin` must be the server's own, or listed in
  *    CORS_ORIGINS.
  * Non-browser clients (agents, CLIs, gRPC) send no Origin and a Host naming
@@ -54,7 +59,8 @@ export function createRequestScreen(options: ScreenOptions): (req: IncomingMessa
 
   return (req) => {
     const host = headerOf(req, "host") ?? headerOf(req, ":authority");
-    if (host !== undefined && !hostAllowed(host)) {
+    const credentialed = req.headers.authorization !== undefined || req.headers["x-capstan-node-token"] !== undefined;
+    if (!options.tls && !credentialed && host !== undefined && !hostAllowed(host)) {
       return {
         status: 403,
         code: "permission_denied",

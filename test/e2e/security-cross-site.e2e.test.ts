@@ -56,6 +56,13 @@ describe("cross-site requests and DNS rebinding (dev mode: the loopback caller m
     expect(answer.json.message).toContain('"rebind.evil.example');
   });
 
+  it("answers a foreign Host when the call carries a credential header (a rebinding page has no valid token; a bad one is 401)", async () => {
+    const host = `cp.example.com:${port}`;
+    expect((await httpRequest(`${server.url}/api/v1/nodes`, { headers: { host, authorization: `Bearer ${ADMIN}` } })).status).toBe(200);
+    expect((await tokenCall(server, { host, authorization: "Bearer cap_guessed", "content-type": "application/json" })).status).toBe(401);
+    expect(await tokenNames()).not.toContain("x");
+  });
+
   it.each([
     ["the loopback address", "127.0.0.1"],
     ["localhost", "localhost"],
