@@ -84,6 +84,7 @@ function fleetNode(i: number, now: Date): Node {
     agentVersion: "1.4.2",
     tokenHash: hashToken(nodeToken(i)),
     anonymous: false,
+    agentKind: "rest",
     metrics: undefined,
     lastHeartbeatAt: now,
     createdAt: now,

@@ -16,6 +16,7 @@ import { ServiceReconciler } from "../managers/service-reconciler.js";
 import { TokenManager } from "../managers/token-manager.js";
 import { clusterSnapshot } from "../orchestrator/cluster-view.js";
 import { accessPolicy } from "../rpc/access-policy.js";
+import { AuthFailures } from "../rpc/auth-failures.js";
 import { CallGuard } from "../rpc/call-guard.js";
 import { AgentService } from "../../gen/proto/capstan/v1/agent_service_pb.js";
 import { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
@@ -121,7 +122,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     stops.push(() => audit.flush());
     const nodeState = new NodeState();
     nodeState.load(await db.nodes.listAll());
-    const registry = new NodeRegistry({ store: db.nodes, state: nodeState, logger });
+    const registry = new NodeRegistry({ store: db.nodes, state: nodeState, logger, certifiedNames: config.auth.clientCa !== undefined });
     const liveness = new LivenessMonitor(registry, nodeState, db.nodes, { heartbeatTtlMs: config.heartbeatTtlMs, flushIntervalMs: config.heartbeatFlushMs }, logger);
     await liveness.start();
     stops.push(() => liveness.stop());
@@ -169,7 +170,9 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     // The index is soft state: every (re)connecting agent is asked for a full report.
     sessions.onAttach((session) => session.send({ kind: "chunk_report_request" }));
 
-    const gate = new AgentGate(registry, { joinToken: config.joinToken, requireClientCert: config.auth.clientCa !== undefined, audit }, logger);
+    const failures = new AuthFailures({ perWindow: config.limits.authFailuresPerMinute, windowMs: 60_000 }, audit, logger);
+    stops.push(() => failures.flush());
+    const gate = new AgentGate(registry, { joinToken: config.joinToken, requireClientCert: config.auth.clientCa !== undefined, audit, failures }, logger);
     warnAboutOpenAccess(config, gate, logger);
     // A deleted node's token is gone: its live agent stream goes with it.
     nodeState.onChange((change) => {
@@ -184,7 +187,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     followStore(health, db.health, [NodeService, DeploymentService, AgentService, TokenService].map((s) => s.typeName));
     const guard = new CallGuard({
       credentials: { tokens, registry, joinHash: gate.joinHash, auth: config.auth },
-      registry, tokens, audit, limits: config.limits, policy: accessPolicy(SERVICES),
+      registry, tokens, audit, failures, limits: config.limits, policy: accessPolicy(SERVICES),
     });
     const handlers: RouteDeps = {
       nodes: {

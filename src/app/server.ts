@@ -1,6 +1,8 @@
 import { createContextValues, createRouterTransport } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { hostname } from "node:os";
 import { AgentService } from "../../gen/proto/capstan/v1/agent_service_pb.js";
 import { ChunkIndexService } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
 import { createGateway } from "../gateway/gateway.js";
@@ -9,6 +11,7 @@ import { bearerToken } from "../rpc/credentials.js";
 import { createGrpcFastPath, fastMethod } from "../rpc/grpc-fast-path.js";
 import { fastStream } from "../rpc/grpc-fast-stream.js";
 import { applyCors } from "../server/cors.js";
+import { createRequestScreen, type Refusal } from "../server/request-screen.js";
 import { createOnePortServer, type OnePortServer } from "../server/one-port-server.js";
 import { chunkLocations } from "../services/chunk-index-service.js";
 import { createWebSocketGateway } from "../sessions/ws/ws-gateway.js";
@@ -86,8 +89,17 @@ export function createServer(app: BuiltApp): AppServer {
   const ws = createWebSocketGateway({
     gate: app.gate, registry: app.registry, sessions: app.sessions, jobs: app.jobs, logger, heartbeatIntervalMs: app.heartbeatIntervalMs,
   });
+  // Before anything else: calls a web page could make on a victim's behalf (cross-site, DNS rebinding).
+  const screen = createRequestScreen({
+    allowedHosts: config.allowedHosts,
+    ownNames: [config.host, hostname(), ...(config.publicUrl ? [new URL(config.publicUrl).hostname] : [])],
+    corsOrigins: config.corsOrigins,
+    tls: config.tls !== undefined,
+  });
   const server: OnePortServer = createOnePortServer({
     handler: (req, res) => {
+      const refused = screen(req);
+      if (refused) return refuse(res, refused);
       if (applyCors(config.corsOrigins, req, res)) return;
       // RPC paths (/package.Service/Method) skip the REST router: the hot path stays Connect's own.
       if (RPC_PATH.test(req.url ?? "")) {
@@ -102,7 +114,12 @@ export function createServer(app: BuiltApp): AppServer {
         },
       );
     },
-    upgrade: (req, socket, head) => ws.handleUpgrade(req, socket, head),
+    upgrade: (req, socket, head) => {
+      const refused = screen(req);
+      if (!refused) return ws.handleUpgrade(req, socket, head);
+      socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${refused.message}\n`);
+      return true;
+    },
     tls: config.tls && { ...config.tls, clientCa: config.auth.clientCa },
     trustedProxies: config.trustedProxies,
     logger,
@@ -112,6 +129,13 @@ export function createServer(app: BuiltApp): AppServer {
     closeWebSockets: () => ws.close(),
     close: (deadlineMs) => server.close(deadlineMs),
   };
+}
+
+/** Answers a request the screen turned away, as the REST gateway answers errors. */
+function refuse(res: Http2ServerResponse | ServerResponse, refusal: Refusal): void {
+  const text = JSON.stringify({ code: refusal.code, message: refusal.message, details: [], detail: refusal.message });
+  (res as ServerResponse).writeHead(refusal.status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.end(text);
 }
 
 /**

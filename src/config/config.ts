@@ -35,6 +35,8 @@ export interface Config {
    * caller (undefined: none, and no header is believed).
    */
   readonly trustedProxies: BlockList | undefined;
+  /** ALLOWED_HOSTS: Host names served besides IP literals, single-label and local-only names, HOST, PUBLIC_URL's and the machine's names. */
+  readonly allowedHosts: readonly string[];
   /** Security: dev mode, tokens, anonymous grants, mutual TLS. */
   readonly auth: AuthConfig;
   /** Limits that keep one client from pinning the server. */
@@ -62,6 +64,8 @@ export interface LimitsConfig {
   readonly maxMessageBytes: number;
   /** Calls per second per client (token, node or address); 0: unlimited. */
   readonly ratePerSecond: number;
+  /** Failed authentications per address per minute before the address gets 429; 0: unlimited. */
+  readonly authFailuresPerMinute: number;
   /** Longest a unary call may run. */
   readonly rpcTimeoutMs: number;
   /** Open streaming calls, in total and per client. */
@@ -116,6 +120,7 @@ const schema = z.object({
   AGENT_SECRET_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   CORS_ORIGINS: z.string().default(""),
   TRUSTED_PROXIES: z.string().default(""),
+  ALLOWED_HOSTS: z.string().default(""),
   CAPSTAN_DEV: z.enum(["0", "1", "true", "false"], { message: "must be 1, 0, true or false" }).default("0"),
   CAPSTAN_ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   CAPSTAN_ANONYMOUS_SCOPES: z.string().default(""),
@@ -123,6 +128,7 @@ const schema = z.object({
   TLS_CLIENT_CA: z.string().optional(),
   MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).max(1 << 30).default(4 << 20),
   RATE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(200),
+  AUTH_FAILURE_LIMIT: z.coerce.number().int().min(0).max(1_000_000).default(30),
   RPC_TIMEOUT: duration.default(60_000),
   MAX_STREAMS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   MAX_STREAMS_PER_CLIENT: z.coerce.number().int().min(1).max(1_000_000).default(100),
@@ -140,6 +146,16 @@ function parseAnonymousScopes(text: string): Set<AnonymousScope> {
     scopes.add(word as AnonymousScope);
   }
   return scopes;
+}
+
+function parseAllowedHosts(text: string): string[] {
+  const words = text.split(",").map((w) => w.trim().toLowerCase()).filter(Boolean);
+  for (const word of words) {
+    if (word !== "*" && !/^\.?[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(word)) {
+      throw new ConfigError("ALLOWED_HOSTS", `"${word}" is not a host name (cp.example.com), a suffix (.example.com) or *`);
+    }
+  }
+  return words;
 }
 
 function parseNetworks(variable: string, text: string): BlockList | undefined {
@@ -197,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
     joinToken: e.CAPSTAN_JOIN_TOKEN ?? e.AGENT_SECRET_TOKEN,
     corsOrigins: Object.freeze(e.CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean)),
     trustedProxies: parseNetworks("TRUSTED_PROXIES", e.TRUSTED_PROXIES),
+    allowedHosts: Object.freeze(parseAllowedHosts(e.ALLOWED_HOSTS)),
     auth: Object.freeze({
       dev: e.CAPSTAN_DEV === "1" || e.CAPSTAN_DEV === "true",
       adminToken: e.CAPSTAN_ADMIN_TOKEN,
@@ -208,6 +225,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
     limits: Object.freeze({
       maxMessageBytes: e.MAX_MESSAGE_BYTES,
       ratePerSecond: e.RATE_LIMIT,
+      authFailuresPerMinute: e.AUTH_FAILURE_LIMIT,
       rpcTimeoutMs: e.RPC_TIMEOUT,
       maxStreams: e.MAX_STREAMS,
       maxStreamsPerClient: e.MAX_STREAMS_PER_CLIENT,

@@ -170,12 +170,20 @@ async function readJson(req: Req, limit: number): Promise<JsonValue | undefined>
   }
   const text = Buffer.concat(chunks).toString("utf8").trim();
   if (text === "") return undefined;
-  // curl -d sends form encoding by default; take the body for what it is unless it is a form upload.
-  const type = String(req.headers["content-type"] ?? "application/json");
-  if (/multipart\//i.test(type)) throw new HttpError(415, "invalid_argument", `request body must be JSON, not ${type}`);
+  // Only a JSON type, or none (what clients that set nothing send): a page on another site can
+  // POST text/plain or form bodies without a CORS preflight, never application/json.
+  const type = req.headers["content-type"]?.trim();
+  if (type && !isJsonType(type)) {
+    throw new HttpError(415, "invalid_argument", `request body must be JSON: send it with Content-Type: application/json (not ${type.slice(0, 80)})`);
+  }
   try {
     return JSON.parse(text) as JsonValue;
   } catch (err) {
     throw new HttpError(400, "invalid_argument", `request body is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/** application/json, or a JSON-based type such as application/merge-patch+json, with any parameters. */
+export function isJsonType(contentType: string): boolean {
+  return /^\s*application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(contentType);
 }

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { NodeState } from "../state/node-state.js";
 import { NotFoundError, PermissionDeniedError, UnauthenticatedError } from "../model/errors.js";
 import { KeyedLock } from "../shared/keyed-lock.js";
-import type { Node, NodeEligibility, NodeMetrics } from "../model/node.js";
+import type { AgentKind, Node, NodeEligibility, NodeMetrics } from "../model/node.js";
 import type { HeartbeatInput, ListNodesInput, RegisterNodeInput } from "../model/node-input.js";
 import { NODE_ID_ORDER, NODE_ORDER, parseLabelSelector } from "../model/node-query.js";
 import { pageOfSorted, pageRequest } from "../model/pagination.js";
@@ -11,12 +11,15 @@ import type { NodeStore } from "../model/node-store.js";
 import { hashToken, newToken, tokenMatches } from "../model/tokens.js";
 import { validateHeartbeat, validateRegistration } from "../model/node-validation.js";
 import { requireId } from "../model/validate.js";
+import { checkRegistration, type RegistrationClaim } from "../model/registration-rules.js";
 
 /** What NodeRegistry needs from its surroundings. */
 export interface NodeRegistryDeps {
   store: NodeStore;
   state: NodeState;
   logger: Logger;
+  /** TLS_CLIENT_CA is set: node names are identities client certificates vouch for. */
+  certifiedNames?: boolean;
   /** Injected so tests control time. */
   now?: () => Date;
 }
@@ -42,39 +45,55 @@ export class NodeRegistry {
 
   constructor(private readonly deps: NodeRegistryDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.certifiedNames = deps.certifiedNames ?? false;
   }
 
+  private readonly certifiedNames: boolean;
+
   /**
-   * Creates or updates a node and issues it a fresh token. `anonymous` marks a
-   * node registered without credentials (see Node.anonymous).
+   * Creates or updates a node and issues it a fresh token, after the rules
+   * every registration path shares (registration-rules.ts). A registration
+   * without a node id lands on the node of its kind with that name.
    */
-  async register(input: RegisterNodeInput, options: { anonymous?: boolean } = {}): Promise<{ node: Node; token: string }> {
-    const valid = validateRegistration(input);
-    const key = valid.nodeId !== "" ? `id:${valid.nodeId}` : `name:${valid.name}`;
+  async register(input: RegisterNodeInput, claim: RegistrationClaim): Promise<{ node: Node; token: string }> {
+    // Re-registering without a name keeps the node's name (validation would default it to the id).
+    const known = input.nodeId !== "" && input.name === "" ? this.deps.state.get(input.nodeId) : undefined;
+    const valid = validateRegistration(known ? { ...input, name: known.name } : input);
+    const key = valid.nodeId !== "" ? `id:${valid.nodeId}` : `name:${claim.kind}:${valid.name}`;
     return this.lock.run(key, async () => {
-      const existing = this.registrationTarget(valid.nodeId, valid.name);
+      const existing = this.registrationTarget(valid.nodeId, valid.name, claim.kind);
+      const kind = existing?.agentKind || claim.kind;
+      checkRegistration({
+        existing, nodeId: valid.nodeId, name: valid.name, nameHolder: this.deps.state.getByName(valid.name, kind), claim, certifiedNames: this.certifiedNames,
+      });
       const token = newToken("cpn");
-      const node = await this.save(existing, valid, hashToken(token), options.anonymous ?? false);
-      this.deps.logger.info({ nodeId: node.id, name: node.name, created: !existing }, "node registered");
+      const node = await this.save(existing, valid, hashToken(token), claim.anonymous && !claim.credentialed, kind);
+      this.deps.logger.info({ nodeId: node.id, name: node.name, kind, created: !existing }, "node registered");
       return { node, token };
     });
   }
 
   /**
    * Updates what a node's agent reports about itself (address, labels,
-   * capabilities...) and marks it online, keeping its token.
+   * capabilities...) and marks it online, keeping its token. The caller has
+   * authenticated as the node; the name rules still apply.
    */
-  async refresh(nodeId: string, input: RegisterNodeInput): Promise<Node> {
-    const valid = validateRegistration({ ...input, nodeId });
+  async refresh(nodeId: string, input: RegisterNodeInput, claim: RegistrationClaim): Promise<Node> {
+    const named = input.name === "" ? { ...input, name: this.deps.state.get(nodeId)?.name ?? "" } : input;
+    const valid = validateRegistration({ ...named, nodeId });
     return this.lock.run(`id:${nodeId}`, async () => {
       const existing = this.get(nodeId);
-      return this.save(existing, valid, existing.tokenHash, existing.anonymous);
+      const kind = existing.agentKind || claim.kind;
+      checkRegistration({
+        existing, nodeId, name: valid.name, nameHolder: this.deps.state.getByName(valid.name, kind), claim, certifiedNames: this.certifiedNames,
+      });
+      return this.save(existing, valid, existing.tokenHash, existing.anonymous, kind);
     });
   }
 
-  /** The node a registration with this id (or, without one, this name) would update, if any. */
-  registrationTarget(nodeId: string, name: string): Node | undefined {
-    return nodeId !== "" ? this.deps.state.get(nodeId) : this.deps.state.getByName(name);
+  /** The node a registration with this id (or, without one, this name among its kind's nodes) would update, if any. */
+  registrationTarget(nodeId: string, name: string, kind: AgentKind): Node | undefined {
+    return nodeId !== "" ? this.deps.state.get(nodeId) : this.deps.state.getByName(name, kind);
   }
 
   /**
@@ -95,7 +114,7 @@ export class NodeRegistry {
     return this.deps.state.getByTokenHash(hashToken(token));
   }
 
-  private async save(existing: Node | undefined, valid: RegisterNodeInput, tokenHash: string, anonymous: boolean): Promise<Node> {
+  private async save(existing: Node | undefined, valid: RegisterNodeInput, tokenHash: string, anonymous: boolean, agentKind: AgentKind | ""): Promise<Node> {
     const now = this.now();
     const node: Node = {
       id: existing?.id ?? (valid.nodeId || randomUUID()),
@@ -111,6 +130,7 @@ export class NodeRegistry {
       agentVersion: valid.agentVersion,
       tokenHash,
       anonymous,
+      agentKind,
       metrics: existing?.metrics,
       lastHeartbeatAt: now,
       createdAt: existing?.createdAt ?? now,

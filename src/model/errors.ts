@@ -67,8 +67,8 @@ export class NotFoundError extends DomainError {
 
 /** The named thing exists already and may not be created again. */
 export class AlreadyExistsError extends DomainError {
-  constructor(what: string, id: string) {
-    super("already_exists", `${what} "${id}" already exists`);
+  constructor(what: string, id: string, hint?: string) {
+    super("already_exists", `${what} "${id}" already exists${hint ? `: ${hint}` : ""}`);
     this.name = "AlreadyExistsError";
   }
 }

@@ -44,6 +44,14 @@ export interface NodeMetrics {
   load1: number;
 }
 
+/**
+ * The kind of agent a registration came from, by its path: Capstan's AgentStream
+ * ("grpc"), RegisterNode over REST, Connect or gRPC ("rest": MIaaS, seed 000,
+ * ElioP2P), and the two /ws dialects. Names are unique per kind, so agents of
+ * different systems on one host may each register under the hostname.
+ */
+export type AgentKind = "grpc" | "rest" | "ws-instadeploy" | "ws-orion";
+
 /** A registered machine. */
 export interface Node {
   id: string;
@@ -66,6 +74,8 @@ export interface Node {
    * a token). Only such nodes may be acted for by token-less callers.
    */
   anonymous: boolean;
+  /** The kind of agent that registered it; "" for nodes stored before kinds were recorded. */
+  agentKind: AgentKind | "";
   metrics: NodeMetrics | undefined;
   lastHeartbeatAt: Date | undefined;
   createdAt: Date;

@@ -97,6 +97,16 @@ export function registersAnonymously(p: Principal): boolean {
 }
 
 /**
+ * Whether a registration by `p` carries a credential that may re-register a
+ * node holding a token (NodeRegistry applies that rule): the join token, dev
+ * standing, an operator (authorize has checked the scope), or a node's own
+ * token (authorize has checked it is that node).
+ */
+export function registersWithCredential(p: Principal): boolean {
+  return p.kind === "join" || p.kind === "dev" || p.kind === "operator" || p.kind === "node";
+}
+
+/**
  * Decides whether `p` may make a call with requirement `r`. Throws
  * Unauthenticated when credentials are missing (or are not enough to say
  * who the caller is) and PermissionDenied when the caller is known but may
@@ -161,7 +171,6 @@ function authorizeNode(p: Principal, t: AccessTarget): void {
 }
 
 function authorizeRegister(p: Principal, t: AccessTarget): void {
-  const takeover = t.node !== undefined && !t.node.anonymous;
   switch (p.kind) {
     case "dev":
     case "join":
@@ -174,12 +183,9 @@ function authorizeRegister(p: Principal, t: AccessTarget): void {
       throw new PermissionDeniedError(`the token of node "${p.nodeId}" may only re-register that node`);
     case "anonymous":
     case "none":
-      if (!takeover && (t.openRegistration || (p.kind === "anonymous" && p.scopes.has("node")))) return;
+      // Whether the node it lands on may be taken without a credential is the registry's rule (one place for every path).
+      if (t.openRegistration || (p.kind === "anonymous" && p.scopes.has("node"))) return;
       break;
   }
-  throw new UnauthenticatedError(
-    takeover
-      ? `node "${t.node!.id}" is registered with a token: re-registering it needs that node token or the join token`
-      : "registering a node needs the join token (or a token with the write scope)",
-  );
+  throw new UnauthenticatedError("registering a node needs the join token (or a token with the write scope)");
 }

@@ -7,6 +7,7 @@ import { describePrincipal, limitKey, type Principal } from "../model/principal.
 import type { TokenManager } from "../managers/token-manager.js";
 import type { Peer } from "../shared/peer.js";
 import { authorize, type AccessPolicy, type AccessTarget, type Requirement } from "./access-policy.js";
+import type { AuthFailures } from "./auth-failures.js";
 import { CallRateLimiter, StreamCounter } from "./call-limits.js";
 import { bearerToken, resolvePrincipal, type CredentialDeps } from "./credentials.js";
 import { toConnectError } from "./error-mapping.js";
@@ -17,6 +18,8 @@ export interface GuardDeps {
   registry: NodeRegistry;
   tokens: TokenManager;
   audit: AuditRecorder;
+  /** Failed authentication: limited per address, recorded in a bounded way. */
+  failures: AuthFailures;
   limits: LimitsConfig;
   /** What each RPC needs (accessPolicy over the served services' descriptors). */
   policy: AccessPolicy;
@@ -110,13 +113,21 @@ export class CallGuard {
   /** Admits a unary call (message given) or a stream (message undefined); throws why not. */
   async admit(call: CallInfo): Promise<Admission> {
     const requirement = this.deps.policy.get(call.rpc);
+    // Before the caller is resolved: an address that failed too often is refused whatever it sends.
+    this.deps.failures.check(call.peer.address);
     let principal: Principal = { kind: "none", peer: call.peer.address };
     const audited = requirement !== undefined && AUDITED.has(requirement.level);
-    let recorded = !audited;
+    let recorded = false;
     const done = async (err?: unknown, response?: unknown): Promise<void> => {
       if (recorded) return;
       recorded = true;
       const error = err === undefined ? undefined : toConnectError(err).error;
+      // Failed authentication is counted and recorded boundedly (outsiders choose its rate), reads included.
+      if (error?.code === Code.Unauthenticated) {
+        this.deps.failures.record({ address: call.peer.address, rpc: call.rpc, message: error.rawMessage, target: targetOf(call.message) });
+        return;
+      }
+      if (!audited) return;
       const event = {
         actor: describePrincipal(principal),
         actorKind: principal.kind,
@@ -149,12 +160,11 @@ export class CallGuard {
     }
   }
 
-
   private target(r: Requirement, message: unknown): AccessTarget {
     const m = message as { nodeId?: string; name?: string };
     const nodeId = m.nodeId ?? "";
     const openRegistration = this.deps.credentials.joinHash === undefined;
-    if (r.level === "register") return { nodeId, node: this.deps.registry.registrationTarget(nodeId, m.name ?? ""), openRegistration };
+    if (r.level === "register") return { nodeId, node: this.deps.registry.registrationTarget(nodeId, m.name ?? "", "rest"), openRegistration };
     if (r.level === "node") return { nodeId, node: nodeId === "" ? undefined : this.deps.registry.find(nodeId), openRegistration };
     return NO_TARGET;
   }

@@ -2,8 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { NodeSummarySchema, type NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
 import type { NodeRegistry } from "../managers/node-registry.js";
-import { registersAnonymously } from "../rpc/access-policy.js";
-import { principalKey } from "../rpc/context.js";
+import { registersAnonymously, registersWithCredential } from "../rpc/access-policy.js";
+import { peerKey, principalKey } from "../rpc/context.js";
 import {
   eligibilityFromProto,
   metricsFromHeartbeat,
@@ -41,7 +41,13 @@ export function createNodeService(deps: NodeServiceDeps): ServiceImpl<typeof Nod
   const pb = (node: Parameters<typeof nodeToProto>[0]) => withChunks(node, CHUNKS_IN_LISTS);
   return {
     async registerNode(req, ctx) {
-      const { node, token } = await registry.register(registrationFromProto(req), { anonymous: registersAnonymously(ctx.values.get(principalKey)) });
+      const principal = ctx.values.get(principalKey);
+      const { node, token } = await registry.register(registrationFromProto(req), {
+        kind: "rest",
+        credentialed: registersWithCredential(principal),
+        anonymous: registersAnonymously(principal),
+        certNames: ctx.values.get(peerKey)?.certNames,
+      });
       return {
         message: "Node registered successfully",
         node: pb(node),

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { AuditRecorder } from "../model/audit.js";
-import { PermissionDeniedError, UnauthenticatedError } from "../model/errors.js";
-import type { Node } from "../model/node.js";
+import { DomainError, PermissionDeniedError, UnauthenticatedError } from "../model/errors.js";
+import type { AgentKind, Node } from "../model/node.js";
 import type { RegisterNodeInput } from "../model/node-input.js";
 import type { NodeRegistry } from "../managers/node-registry.js";
 import { hashToken, tokenMatches } from "../model/tokens.js";
@@ -22,6 +22,14 @@ export interface Admission {
   newToken: string | undefined;
 }
 
+/** What the gate needs of the server's failed-authentication limiter (src/rpc/auth-failures.ts). */
+export interface JoinFailures {
+  /** Throws (ResourceExhausted) when the address failed too often. */
+  check(address: string): void;
+  record(failure: { address: string; rpc: string; message: string; target?: string }): void;
+  retryAfterSeconds(address: string): number | undefined;
+}
+
 /** How the gate checks agents. */
 export interface AgentGateOptions {
   /** CAPSTAN_JOIN_TOKEN; unset means open registration. */
@@ -30,6 +38,8 @@ export interface AgentGateOptions {
   requireClientCert: boolean;
   /** Where registrations are recorded. */
   audit?: AuditRecorder;
+  /** Where failed joins are limited and recorded (the server's AuthFailures). */
+  failures?: JoinFailures;
 }
 
 /**
@@ -66,30 +76,46 @@ export class AgentGate {
 
   /**
    * Admits an agent by its node token or the join token (and, with mutual TLS,
-   * its certificate). `reclaim` is for dialects whose agents have no node token
-   * and are known by name or id alone (seeds 002 and 003): a returning agent
-   * re-registers its node. Otherwise, re-registering a node that holds a token
-   * needs that token or the join token, even while registration is open, so
-   * nobody takes over a node by saying its id.
+   * its certificate), registering or re-registering its node. `kind` is the
+   * path it came by: the /ws dialects' agents never keep a node token, so a
+   * node they register without the join token is anonymous (and only such a
+   * node is theirs to take again without it). The registry applies the rules
+   * every registration path shares: nobody takes over a node that holds a
+   * token without a credential, names are unique per kind.
    */
-  async admit(hello: AgentHelloInput, peer?: Peer, reclaim = false): Promise<Admission> {
-    if (this.options.requireClientCert) this.checkCertificate(hello, peer);
+  async admit(hello: AgentHelloInput, peer: Peer | undefined, kind: AgentKind): Promise<Admission> {
+    const address = peer?.address ?? "";
+    this.options.failures?.check(address);
+    try {
+      return await this.admitChecked(hello, peer, kind);
+    } catch (err) {
+      if (err instanceof DomainError && err.kind === "unauthenticated") {
+        this.options.failures?.record({ address, rpc: joinPath(kind), message: err.message, target: hello.nodeId || hello.name });
+      }
+      throw err;
+    }
+  }
+
+  /** Seconds until an address that failed to authenticate too often may try again (for refusing /ws handshakes early). */
+  retryAfterSeconds(address: string): number | undefined {
+    return this.options.failures?.retryAfterSeconds(address);
+  }
+
+  private async admitChecked(hello: AgentHelloInput, peer: Peer | undefined, kind: AgentKind): Promise<Admission> {
+    if (this.options.requireClientCert) this.checkCertificate(hello, peer, kind);
+    const certNames = peer?.certNames;
     if (hello.nodeId !== "" && hello.nodeToken !== "") {
       this.registry.authenticate(hello.nodeId, hello.nodeToken);
-      const node = await this.registry.refresh(hello.nodeId, hello);
+      const node = await this.registry.refresh(hello.nodeId, hello, { kind, credentialed: true, anonymous: false, certNames });
       return { node, newToken: undefined };
     }
     this.checkJoinToken(hello.joinToken);
-    const existing = this.registry.registrationTarget(hello.nodeId, hello.name);
-    if (this.open && !reclaim && existing && !existing.anonymous) {
-      throw new UnauthenticatedError(`node "${existing.id}" is registered with a token: reconnect with that node token (or the join token)`);
-    }
-    const { node, token } = await this.registry.register(hello);
-    this.logger.info({ nodeId: node.id }, "agent registered with the join token");
+    const { node, token } = await this.registry.register(hello, { kind, credentialed: !this.open, anonymous: this.open && kind !== "grpc", certNames });
+    this.logger.info({ nodeId: node.id, kind }, this.open ? "agent registered (open registration)" : "agent registered with the join token");
     this.options.audit?.record({
       actor: this.open ? "none" : "join",
       actorKind: this.open ? "none" : "join",
-      rpc: "capstan.v1.AgentService/AgentStream",
+      rpc: joinPath(kind),
       target: node.id,
       outcome: "ok",
       message: "registered",
@@ -98,14 +124,19 @@ export class AgentGate {
     return { node, newToken: token };
   }
 
-  private checkCertificate(hello: AgentHelloInput, peer: Peer | undefined): void {
+  private checkCertificate(hello: AgentHelloInput, peer: Peer | undefined, kind: AgentKind): void {
     const names = peer?.certNames;
     if (!names) throw new UnauthenticatedError("agents need a client certificate signed by the cluster CA (TLS_CLIENT_CA)");
     // The node acted on: by id when the agent names one (its stored name counts, not a new one in the hello), else by name.
-    const existing = hello.nodeId !== "" ? this.registry.find(hello.nodeId) : this.registry.registrationTarget("", hello.name);
+    const existing = hello.nodeId !== "" ? this.registry.find(hello.nodeId) : this.registry.registrationTarget("", hello.name, kind);
     const identities = hello.nodeId !== "" ? [hello.nodeId, existing?.name] : [hello.name, existing?.id];
     if (!names.some((n) => identities.includes(n))) {
       throw new PermissionDeniedError(`the client certificate names ${names.map((n) => `"${n}"`).join(", ")}, not node "${hello.nodeId || hello.name}"`);
     }
   }
+}
+
+/** How the audit trail names the way an agent joined. */
+function joinPath(kind: AgentKind): string {
+  return kind === "grpc" ? "capstan.v1.AgentService/AgentStream" : `/ws (${kind})`;
 }

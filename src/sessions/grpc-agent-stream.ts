@@ -148,7 +148,7 @@ async function admit(
   if (first.done || first.value.message.case !== "hello") {
     throw new InvalidArgumentError("hello", "the first message on an agent stream must be a hello");
   }
-  const { node, newToken } = await deps.gate.admit(helloFromProto(first.value.message.value, call.bearer), call.peer);
+  const { node, newToken } = await deps.gate.admit(helloFromProto(first.value.message.value, call.bearer), call.peer, "grpc");
   const welcome = create(AgentStreamResponseSchema, {
     message: {
       case: "welcome",

@@ -1,4 +1,4 @@
-import type { Node } from "../model/node.js";
+import type { AgentKind, Node } from "../model/node.js";
 
 /**
  * A change to the node view, for watchers (and, later, for peer replicas).
@@ -18,6 +18,7 @@ export type NodeChange = { type: "put"; node: Node; heartbeat: boolean } | { typ
  */
 export class NodeState {
   private readonly nodes = new Map<string, Node>();
+  // Kind and name → node id: names are unique per kind of agent.
   private readonly idByName = new Map<string, string>();
   // Token hash → node id: a bearer token is resolved to its node on every node call.
   private readonly idByTokenHash = new Map<string, string>();
@@ -38,9 +39,9 @@ export class NodeState {
     return this.nodes.get(id);
   }
 
-  /** The node registered under this name, if any. */
-  getByName(name: string): Node | undefined {
-    const id = this.idByName.get(name);
+  /** The node a kind of agent registered under this name (or one stored before kinds were recorded), if any. */
+  getByName(name: string, kind: AgentKind): Node | undefined {
+    const id = this.idByName.get(nameKey(kind, name)) ?? this.idByName.get(nameKey("", name));
     return id === undefined ? undefined : this.nodes.get(id);
   }
 
@@ -72,9 +73,8 @@ export class NodeState {
   /** Adds or replaces a node; `heartbeat` says only last-seen time and metrics changed. */
   put(node: Node, heartbeat = false): void {
     const previous = this.nodes.get(node.id);
-    if (previous && previous.name !== node.name && this.idByName.get(previous.name) === node.id) {
-      this.idByName.delete(previous.name);
-    }
+    const before = previous && nameKey(previous.agentKind, previous.name);
+    if (before && before !== nameKey(node.agentKind, node.name) && this.idByName.get(before) === node.id) this.idByName.delete(before);
     if (previous && previous.tokenHash !== node.tokenHash) this.idByTokenHash.delete(previous.tokenHash);
     if (!previous) this.sortedIds = undefined;
     this.index(node);
@@ -86,7 +86,7 @@ export class NodeState {
     const node = this.nodes.get(id);
     if (!node) return undefined;
     this.nodes.delete(id);
-    if (this.idByName.get(node.name) === id) this.idByName.delete(node.name);
+    if (this.idByName.get(nameKey(node.agentKind, node.name)) === id) this.idByName.delete(nameKey(node.agentKind, node.name));
     this.idByTokenHash.delete(node.tokenHash);
     this.sortedIds = undefined;
     this.emit({ type: "delete", node, heartbeat: false });
@@ -101,11 +101,15 @@ export class NodeState {
 
   private index(node: Node): void {
     this.nodes.set(node.id, node);
-    this.idByName.set(node.name, node.id);
+    this.idByName.set(nameKey(node.agentKind, node.name), node.id);
     if (node.tokenHash !== "") this.idByTokenHash.set(node.tokenHash, node.id);
   }
 
   private emit(change: NodeChange): void {
     for (const listener of this.listeners) listener(change);
   }
+}
+
+function nameKey(kind: string, name: string): string {
+  return `${kind}\u0000${name}`;
 }

@@ -19,6 +19,7 @@ function toRow(n: Node): Row {
     agentVersion: n.agentVersion,
     tokenHash: n.tokenHash,
     anonymous: n.anonymous,
+    agentKind: n.agentKind,
     metrics: n.metrics ? toJson(n.metrics) : null,
     lastHeartbeatAt: n.lastHeartbeatAt ?? null,
     createdAt: n.createdAt,
@@ -41,6 +42,7 @@ function fromRow(r: Row): Node {
     agentVersion: r.agentVersion,
     tokenHash: r.tokenHash,
     anonymous: r.anonymous,
+    agentKind: r.agentKind as Node["agentKind"],
     metrics: r.metrics ? parseJson(r.metrics, undefined) : undefined,
     lastHeartbeatAt: r.lastHeartbeatAt ?? undefined,
     createdAt: r.createdAt,
@@ -75,9 +77,9 @@ export class PrismaNodeStore implements NodeStore {
   async insert(node: Node): Promise<void> {
     const r = toRow(node);
     await this.db.$executeRaw`INSERT INTO nodes (id, name, address, labels, tags, capabilities, ports, status, eligibility, draining,
-      agent_version, token_hash, anonymous, metrics, last_heartbeat_at, created_at, updated_at)
+      agent_version, token_hash, anonymous, agent_kind, metrics, last_heartbeat_at, created_at, updated_at)
       VALUES (${r.id}, ${r.name}, ${r.address}, ${r.labels}, ${r.tags}, ${r.capabilities}, ${r.ports}, ${r.status}, ${r.eligibility},
-      ${r.draining}, ${r.agentVersion}, ${r.tokenHash}, ${r.anonymous}, ${r.metrics}, ${r.lastHeartbeatAt}, ${r.createdAt}, ${r.updatedAt})`;
+      ${r.draining}, ${r.agentVersion}, ${r.tokenHash}, ${r.anonymous}, ${r.agentKind}, ${r.metrics}, ${r.lastHeartbeatAt}, ${r.createdAt}, ${r.updatedAt})`;
   }
 
   async delete(id: string): Promise<boolean> {

@@ -49,6 +49,7 @@ function node(i: number, now: Date): Node {
     agentVersion: "1.0.0",
     tokenHash: "",
     anonymous: false,
+    agentKind: "rest",
     metrics: undefined,
     lastHeartbeatAt: now,
     createdAt: now,

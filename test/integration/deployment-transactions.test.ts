@@ -153,7 +153,7 @@ function job(id: string, deploymentId: string): Job {
 function node(id: string): Node {
   return {
     id, name: id, address: "10.0.0.1", labels: {}, tags: [], capabilities: { ...emptyCapabilities(), dockerAvailable: true, cpuCount: 4 }, ports: {},
-    status: "online", eligibility: "eligible", draining: false, agentVersion: "1.0", tokenHash: "a".repeat(64), anonymous: false,
+    status: "online", eligibility: "eligible", draining: false, agentVersion: "1.0", tokenHash: "a".repeat(64), anonymous: false, agentKind: "rest",
     metrics: undefined, lastHeartbeatAt: at(5), createdAt: at(1), updatedAt: at(2),
   };
 }

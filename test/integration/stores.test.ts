@@ -155,7 +155,7 @@ function node(id: string): Node {
   return {
     id, name: id, address: "10.0.0.1", labels: { zone: "a" }, tags: ["docker"],
     capabilities: { ...emptyCapabilities(), os: "linux", cpuCount: 4, gpus: [{ id: 0, model: "T4", memMb: 16000 }], dockerAvailable: true, dockerVersion: "27.0.0" },
-    ports: { p2p: 7000 }, status: "online", eligibility: "eligible", draining: false, agentVersion: "1.0", tokenHash: "a".repeat(64), anonymous: false,
+    ports: { p2p: 7000 }, status: "online", eligibility: "eligible", draining: false, agentVersion: "1.0", tokenHash: "a".repeat(64), anonymous: false, agentKind: "rest",
     metrics: { cpuUsage: 1, memUsage: 2, diskFreeMb: 3, runningContainers: ["x"], memoryUsedMb: 4, diskUsedMb: 5, cacheHitRate: 0.5, totalChunks: 6, activeConnections: 7, uploadSpeedMbps: 8, downloadSpeedMbps: 9, load1: 0.5 },
     lastHeartbeatAt: at(5), createdAt: at(1), updatedAt: at(2),
   };

@@ -10,8 +10,11 @@ export interface TestPki {
   caCert: string;
   serverCert: string;
   serverKey: string;
-  /** Issues a client certificate whose subject CN (and DNS SAN) is `name`; `untrusted` signs it with a CA the server does not know. */
-  client(name: string, untrusted?: boolean): { cert: string; key: string };
+  /**
+   * Issues a client certificate whose subject CN (and DNS SAN) is `name`, with `alsoNames` as more DNS
+   * SANs; `untrusted` signs it with a CA the server does not know.
+   */
+  client(name: string, untrusted?: boolean, alsoNames?: string[]): { cert: string; key: string };
   read(path: string): Buffer;
 }
 
@@ -42,7 +45,8 @@ export function makeTestPki(): TestPki {
     caCert: join(dir, "ca.crt"),
     serverCert: server.cert,
     serverKey: server.key,
-    client: (name, untrusted = false) => issue(dir, untrusted ? "rogue" : "ca", name, `DNS:${name}`, "clientAuth"),
+    client: (name, untrusted = false, alsoNames = []) =>
+      issue(dir, untrusted ? "rogue" : "ca", name, [name, ...alsoNames].map((n) => `DNS:${n}`).join(","), "clientAuth"),
     read: (path) => readFileSync(path),
   };
 }

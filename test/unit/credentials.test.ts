@@ -18,7 +18,7 @@ async function deps(env: Record<string, string> = {}): Promise<CredentialDeps & 
   const tokens = new TokenManager(new MemoryTokenStore(), logger);
   const adminSecret = (await tokens.bootstrap(undefined))!;
   const registry = new NodeRegistry({ store: new MemoryNodeStore(), state: new NodeState(), logger });
-  const { token } = await registry.register({ nodeId: "n1", name: "n1", address: "", labels: {}, tags: [], capabilities: emptyCapabilities(), ports: {}, agentVersion: "" });
+  const { token } = await registry.register({ nodeId: "n1", name: "n1", address: "", labels: {}, tags: [], capabilities: emptyCapabilities(), ports: {}, agentVersion: "" }, { kind: "rest", credentialed: true, anonymous: false, certNames: undefined });
   return { tokens, registry, joinHash: hashToken(JOIN), auth: loadConfig(env, false).auth, nodeToken: token, adminSecret };
 }
 const peer = (address: string) => ({ address, certNames: undefined });

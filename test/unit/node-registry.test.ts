@@ -4,6 +4,7 @@ import { NotFoundError } from "../../src/model/errors.js";
 import { emptyCapabilities } from "../../src/model/node.js";
 import type { RegisterNodeInput } from "../../src/model/node-input.js";
 import { emptyMetrics, NodeRegistry } from "../../src/managers/node-registry.js";
+import type { RegistrationClaim } from "../../src/model/registration-rules.js";
 import { LivenessMonitor } from "../../src/managers/liveness-monitor.js";
 import { tokenMatches } from "../../src/model/tokens.js";
 import { NodeState } from "../../src/state/node-state.js";
@@ -11,6 +12,7 @@ import { ManualClock } from "../fakes/clock.js";
 import { MemoryNodeStore } from "../fakes/memory-node-store.js";
 
 const logger = pino({ level: "silent" });
+const CLAIM: RegistrationClaim = { kind: "rest", credentialed: true, anonymous: false, certNames: undefined };
 
 function input(over: Partial<RegisterNodeInput> = {}): RegisterNodeInput {
   return {
@@ -42,7 +44,7 @@ describe("NodeRegistry", () => {
   });
 
   it("registers a new node online, persisted, with a token stored only as a hash", async () => {
-    const { node, token } = await registry.register(input());
+    const { node, token } = await registry.register(input(), CLAIM);
     expect(node.status).toBe("online");
     expect(store.rows.get(node.id)?.name).toBe("worker-01");
     expect(token).toMatch(/^cpn_/);
@@ -51,8 +53,8 @@ describe("NodeRegistry", () => {
   });
 
   it("keeps the id stable when the same name registers again, and rotates the token", async () => {
-    const first = await registry.register(input());
-    const second = await registry.register(input({ address: "10.0.0.2" }));
+    const first = await registry.register(input(), CLAIM);
+    const second = await registry.register(input({ address: "10.0.0.2" }), CLAIM);
     expect(second.node.id).toBe(first.node.id);
     expect(second.node.address).toBe("10.0.0.2");
     expect(tokenMatches(first.token, second.node.tokenHash)).toBe(false);
@@ -61,20 +63,20 @@ describe("NodeRegistry", () => {
   });
 
   it("uses the id a node chooses", async () => {
-    const { node } = await registry.register(input({ nodeId: "node-123" }));
+    const { node } = await registry.register(input({ nodeId: "node-123" }), CLAIM);
     expect(node.id).toBe("node-123");
   });
 
   it("stores nothing when the input is invalid", async () => {
-    await expect(registry.register(input({ address: "not an address" }))).rejects.toThrow(/^address: /);
-    await expect(registry.register(input({ name: "" }))).rejects.toThrow(/^name: is required/);
+    await expect(registry.register(input({ address: "not an address" }), CLAIM)).rejects.toThrow(/^address: /);
+    await expect(registry.register(input({ name: "" }), CLAIM)).rejects.toThrow(/^name: is required/);
     expect(store.rows.size).toBe(0);
     expect(state.size).toBe(0);
   });
 
   it("leaves memory unchanged when the store write fails", async () => {
     store.failNext = new Error("disk full");
-    await expect(registry.register(input())).rejects.toThrow("disk full");
+    await expect(registry.register(input(), CLAIM)).rejects.toThrow("disk full");
     expect(state.size).toBe(0);
   });
 
@@ -83,8 +85,8 @@ describe("NodeRegistry", () => {
   });
 
   it("keeps heartbeats of online nodes in memory and flushes them in one batch", async () => {
-    const a = await registry.register(input({ name: "a" }));
-    const b = await registry.register(input({ name: "b" }));
+    const a = await registry.register(input({ name: "a" }), CLAIM);
+    const b = await registry.register(input({ name: "b" }), CLAIM);
     store.calls.length = 0;
     clock.advance(1000);
     await registry.heartbeat(a.node.id, { ...emptyMetrics(), cpuUsage: 45.5 });
@@ -96,7 +98,7 @@ describe("NodeRegistry", () => {
   });
 
   it("takes a node offline after the TTL and back online on the next heartbeat, persisting both", async () => {
-    const { node } = await registry.register(input());
+    const { node } = await registry.register(input(), CLAIM);
     clock.advance(14_999);
     await monitor.sweep();
     expect(registry.get(node.id).status).toBe("online");
@@ -110,7 +112,7 @@ describe("NodeRegistry", () => {
   });
 
   it("stores the heartbeat that brings a node back online with its status, not at the next flush", async () => {
-    const { node } = await registry.register(input());
+    const { node } = await registry.register(input(), CLAIM);
     clock.advance(20_000);
     await monitor.sweep();
     expect(store.rows.get(node.id)?.status).toBe("offline");
@@ -120,7 +122,7 @@ describe("NodeRegistry", () => {
   });
 
   it("persists a heartbeat that races an offline transition after it", async () => {
-    const { node } = await registry.register(input());
+    const { node } = await registry.register(input(), CLAIM);
     clock.advance(20_000);
     const sweeping = monitor.sweep();
     const beat = registry.heartbeat(node.id, emptyMetrics());
@@ -131,7 +133,7 @@ describe("NodeRegistry", () => {
   });
 
   it("marks nodes with a stale heartbeat offline at start-up", async () => {
-    const { node } = await registry.register(input());
+    const { node } = await registry.register(input(), CLAIM);
     clock.advance(60_000);
     const restarted = new NodeState();
     restarted.load(await store.listAll());
@@ -143,7 +145,7 @@ describe("NodeRegistry", () => {
   });
 
   it("gives nodes not heard since start-up one flush interval on top of the TTL, as their stored heartbeat may be that old", async () => {
-    const { node } = await registry.register(input());
+    const { node } = await registry.register(input(), CLAIM);
     clock.advance(20_000);
     const restarted = new NodeState();
     restarted.load(await store.listAll());
@@ -166,7 +168,7 @@ describe("NodeRegistry", () => {
   });
 
   it("drains a node (ineligible, draining) and ends the drain", async () => {
-    const { node } = await registry.register(input());
+    const { node } = await registry.register(input(), CLAIM);
     const drained = await registry.drain(node.id, false);
     expect([drained.eligibility, drained.draining]).toEqual(["ineligible", true]);
     expect(store.rows.get(node.id)?.draining).toBe(true);
@@ -175,15 +177,15 @@ describe("NodeRegistry", () => {
   });
 
   it("keeps eligibility and drain across re-registration", async () => {
-    const { node } = await registry.register(input());
+    const { node } = await registry.register(input(), CLAIM);
     await registry.drain(node.id, false);
-    const again = await registry.register(input());
+    const again = await registry.register(input(), CLAIM);
     expect(again.node.draining).toBe(true);
   });
 
   it("filters by status, labels and tag, and pages by id", async () => {
     for (const [i, zone] of ["a", "b", "a", "a"].entries()) {
-      await registry.register(input({ nodeId: `n${i}`, name: `n${i}`, labels: { zone }, tags: i === 3 ? ["gpu"] : ["docker"] }));
+      await registry.register(input({ nodeId: `n${i}`, name: `n${i}`, labels: { zone }, tags: i === 3 ? ["gpu"] : ["docker"] }), CLAIM);
     }
     expect(registry.list({ labelSelector: "zone=a", tag: "", pageSize: 0, pageToken: "" }).nodes.map((n) => n.id)).toEqual(["n0", "n2", "n3"]);
     expect(registry.list({ labelSelector: "", tag: "gpu", pageSize: 0, pageToken: "" }).nodes.map((n) => n.id)).toEqual(["n3"]);
@@ -198,7 +200,7 @@ describe("NodeRegistry", () => {
   });
 
   it("deletes a node from store and memory", async () => {
-    const { node } = await registry.register(input());
+    const { node } = await registry.register(input(), CLAIM);
     await registry.delete(node.id);
     expect(store.rows.size).toBe(0);
     expect(() => registry.get(node.id)).toThrow(NotFoundError);

@@ -70,7 +70,7 @@ export async function serveInstaDeploy(ws: WebSocket, req: IncomingMessage, bear
       capabilities: { ...emptyCapabilities(), os, arch, dockerAvailable: true },
       ports: {},
       agentVersion: String(req.headers["x-agent-version"] ?? ""),
-    }, peerOfSocket(req.socket), true);
+    }, peerOfSocket(req.socket), "ws-instadeploy");
   } catch (err) {
     const policy = err instanceof DomainError && (err.kind === "unauthenticated" || err.kind === "permission_denied");
     ws.close(policy ? CLOSE_POLICY : CLOSE_PROTOCOL, err instanceof DomainError ? err.message.slice(0, 120) : "registration failed");

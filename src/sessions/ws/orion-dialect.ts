@@ -61,7 +61,7 @@ async function admitAndServe(ws: WebSocket, hello: OrionHello, token: string, ct
       capabilities: { ...emptyCapabilities(), os: labels.os ?? "", arch: labels.arch ?? "" },
       ports: {},
       agentVersion: "",
-    }, peer, true);
+    }, peer, "ws-orion");
     nodeId = admitted.node.id;
   } catch (err) {
     const policy = err instanceof DomainError && (err.kind === "unauthenticated" || err.kind === "permission_denied");

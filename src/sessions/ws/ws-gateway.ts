@@ -28,6 +28,12 @@ export function createWebSocketGateway(ctx: WsContext, maxPayloadBytes = 1 << 20
     handleUpgrade(req, socket, head) {
       const url = new URL(req.url ?? "/", "http://localhost");
       if (url.pathname !== "/ws") return false;
+      // An address that failed to authenticate too often is refused before the handshake.
+      const wait = ctx.gate.retryAfterSeconds(peerOfSocket(req.socket).address);
+      if (wait !== undefined) {
+        socket.end(`HTTP/1.1 429 Too Many Requests\r\nRetry-After: ${wait}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        return true;
+      }
       wss.handleUpgrade(req, socket, head, (ws) => void accept(ws, req, url, ctx));
       return true;
     },

@@ -92,6 +92,7 @@ export const NodeScalarFieldEnum = {
   agentVersion: 'agentVersion',
   tokenHash: 'tokenHash',
   anonymous: 'anonymous',
+  agentKind: 'agentKind',
   metrics: 'metrics',
   lastHeartbeatAt: 'lastHeartbeatAt',
   createdAt: 'createdAt',

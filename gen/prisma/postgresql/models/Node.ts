@@ -38,6 +38,7 @@ export type NodeMinAggregateOutputType = {
   agentVersion: string | null
   tokenHash: string | null
   anonymous: boolean | null
+  agentKind: string | null
   metrics: string | null
   lastHeartbeatAt: Date | null
   createdAt: Date | null
@@ -58,6 +59,7 @@ export type NodeMaxAggregateOutputType = {
   agentVersion: string | null
   tokenHash: string | null
   anonymous: boolean | null
+  agentKind: string | null
   metrics: string | null
   lastHeartbeatAt: Date | null
   createdAt: Date | null
@@ -78,6 +80,7 @@ export type NodeCountAggregateOutputType = {
   agentVersion: number
   tokenHash: number
   anonymous: number
+  agentKind: number
   metrics: number
   lastHeartbeatAt: number
   createdAt: number
@@ -100,6 +103,7 @@ export type NodeMinAggregateInputType = {
   agentVersion?: true
   tokenHash?: true
   anonymous?: true
+  agentKind?: true
   metrics?: true
   lastHeartbeatAt?: true
   createdAt?: true
@@ -120,6 +124,7 @@ export type NodeMaxAggregateInputType = {
   agentVersion?: true
   tokenHash?: true
   anonymous?: true
+  agentKind?: true
   metrics?: true
   lastHeartbeatAt?: true
   createdAt?: true
@@ -140,6 +145,7 @@ export type NodeCountAggregateInputType = {
   agentVersion?: true
   tokenHash?: true
   anonymous?: true
+  agentKind?: true
   metrics?: true
   lastHeartbeatAt?: true
   createdAt?: true
@@ -233,6 +239,7 @@ export type NodeGroupByOutputType = {
   agentVersion: string
   tokenHash: string
   anonymous: boolean
+  agentKind: string
   metrics: string | null
   lastHeartbeatAt: Date | null
   createdAt: Date
@@ -274,6 +281,7 @@ export type NodeWhereInput = {
   agentVersion?: Prisma.StringFilter<"Node"> | string
   tokenHash?: Prisma.StringFilter<"Node"> | string
   anonymous?: Prisma.BoolFilter<"Node"> | boolean
+  agentKind?: Prisma.StringFilter<"Node"> | string
   metrics?: Prisma.StringNullableFilter<"Node"> | string | null
   lastHeartbeatAt?: Prisma.DateTimeNullableFilter<"Node"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Node"> | Date | string
@@ -294,6 +302,7 @@ export type NodeOrderByWithRelationInput = {
   agentVersion?: Prisma.SortOrder
   tokenHash?: Prisma.SortOrder
   anonymous?: Prisma.SortOrder
+  agentKind?: Prisma.SortOrder
   metrics?: Prisma.SortOrderInput | Prisma.SortOrder
   lastHeartbeatAt?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -317,6 +326,7 @@ export type NodeWhereUniqueInput = Prisma.AtLeast<{
   agentVersion?: Prisma.StringFilter<"Node"> | string
   tokenHash?: Prisma.StringFilter<"Node"> | string
   anonymous?: Prisma.BoolFilter<"Node"> | boolean
+  agentKind?: Prisma.StringFilter<"Node"> | string
   metrics?: Prisma.StringNullableFilter<"Node"> | string | null
   lastHeartbeatAt?: Prisma.DateTimeNullableFilter<"Node"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Node"> | Date | string
@@ -337,6 +347,7 @@ export type NodeOrderByWithAggregationInput = {
   agentVersion?: Prisma.SortOrder
   tokenHash?: Prisma.SortOrder
   anonymous?: Prisma.SortOrder
+  agentKind?: Prisma.SortOrder
   metrics?: Prisma.SortOrderInput | Prisma.SortOrder
   lastHeartbeatAt?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -363,6 +374,7 @@ export type NodeScalarWhereWithAggregatesInput = {
   agentVersion?: Prisma.StringWithAggregatesFilter<"Node"> | string
   tokenHash?: Prisma.StringWithAggregatesFilter<"Node"> | string
   anonymous?: Prisma.BoolWithAggregatesFilter<"Node"> | boolean
+  agentKind?: Prisma.StringWithAggregatesFilter<"Node"> | string
   metrics?: Prisma.StringNullableWithAggregatesFilter<"Node"> | string | null
   lastHeartbeatAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Node"> | Date | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Node"> | Date | string
@@ -383,6 +395,7 @@ export type NodeCreateInput = {
   agentVersion: string
   tokenHash: string
   anonymous?: boolean
+  agentKind?: string
   metrics?: string | null
   lastHeartbeatAt?: Date | string | null
   createdAt: Date | string
@@ -403,6 +416,7 @@ export type NodeUncheckedCreateInput = {
   agentVersion: string
   tokenHash: string
   anonymous?: boolean
+  agentKind?: string
   metrics?: string | null
   lastHeartbeatAt?: Date | string | null
   createdAt: Date | string
@@ -423,6 +437,7 @@ export type NodeUpdateInput = {
   agentVersion?: Prisma.StringFieldUpdateOperationsInput | string
   tokenHash?: Prisma.StringFieldUpdateOperationsInput | string
   anonymous?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  agentKind?: Prisma.StringFieldUpdateOperationsInput | string
   metrics?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   lastHeartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -443,6 +458,7 @@ export type NodeUncheckedUpdateInput = {
   agentVersion?: Prisma.StringFieldUpdateOperationsInput | string
   tokenHash?: Prisma.StringFieldUpdateOperationsInput | string
   anonymous?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  agentKind?: Prisma.StringFieldUpdateOperationsInput | string
   metrics?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   lastHeartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -463,6 +479,7 @@ export type NodeCreateManyInput = {
   agentVersion: string
   tokenHash: string
   anonymous?: boolean
+  agentKind?: string
   metrics?: string | null
   lastHeartbeatAt?: Date | string | null
   createdAt: Date | string
@@ -483,6 +500,7 @@ export type NodeUpdateManyMutationInput = {
   agentVersion?: Prisma.StringFieldUpdateOperationsInput | string
   tokenHash?: Prisma.StringFieldUpdateOperationsInput | string
   anonymous?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  agentKind?: Prisma.StringFieldUpdateOperationsInput | string
   metrics?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   lastHeartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -503,6 +521,7 @@ export type NodeUncheckedUpdateManyInput = {
   agentVersion?: Prisma.StringFieldUpdateOperationsInput | string
   tokenHash?: Prisma.StringFieldUpdateOperationsInput | string
   anonymous?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  agentKind?: Prisma.StringFieldUpdateOperationsInput | string
   metrics?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   lastHeartbeatAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -523,6 +542,7 @@ export type NodeCountOrderByAggregateInput = {
   agentVersion?: Prisma.SortOrder
   tokenHash?: Prisma.SortOrder
   anonymous?: Prisma.SortOrder
+  agentKind?: Prisma.SortOrder
   metrics?: Prisma.SortOrder
   lastHeartbeatAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -543,6 +563,7 @@ export type NodeMaxOrderByAggregateInput = {
   agentVersion?: Prisma.SortOrder
   tokenHash?: Prisma.SortOrder
   anonymous?: Prisma.SortOrder
+  agentKind?: Prisma.SortOrder
   metrics?: Prisma.SortOrder
   lastHeartbeatAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -563,6 +584,7 @@ export type NodeMinOrderByAggregateInput = {
   agentVersion?: Prisma.SortOrder
   tokenHash?: Prisma.SortOrder
   anonymous?: Prisma.SortOrder
+  agentKind?: Prisma.SortOrder
   metrics?: Prisma.SortOrder
   lastHeartbeatAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -605,6 +627,7 @@ export type NodeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = r
   agentVersion?: boolean
   tokenHash?: boolean
   anonymous?: boolean
+  agentKind?: boolean
   metrics?: boolean
   lastHeartbeatAt?: boolean
   createdAt?: boolean
@@ -625,6 +648,7 @@ export type NodeSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensio
   agentVersion?: boolean
   tokenHash?: boolean
   anonymous?: boolean
+  agentKind?: boolean
   metrics?: boolean
   lastHeartbeatAt?: boolean
   createdAt?: boolean
@@ -645,6 +669,7 @@ export type NodeSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensio
   agentVersion?: boolean
   tokenHash?: boolean
   anonymous?: boolean
+  agentKind?: boolean
   metrics?: boolean
   lastHeartbeatAt?: boolean
   createdAt?: boolean
@@ -665,13 +690,14 @@ export type NodeSelectScalar = {
   agentVersion?: boolean
   tokenHash?: boolean
   anonymous?: boolean
+  agentKind?: boolean
   metrics?: boolean
   lastHeartbeatAt?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }
 
-export type NodeOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "name" | "address" | "labels" | "tags" | "capabilities" | "ports" | "status" | "eligibility" | "draining" | "agentVersion" | "tokenHash" | "anonymous" | "metrics" | "lastHeartbeatAt" | "createdAt" | "updatedAt", ExtArgs["result"]["node"]>
+export type NodeOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "name" | "address" | "labels" | "tags" | "capabilities" | "ports" | "status" | "eligibility" | "draining" | "agentVersion" | "tokenHash" | "anonymous" | "agentKind" | "metrics" | "lastHeartbeatAt" | "createdAt" | "updatedAt", ExtArgs["result"]["node"]>
 
 export type $NodePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "Node"
@@ -694,6 +720,11 @@ export type $NodePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs =
      * served to token-less callers granted CAPSTAN_ANONYMOUS_SCOPES=node.
      */
     anonymous: boolean
+    /**
+     * The kind of agent that registered it ("grpc", "rest", "ws-instadeploy",
+     * "ws-orion"; "" for nodes stored before kinds): names are unique per kind.
+     */
+    agentKind: string
     metrics: string | null
     lastHeartbeatAt: Date | null
     createdAt: Date
@@ -1134,6 +1165,7 @@ export interface NodeFieldRefs {
   readonly agentVersion: Prisma.FieldRef<"Node", 'String'>
   readonly tokenHash: Prisma.FieldRef<"Node", 'String'>
   readonly anonymous: Prisma.FieldRef<"Node", 'Boolean'>
+  readonly agentKind: Prisma.FieldRef<"Node", 'String'>
   readonly metrics: Prisma.FieldRef<"Node", 'String'>
   readonly lastHeartbeatAt: Prisma.FieldRef<"Node", 'DateTime'>
   readonly createdAt: Prisma.FieldRef<"Node", 'DateTime'>
