@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { AgentService, AgentStreamResponseSchema } from "../../gen/proto/capstan/v1/agent_service_pb.js";
 import { ChunkIndexService, GetChunkLocationsResponseSchema } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
-import { AsyncQueue } from "../../src/agents/async-queue.js";
+import { AsyncQueue } from "../../src/shared/async-queue.js";
 
 /**
  * One call as every conformance client makes it (the Python client reads the
