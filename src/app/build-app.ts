@@ -18,6 +18,7 @@ import { clusterSnapshot } from "../orchestrator/cluster-view.js";
 import { accessPolicy } from "../rpc/access-policy.js";
 import { AuthFailures } from "../rpc/auth-failures.js";
 import { CallGuard } from "../rpc/call-guard.js";
+import { CallPipeline } from "../rpc/call-pipeline.js";
 import { AgentService } from "../../gen/proto/capstan/v1/agent_service_pb.js";
 import { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
 import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
@@ -60,8 +61,12 @@ export interface BuiltApp<S extends AppStores = AppStores> {
   readonly db: S;
   /** What the RPC handlers need: createRoutes(handlers) registers every service. */
   readonly handlers: RouteDeps;
-  /** Lets calls in or not; every path into the handlers asks it. */
-  readonly guard: CallGuard;
+  /**
+   * The sequence every call passes (naming, admission by the CallGuard,
+   * RPC_TIMEOUT, error mapping, failure logging): the Connect interceptor and
+   * the gRPC fast paths both enter it.
+   */
+  readonly pipeline: CallPipeline;
   readonly tokens: TokenManager;
   readonly registry: NodeRegistry;
   readonly sessions: SessionRegistry;
@@ -208,7 +213,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       health,
     };
     return {
-      config, logger, db, handlers, guard, tokens, registry, sessions, jobs, chunks, gate, agentStream, heartbeatIntervalMs, health, shutdown, stop,
+      config, logger, db, handlers, pipeline: new CallPipeline(guard, logger), tokens, registry, sessions, jobs, chunks, gate, agentStream, heartbeatIntervalMs, health, shutdown, stop,
     };
   } catch (err) {
     await stop();

@@ -1,6 +1,5 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, ConnectRouterOptions, Interceptor } from "@connectrpc/connect";
-import type { Logger } from "pino";
 import { AgentService } from "../../gen/proto/capstan/v1/agent_service_pb.js";
 import { AuditService } from "../../gen/proto/capstan/v1/audit_service_pb.js";
 import { ChunkIndexService } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
@@ -12,9 +11,8 @@ import { Health } from "../../gen/proto/health/v1/health_pb.js";
 import type { AuditLog } from "../managers/audit-log.js";
 import type { ChunkManager } from "../managers/chunk-manager.js";
 import type { TokenManager } from "../managers/token-manager.js";
-import { boundaryInterceptor } from "../rpc/boundary-interceptor.js";
-import type { CallGuard } from "../rpc/call-guard.js";
-import { guardInterceptor } from "../rpc/guard-interceptor.js";
+import type { CallPipeline } from "../rpc/call-pipeline.js";
+import { pipelineInterceptor } from "../rpc/pipeline-interceptor.js";
 import { registerHealth, type HealthState } from "../server/health.js";
 import { registerReflection } from "../server/reflection.js";
 import { createAgentService, type AgentServiceDeps } from "../services/agent-service.js";
@@ -65,12 +63,12 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
 }
 
 /**
- * The interceptors every Connect call passes, in order: the boundary (logger,
- * error mapping, one log line per failure) around the guard (who may call,
- * limits, audit), so that refusals are mapped and logged like any failure.
+ * The interceptors every Connect call passes: one, which enters the call
+ * pipeline that the gRPC fast paths enter too (logger, admission, deadline,
+ * error mapping, one log line per failure).
  */
-export function rpcInterceptors(logger: Logger, guard: CallGuard, tokens: TokenManager): Interceptor[] {
-  return [boundaryInterceptor(logger), guardInterceptor(guard, tokens)];
+export function rpcInterceptors(pipeline: CallPipeline, tokens: TokenManager): Interceptor[] {
+  return [pipelineInterceptor(pipeline, tokens)];
 }
 
 /**

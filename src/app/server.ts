@@ -51,22 +51,22 @@ const RPC_PATH = /^\/[a-z][a-z0-9_]*(\.[a-z0-9_]+)*\.[A-Z][A-Za-z0-9]*\/[A-Z][A-
  * nothing; listen() does.
  */
 export function createServer(app: BuiltApp): AppServer {
-  const { config, logger, guard } = app;
+  const { config, logger, pipeline } = app;
   const routes = createRoutes(app.handlers);
-  const interceptors = rpcInterceptors(logger, guard, app.tokens);
+  const interceptors = rpcInterceptors(pipeline, app.tokens);
   const options = routerOptions(interceptors, config.limits.maxMessageBytes);
-  const fast = createGrpcFastPath({
+  // GRPC_FAST_PATHS=0: every call goes to connect-node.
+  const fast = config.grpcFastPaths ? createGrpcFastPath({
     unary: [fastMethod(ChunkIndexService.method.getChunkLocations, (req) => chunkLocations(app.chunks, req))],
     streams: [
-      fastStream(AgentService.method.agentStream, () => guard.acquireAgentStream(), (requests, call) =>
+      fastStream(AgentService.method.agentStream, (requests, call) =>
         app.agentStream(requests, { signal: call.signal, bearer: bearerToken(call.header), peer: call.peer, logger: call.logger }),
       ),
     ],
-    guard,
-    logger,
+    pipeline,
     maxMessageBytes: config.limits.maxMessageBytes,
     shutdown: app.shutdown.signal,
-  });
+  }) : undefined;
   const connect = connectNodeAdapter({
     ...options,
     routes,
@@ -103,7 +103,7 @@ export function createServer(app: BuiltApp): AppServer {
       if (applyCors(config.corsOrigins, req, res)) return;
       // RPC paths (/package.Service/Method) skip the REST router: the hot path stays Connect's own.
       if (RPC_PATH.test(req.url ?? "")) {
-        if (fast.handles(req)) return fast.serve(req as Http2ServerRequest, res as Http2ServerResponse);
+        if (fast?.handles(req)) return fast.serve(req as Http2ServerRequest, res as Http2ServerResponse);
         return connect(req, res);
       }
       gateway.handle(req, res).then(

@@ -41,6 +41,12 @@ export interface Config {
   readonly auth: AuthConfig;
   /** Limits that keep one client from pinning the server. */
   readonly limits: LimitsConfig;
+  /**
+   * GRPC_FAST_PATHS (default on): plain binary gRPC chunk lookups and agent
+   * streams are served by src/rpc/grpc-fast-path.ts; off, every call goes
+   * through connect-node (to rule the fast paths out when diagnosing a client).
+   */
+  readonly grpcFastPaths: boolean;
 }
 
 /** Who gets in without a token, and how the first admin token is made. */
@@ -133,6 +139,7 @@ const schema = z.object({
   MAX_STREAMS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   MAX_STREAMS_PER_CLIENT: z.coerce.number().int().min(1).max(1_000_000).default(100),
   JOB_LOG_BYTES: z.coerce.number().int().min(1024).max(64 << 20).default(64 * 1024),
+  GRPC_FAST_PATHS: z.enum(["0", "1", "true", "false"], { message: "must be 1, 0, true or false" }).default("1"),
 });
 
 const ANONYMOUS_SCOPES = new Set<AnonymousScope>(["read", "write", "node"]);
@@ -231,6 +238,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
       maxStreamsPerClient: e.MAX_STREAMS_PER_CLIENT,
       jobLogBytes: e.JOB_LOG_BYTES,
     }),
+    grpcFastPaths: e.GRPC_FAST_PATHS === "1" || e.GRPC_FAST_PATHS === "true",
   });
 }
 

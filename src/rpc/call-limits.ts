@@ -71,11 +71,27 @@ export class StreamCounter {
   }
 }
 
-/** Settles like `promise`, or fails with DeadlineExceeded after `ms`. */
-export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+/**
+ * Runs `run` (a unary handler) and settles like it, or fails with
+ * DeadlineExceeded once `ms` have passed. A handler that computes
+ * synchronously for longer than `ms` holds the timer back; its answer is just
+ * as late, so it fails the same way.
+ */
+export async function withDeadline<T>(run: () => T | Promise<T>, ms: number): Promise<T> {
+  const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ConnectError(`the call did not finish within ${ms} ms`, Code.DeadlineExceeded)), ms);
+    timer = setTimeout(() => reject(deadlineExceeded(ms)), ms);
   });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+  try {
+    const out = await Promise.race([run(), expired]);
+    if (performance.now() - started > ms) throw deadlineExceeded(ms);
+    return out;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function deadlineExceeded(ms: number): ConnectError {
+  return new ConnectError(`the call did not finish within ${ms} ms`, Code.DeadlineExceeded);
 }

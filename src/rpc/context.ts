@@ -4,7 +4,7 @@ import type { Principal } from "../model/principal.js";
 import type { Peer } from "../shared/peer.js";
 
 /**
- * The per-RPC child logger (method and request id bound), set by the boundary
+ * The per-RPC child logger (method and request id bound), set by the pipeline
  * interceptor. It is made on first use: most calls never log, and making a
  * pino child serialises its bindings. Handlers call
  * `ctx.values.get(rpcLoggerKey)?.()`; it is unset for handlers called without
@@ -19,5 +19,5 @@ export const rpcLoggerKey = createContextKey<(() => Logger) | undefined>(undefin
  */
 export const peerKey = createContextKey<Peer | undefined>(undefined, { description: "network peer" });
 
-/** The caller, set by the guard interceptor before any handler runs. */
+/** The caller, set by the pipeline interceptor before any handler runs. */
 export const principalKey = createContextKey<Principal>({ kind: "none", peer: "" }, { description: "caller" });

@@ -2,14 +2,12 @@ import { create, fromBinary, toBinary, type DescMessage, type DescMethodUnary, t
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import type { Logger } from "pino";
 import type { Principal } from "../model/principal.js";
 import { peerOf } from "../shared/peer.js";
-import type { CallGuard } from "./call-guard.js";
+import type { CallPipeline, PipelineCall } from "./call-pipeline.js";
 import { credentialHeaders } from "./credentials.js";
 import { FastStreamServer, type FastStream } from "./grpc-fast-stream.js";
 import { FrameReader, GRPC_CONTENT_TYPES, grpcFrame, grpcStatusHeaders, respondTrailersOnly } from "./grpc-frames.js";
-import { lazyRpcLogger, reportFailure, requestIdSource } from "./rpc-log.js";
 
 /** A unary method served on the fast path, and what answers it. */
 export interface FastMethod<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> {
@@ -36,9 +34,9 @@ export interface GrpcFastPath {
 /** What the fast path serves, and with what. */
 export interface GrpcFastPathOptions {
   unary: readonly FastMethod[];
+  /** Only streams the pipeline opens without admission (agent streams): a stream is opened synchronously. */
   streams: readonly FastStream[];
-  guard: CallGuard;
-  logger: Logger;
+  pipeline: CallPipeline;
   maxMessageBytes: number;
   /** The server's shutdown signal: open streams end with it. */
   shutdown: AbortSignal;
@@ -52,19 +50,28 @@ export interface GrpcFastPathOptions {
  * stream; a plain HTTP/2 handler costs a tenth of either. So plain,
  * uncompressed, deadline-free binary gRPC calls to the listed methods are
  * served here: unary chunk location lookups (seed 004's nodes ask for every
- * chunk they fetch) through the same CallGuard (caller, rate limit, access
- * policy, audit), and agent streams (one per node, 10,000 at a time) through
- * the same handler; both with the same error mapping and logging. Every
- * other call to them (Connect, gRPC-Web, JSON, compression, grpc-timeout)
- * goes to connect-node, so no protocol feature is reimplemented, only
- * skipped past.
+ * chunk they fetch) and agent streams (one per node, 10,000 at a time).
+ *
+ * What this does reimplement is gRPC's framing for that one form of call:
+ * reading length-prefixed messages (FrameReader), writing the answer and its
+ * status (a trailers-only HEADERS frame for errors), and refusing what
+ * connect-node refuses with its codes and words. The status itself is written
+ * by connect-es' setTrailerStatus, and everything else a call goes through
+ * (request id and logger, admission by the CallGuard, RPC_TIMEOUT, error
+ * mapping, failure logging, audit) is the CallPipeline that the Connect
+ * interceptor uses too. test/e2e/grpc-conformance.e2e.test.ts holds the
+ * answers to connect-node's, read by three gRPC implementations. Every other
+ * form of call (Connect, gRPC-Web, JSON, compression, grpc-timeout) goes to
+ * connect-node; GRPC_FAST_PATHS=0 sends all of them there.
  */
 export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
-  const { guard, logger, maxMessageBytes } = options;
+  const { pipeline, maxMessageBytes } = options;
   const pathOf = (m: { method: { name: string; parent: { typeName: string } } }) => `/${m.method.parent.typeName}/${m.method.name}`;
+  for (const s of options.streams) {
+    if (!pipeline.opensWithoutAdmission(pathOf(s).slice(1))) throw new Error(`${pathOf(s)} needs admission: the fast path serves only streams that authenticate themselves`);
+  }
   const unary = new Map(options.unary.map((m) => [pathOf(m), m]));
   const streams = new Map(options.streams.map((m) => [pathOf(m), m]));
-  const requestId = requestIdSource();
   return {
     handles(req) {
       if (req.httpVersionMajor !== 2 || req.method !== "POST") return false;
@@ -74,15 +81,13 @@ export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
       return GRPC_CONTENT_TYPES.has(String(h["content-type"])) && (h["grpc-encoding"] === undefined || h["grpc-encoding"] === "identity") && h["grpc-timeout"] === undefined;
     },
     serve(req, res) {
-      const id = requestId(req.headers["x-request-id"] as string | undefined);
+      const call = pipeline.begin(req.url.slice(1), req.headers["x-request-id"] as string | undefined);
       const stream = streams.get(req.url);
       if (stream) {
-        new FastStreamServer(stream, req, res, { root: logger, requestId: id, maxMessageBytes, shutdown: options.shutdown });
+        new FastStreamServer(stream, req, res, { call, maxMessageBytes, shutdown: options.shutdown });
         return;
       }
       const m = unary.get(req.url) as FastMethod;
-      const rpc = `${m.method.parent.typeName}/${m.method.name}`;
-      const started = performance.now();
       const reader = new FrameReader(maxMessageBytes);
       const messages: Buffer[] = [];
       let refused: unknown;
@@ -98,14 +103,15 @@ export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
       };
       req.on("data", onData);
       req.on("end", () => {
-        answer(m, rpc, req, reader, messages, refused).then(
+        answer(m, call, req, reader, messages, refused).then(
           (out) => {
+            call.succeeded();
             res.writeHead(200, { "content-type": "application/grpc+proto" });
             res.addTrailers(grpcStatusHeaders(undefined));
             res.end(grpcFrame(out));
           },
           (err: unknown) => {
-            const error = reportFailure(logger, lazyRpcLogger(logger, rpc, id), err, started);
+            const error = call.failed(err);
             if (!res.stream.closed && !res.stream.destroyed) respondTrailersOnly(res, error);
           },
         );
@@ -113,25 +119,19 @@ export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
     },
   };
 
-  async function answer(m: FastMethod, rpc: string, req: Http2ServerRequest, reader: FrameReader, messages: Buffer[], refused: unknown): Promise<Uint8Array> {
+  async function answer(m: FastMethod, call: PipelineCall, req: Http2ServerRequest, reader: FrameReader, messages: Buffer[], refused: unknown): Promise<Uint8Array> {
     if (refused !== undefined) throw refused;
     reader.end();
-    // The same words and codes connect-es uses for bodies it cannot read, so both paths answer alike.
-    if (messages.length !== 1) throw new ConnectError("protocol error: a unary request must be one complete gRPC message", Code.InvalidArgument);
-    let input;
+    // connect-es' words and codes (invoke-implementation.js), so both paths answer alike.
+    if (messages.length === 0) throw new ConnectError("protocol error: missing input message for unary method", Code.Unimplemented);
+    if (messages.length > 1) throw new ConnectError("protocol error: received extra input message for unary method", Code.Unimplemented);
+    let input: MessageShape<DescMessage>;
     try {
       input = fromBinary(m.method.input, messages[0]);
     } catch (e) {
       throw new ConnectError(`parse binary: ${(e as Error).message}`, Code.Internal);
     }
-    const admission = await guard.admit({ rpc, header: credentialHeaders(req), peer: peerOf(req), message: input });
-    try {
-      const result = create(m.method.output, await m.handle(input, admission.principal));
-      await admission.done(undefined, result);
-      return toBinary(m.method.output, result);
-    } catch (err) {
-      void admission.done(err);
-      throw err;
-    }
+    const result = await call.unary({ header: credentialHeaders(req), peer: () => peerOf(req), message: input }, async (principal) => create(m.method.output, await m.handle(input, principal)));
+    return toBinary(m.method.output, result);
   }
 }

@@ -6,7 +6,7 @@ import { AsyncQueue } from "../shared/async-queue.js";
 import { peerOf, type Peer } from "../shared/peer.js";
 import { credentialHeaders } from "./credentials.js";
 import { FrameReader, grpcFrame, grpcStatusHeaders, respondTrailersOnly } from "./grpc-frames.js";
-import { lazyRpcLogger, reportFailure } from "./rpc-log.js";
+import type { PipelineCall } from "./call-pipeline.js";
 
 /** A bidirectional stream as the fast path hands it to its handler. */
 export interface FastStreamCall {
@@ -18,31 +18,28 @@ export interface FastStreamCall {
   logger: () => Logger;
 }
 
-/** A bidirectional streaming method served on the fast path, and what serves it. */
+/**
+ * A bidirectional streaming method served on the fast path, and what serves
+ * it. Only streams that the pipeline opens without admission (agent streams,
+ * which authenticate in their own first message) may use this path.
+ */
 export interface FastStream<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> {
   method: DescMethodBiDiStreaming<I, O>;
-  /**
-   * Takes the stream's slot, or throws why not (ResourceExhausted). Only
-   * streams that authenticate in their own first message (agent streams) may
-   * use this path: nothing here checks credentials.
-   */
-  acquire(): () => void;
   handle(requests: AsyncIterable<MessageShape<I>>, call: FastStreamCall): AsyncIterable<MessageShape<O>>;
 }
 
 /** A FastStream whose handler is typed by its method (a list of them holds mixed types). */
 export function fastStream<I extends DescMessage, O extends DescMessage>(
   method: DescMethodBiDiStreaming<I, O>,
-  acquire: () => () => void,
   handle: (requests: AsyncIterable<MessageShape<I>>, call: FastStreamCall) => AsyncIterable<MessageShape<O>>,
 ): FastStream {
-  return { method, acquire, handle } as unknown as FastStream;
+  return { method, handle } as unknown as FastStream;
 }
 
 /** What serving a stream needs besides the request. */
 export interface FastStreamContext {
-  root: Logger;
-  requestId: string;
+  /** The call's passage through the pipeline: its slot, logger and failure reporting. */
+  call: PipelineCall;
   maxMessageBytes: number;
   /** The server's shutdown signal: every open stream ends with it. */
   shutdown: AbortSignal;
@@ -68,8 +65,6 @@ export class FastStreamServer<I extends DescMessage, O extends DescMessage> impl
   private readonly reader: FrameReader;
   private readonly controller = new AbortController();
   private readonly release: () => void;
-  private readonly started = performance.now();
-  private readonly logger: () => Logger;
 
   constructor(
     private readonly stream: FastStream<I, O>,
@@ -78,10 +73,10 @@ export class FastStreamServer<I extends DescMessage, O extends DescMessage> impl
     private readonly ctx: FastStreamContext,
   ) {
     this.reader = new FrameReader(ctx.maxMessageBytes);
-    this.logger = lazyRpcLogger(ctx.root, `${stream.method.parent.typeName}/${stream.method.name}`, ctx.requestId);
     let release: (() => void) | undefined;
     try {
-      release = stream.acquire();
+      // Defined for every stream createGrpcFastPath accepts (it checks).
+      release = ctx.call.streamSlot(() => peerOf(req))!;
     } catch (err) {
       this.release = () => {};
       this.finish(err);
@@ -95,7 +90,7 @@ export class FastStreamServer<I extends DescMessage, O extends DescMessage> impl
     if (ctx.shutdown.aborted) this.handleEvent();
     let output: AsyncIterable<MessageShape<O>>;
     try {
-      output = stream.handle(this, { signal: this.controller.signal, header: credentialHeaders(req), peer: peerOf(req), logger: this.logger });
+      output = stream.handle(this, { signal: this.controller.signal, header: credentialHeaders(req), peer: peerOf(req), logger: ctx.call.logger });
     } catch (err) {
       // Runs inside the server's request listener: nothing may escape it.
       this.finish(err);
@@ -210,7 +205,7 @@ export class FastStreamServer<I extends DescMessage, O extends DescMessage> impl
     this.release();
     // A client that went away is not a failure of the call: nothing to answer or log.
     if (this.gone && this.controller.signal.aborted) return;
-    const error = err === undefined ? undefined : reportFailure(this.ctx.root, this.logger, err, this.started);
+    const error = err === undefined ? undefined : this.ctx.call.failed(err);
     if (this.gone) return;
     try {
       if (this.headersSent) {
@@ -221,7 +216,7 @@ export class FastStreamServer<I extends DescMessage, O extends DescMessage> impl
         respondTrailersOnly(this.res, error);
       }
     } catch (e) {
-      this.ctx.root.error({ err: e }, "writing the end of a gRPC stream failed");
+      this.ctx.call.logger().error({ err: e }, "writing the end of a gRPC stream failed");
       this.res.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
     }
   }

@@ -35,7 +35,7 @@ export async function startRouterApp(env: Record<string, string> = {}): Promise<
   const logger = pino({ level: "debug", redact: { paths: REDACT_PATHS, censor: "[redacted]" } }, { write: (line: string) => void logs.push(line) });
   const app = await wireApp(memoryStores(), config, logger);
   const routes = createRoutes(app.handlers);
-  const options = routerOptions(rpcInterceptors(logger, app.guard, app.tokens), config.limits.maxMessageBytes);
+  const options = routerOptions(rpcInterceptors(app.pipeline, app.tokens), config.limits.maxMessageBytes);
   const asAdmin: Interceptor = (next) => (req) => {
     if (!req.header.has("authorization")) req.header.set("authorization", `Bearer ${ADMIN_TOKEN}`);
     return next(req);

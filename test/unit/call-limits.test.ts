@@ -35,7 +35,17 @@ describe("call limits", () => {
   });
 
   it("fails a call that outlives its deadline with DeadlineExceeded", async () => {
-    await expect(withDeadline(new Promise(() => {}), 10)).rejects.toMatchObject({ code: Code.DeadlineExceeded });
-    await expect(withDeadline(Promise.resolve(7), 10)).resolves.toBe(7);
+    await expect(withDeadline(() => new Promise(() => {}), 10)).rejects.toMatchObject({ code: Code.DeadlineExceeded });
+    await expect(withDeadline(() => Promise.resolve(7), 10_000)).resolves.toBe(7);
+    await expect(withDeadline(() => 7, 10_000)).resolves.toBe(7);
+  });
+
+  it("fails a handler that computes past its deadline without yielding, whose answer is as late", async () => {
+    const busy = () => {
+      const until = performance.now() + 20;
+      while (performance.now() < until);
+      return 7;
+    };
+    await expect(withDeadline(busy, 5)).rejects.toMatchObject({ code: Code.DeadlineExceeded, rawMessage: "the call did not finish within 5 ms" });
   });
 });

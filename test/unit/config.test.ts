@@ -40,6 +40,13 @@ describe("configuration", () => {
     expect(c.joinToken).toBe("0123456789abcdef");
   });
 
+  it("serves plain gRPC on the fast paths unless GRPC_FAST_PATHS turns them off", () => {
+    expect(loadConfig({}, false).grpcFastPaths).toBe(true);
+    expect(loadConfig({ GRPC_FAST_PATHS: "0" }, false).grpcFastPaths).toBe(false);
+    expect(loadConfig({ GRPC_FAST_PATHS: "false" }, false).grpcFastPaths).toBe(false);
+    expect(loadConfig({ GRPC_FAST_PATHS: "1" }, false).grpcFastPaths).toBe(true);
+  });
+
   it("treats empty variables as unset", () => {
     expect(loadConfig({ DATABASE_URL: "", PORT: "" }, false).port).toBe(8080);
   });
@@ -58,6 +65,7 @@ describe("security configuration", () => {
     ["a dev flag that is not a boolean", { CAPSTAN_DEV: "yes" }, "CAPSTAN_DEV"],
     ["a negative rate limit", { RATE_LIMIT: "-1" }, "RATE_LIMIT"],
     ["a tiny message limit", { MAX_MESSAGE_BYTES: "10" }, "MAX_MESSAGE_BYTES"],
+    ["a fast-path switch that is not a boolean", { GRPC_FAST_PATHS: "off" }, "GRPC_FAST_PATHS"],
   ];
   it.each(bad)("refuses %s, naming the variable", (_name, env, variable) => {
     expect(() => loadConfig(env, false)).toThrow(new RegExp(`^${variable}: `));

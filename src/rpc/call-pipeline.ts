@@ -1,0 +1,116 @@
+import type { ConnectError } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import type { Principal } from "../model/principal.js";
+import type { Peer } from "../shared/peer.js";
+import type { Admission, CallGuard } from "./call-guard.js";
+import { withDeadline } from "./call-limits.js";
+import { lazyRpcLogger, reportFailure, requestIdSource } from "./rpc-log.js";
+
+/** The principal of a public call (health, info, reflection), which is not asked for credentials. */
+const PUBLIC_CALLER: Principal = { kind: "none", peer: "" };
+
+/**
+ * The one sequence every RPC passes, whichever way it came in: the Connect
+ * interceptor (gRPC, gRPC-Web, Connect, REST through the gateway) and the
+ * gRPC fast paths each adapt their request to it and nothing more. It names
+ * the call (request id, child logger), admits it (CallGuard: caller, rate
+ * limit, access policy, stream bounds, audit), bounds unary handlers by
+ * RPC_TIMEOUT, maps failures to their status and logs each once. A concern
+ * added here (metrics, say) reaches every path.
+ */
+export class CallPipeline {
+  private readonly requestId = requestIdSource();
+
+  constructor(
+    readonly guard: CallGuard,
+    readonly root: Logger,
+  ) {}
+
+  /** A call starts: `rpc` is "capstan.v1.NodeService/Heartbeat", `requestId` the caller's x-request-id if any. */
+  begin(rpc: string, requestId: string | null | undefined): PipelineCall {
+    return new PipelineCall(this, rpc, this.requestId(requestId));
+  }
+
+  /** Whether calls to `rpc` (a stream) need no admission here, so an entry path may open them synchronously. */
+  opensWithoutAdmission(rpc: string): boolean {
+    return this.guard.isAgentStream(rpc) || this.guard.isPublic(rpc);
+  }
+}
+
+/** What a unary call brings to admission. */
+export interface UnaryCall {
+  header: Headers;
+  /** Resolved only when the call is admitted (public calls need none). */
+  peer: () => Peer;
+  message: unknown;
+  /** A later slice of a REST list whose first slice the rate limit counted (CallInfo.uncharged). */
+  uncharged?: boolean;
+}
+
+/** One call on its way through the pipeline. */
+export class PipelineCall {
+  /** The call's child logger (method and request id bound), made on first use. */
+  readonly logger: () => Logger;
+  private readonly started = performance.now();
+
+  constructor(
+    private readonly pipeline: CallPipeline,
+    readonly rpc: string,
+    requestId: string,
+  ) {
+    this.logger = lazyRpcLogger(pipeline.root, rpc, requestId);
+  }
+
+  /**
+   * Runs a unary call: admitted (public calls are not), its handler bounded
+   * by RPC_TIMEOUT, its outcome recorded in the audit trail; a mutating call
+   * answers only once its audit event is stored. `response` picks the
+   * response message out of what the handler returned (for the audit target).
+   * Throws what the call failed with, unmapped: pass it to `failed`.
+   */
+  async unary<T>(call: UnaryCall, handler: (principal: Principal) => T | Promise<T>, response: (out: T) => unknown = (out) => out): Promise<T> {
+    const { guard } = this.pipeline;
+    if (guard.isPublic(this.rpc)) return handler(PUBLIC_CALLER);
+    const admission = await guard.admit({ rpc: this.rpc, header: call.header, peer: call.peer(), message: call.message, uncharged: call.uncharged });
+    try {
+      const out = await withDeadline(() => handler(admission.principal), guard.rpcTimeoutMs);
+      await admission.done(undefined, response(out));
+      return out;
+    } catch (err) {
+      void admission.done(err);
+      throw err;
+    }
+  }
+
+  /**
+   * The slot of a stream that is not admitted here: agent streams (they
+   * authenticate in their hello) count toward the total, public streams
+   * (health Watch, reflection) per address. Undefined for any other stream:
+   * `admitStream` lets those in. Throws ResourceExhausted when no slot is free.
+   */
+  streamSlot(peer: () => Peer): (() => void) | undefined {
+    const { guard } = this.pipeline;
+    if (guard.isAgentStream(this.rpc)) return guard.acquireAgentStream();
+    if (guard.isPublic(this.rpc)) return guard.acquirePublicStream(peer());
+    return undefined;
+  }
+
+  /** Admits a stream that carries its caller's credentials; its `release` frees the slot. */
+  admitStream(header: Headers, peer: () => Peer): Promise<Admission> {
+    return this.pipeline.guard.admit({ rpc: this.rpc, header, peer: peer(), message: undefined });
+  }
+
+  /** A unary call answered: logged at debug level (the hot path stays quiet at the default level). */
+  succeeded(): void {
+    if (this.pipeline.root.isLevelEnabled("debug")) this.logger().debug({ ms: Math.round(performance.now() - this.started) }, "rpc done");
+  }
+
+  /**
+   * The call failed: returns the ConnectError it answers with (domain errors
+   * mapped to their codes) and logs it once, expected failures at debug
+   * level, unexpected ones at error level with the stack.
+   */
+  failed(err: unknown): ConnectError {
+    return reportFailure(this.pipeline.root, this.logger, err, this.started);
+  }
+}
