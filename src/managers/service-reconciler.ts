@@ -45,6 +45,10 @@ export class ServiceReconciler {
   private soon: NodeJS.Timeout | undefined;
   private readonly lock = new KeyedLock();
   private readonly now: () => number;
+  /** round_robin's position: placement state that survives between passes. */
+  private cursor = "";
+  /** The last reason logged per service whose replicas cannot be placed (logged again only when it changes). */
+  private readonly unplaced = new Map<string, string>();
 
   constructor(
     private readonly stores: ReplicaStores,
@@ -120,7 +124,10 @@ export class ServiceReconciler {
       snapshot: this.snapshot(),
       lostNodes,
       maxParallel: this.options.maxParallel,
+      cursor: this.cursor,
     });
+    this.cursor = plan.cursor;
+    this.noteUnplaced(plan.launches);
     for (const id of plan.lost) await this.setStatus(id, "lost");
     for (const stop of plan.stops) {
       const r = this.state.replicas.get(stop.replicaId);
@@ -132,10 +139,7 @@ export class ServiceReconciler {
     for (const launch of plan.launches) {
       const service = this.state.services.get(launch.serviceName);
       if (!service) continue;
-      if (!launch.nodeId) {
-        this.logger.warn({ service: launch.serviceName, reason: launch.reason }, "replica cannot be placed");
-        continue;
-      }
+      if (!launch.nodeId) continue;
       const at = new Date(now);
       const replica: Replica = {
         id: `${service.spec.name}-${newTimeOrderedId(now).slice(-12)}`,
@@ -163,6 +167,20 @@ export class ServiceReconciler {
       this.logger.info({ replicaId: replica.id, nodeId: launch.nodeId }, "launching replica");
     }
     await this.collectGarbage();
+  }
+
+  /** Logs a service's unplaceable replicas when the reason changes (not every pass), and when they are placed again. */
+  private noteUnplaced(launches: ReadonlyArray<{ serviceName: string; nodeId: string | undefined; reason: string }>): void {
+    const now = new Map<string, string>();
+    for (const l of launches) if (!l.nodeId) now.set(l.serviceName, l.reason);
+    for (const [service, reason] of now) {
+      if (this.unplaced.get(service) !== reason) this.logger.warn({ service, reason }, "replica cannot be placed");
+    }
+    for (const service of this.unplaced.keys()) {
+      if (!now.has(service) && launches.some((l) => l.serviceName === service)) this.logger.info({ service }, "replicas can be placed again");
+    }
+    for (const service of [...this.unplaced.keys()]) if (!now.has(service)) this.unplaced.delete(service);
+    for (const [service, reason] of now) this.unplaced.set(service, reason);
   }
 
   private onJob(job: Job): Promise<void> {

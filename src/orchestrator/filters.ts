@@ -71,20 +71,40 @@ export const FILTERS: readonly Filter[] = [
   },
   {
     name: "resources",
-    check: (n, r, used) => {
-      const want = r.resources;
-      const checks: Array<[keyof ResourceAmounts, string]> = [
-        ["cpu", "CPU cores"],
-        ["memoryMb", "MiB memory"],
-        ["diskMb", "MiB disk"],
-        ["gpus", "GPUs"],
-      ];
-      for (const [key, unit] of checks) {
-        if (want[key] <= 0) continue;
-        const free = n.capacity[key] - used[key];
-        if (free < want[key]) return `needs ${fmt(want[key])} ${unit}, ${fmt(Math.max(0, free))} free`;
-      }
-      return undefined;
-    },
+    check: (n, r, used) => resourcesReason(n, r, used),
   },
 ];
+
+/** The filters that do not depend on what is already placed: checked once per node and request kind. */
+export const STATIC_FILTERS: readonly Filter[] = FILTERS.filter((f) => f.name !== "resources");
+
+const UNITS: ReadonlyArray<[keyof ResourceAmounts, string]> = [
+  ["cpu", "CPU cores"],
+  ["memoryMb", "MiB memory"],
+  ["diskMb", "MiB disk"],
+  ["gpus", "GPUs"],
+];
+
+/**
+ * Whether the node told us its capacity. Agents that say hello with labels
+ * only (Orion's) report none: their capacity is unknown, not zero, so the
+ * resources filter cannot check them and lets them pass (explain says so).
+ */
+export function capacityKnown(n: NodeSnapshot): boolean {
+  const c = n.capacity;
+  return c.cpu > 0 || c.memoryMb > 0 || c.diskMb > 0 || c.gpus > 0;
+}
+
+/** What explain says about a node whose capacity is unknown. */
+export const CAPACITY_NOT_CHECKED = "capacity not checked: the node reported none (agents that send labels only, such as Orion's)";
+
+function resourcesReason(n: NodeSnapshot, r: PlacementRequirements, used: ResourceAmounts): string | undefined {
+  if (!capacityKnown(n)) return undefined;
+  const want = r.resources;
+  for (const [key, unit] of UNITS) {
+    if (want[key] <= 0) continue;
+    const free = n.capacity[key] - used[key];
+    if (free < want[key]) return `needs ${fmt(want[key])} ${unit}, ${fmt(Math.max(0, free))} free`;
+  }
+  return undefined;
+}

@@ -1,28 +1,21 @@
 import type { PlacementRequirements } from "../model/placement.js";
-import { FILTERS } from "./filters.js";
-import { DEFAULT_STRATEGY, round, score } from "./scoring.js";
-import type { ClusterSnapshot, NodeSnapshot, ResourceAmounts } from "./snapshot.js";
+import { CandidateTree, notFound } from "./candidate-tree.js";
+import { explainNodes, rejectionCounts, type NodeVerdict } from "./explain.js";
+import { STATIC_FILTERS } from "./filters.js";
+import { PlacementState } from "./placement-state.js";
+import { DEFAULT_STRATEGY, groupFirst, weightsOf } from "./strategy.js";
+import type { ClusterSnapshot } from "./snapshot.js";
+
+export type { NodeVerdict } from "./explain.js";
 
 /** Place `count` units of a group that need `requirements`. */
 export interface PlacementRequest {
   requirements: PlacementRequirements;
   count: number;
-  /** The service or deployment the units belong to (for anti-affinity). */
+  /** The service or deployment the units belong to (for spreading its own units). */
   group: string;
   /** Nodes that must not be chosen (e.g. they already hold the chunk). */
   avoid?: ReadonlySet<string>;
-}
-
-/** The scheduler's verdict on one node. */
-export interface NodeVerdict {
-  nodeId: string;
-  nodeName: string;
-  feasible: boolean;
-  rejectedBy: string;
-  reason: string;
-  score: number;
-  scoreTerms: Record<string, number>;
-  placed: number;
 }
 
 /** Where the units go, and why the rest could not be placed. */
@@ -37,187 +30,181 @@ export interface PlacementResult {
 
 /** Placer settings. */
 export interface PlacerOptions {
-  /**
-   * How many feasible nodes to score per unit before choosing (Nomad's limit
-   * iterator): large clusters are not scanned in full for every unit.
-   */
-  candidateLimit?: number;
+  /** round_robin's position: the id of the last node it chose (state kept by the caller between passes). */
+  cursor?: string;
 }
 
 /**
  * The placement engine: pure over a snapshot. It keeps its own working copy of
- * what it has placed so far (so successive units see the resources earlier
- * ones took), and a round-robin cursor, and never touches the world.
+ * what it has placed so far (so successive units, and later requests, see the
+ * resources and spread earlier ones took) and round_robin's cursor, and never
+ * touches the world. Each decision names exactly the node the strategy's
+ * definition (strategy.ts) names; a candidate tree per kind of request keeps
+ * that to about log(n) work per decision.
  */
 export class Placer {
-  private readonly used = new Map<string, ResourceAmounts>();
-  private readonly groups = new Map<string, Map<string, number>>();
-  private readonly domains = new Map<string, Map<string, number>>();
-  private cursor = 0;
-  private readonly limit: number;
-
-  private readonly byId = new Map<string, NodeSnapshot>();
+  private readonly state: PlacementState;
+  private readonly trees = new Map<string, CandidateTree>();
+  private position: string;
 
   constructor(
     private readonly snapshot: ClusterSnapshot,
     options: PlacerOptions = {},
+    state?: PlacementState,
   ) {
-    this.limit = options.candidateLimit ?? 8;
-    // Index existing units by group once, so per-decision work never scans every node.
-    for (const node of snapshot.nodes) {
-      this.byId.set(node.id, node);
-      for (const group in node.groups) {
-        let g = this.groups.get(group);
-        if (!g) this.groups.set(group, (g = new Map()));
-        g.set(node.id, node.groups[group]);
-      }
-    }
+    this.state = state ?? new PlacementState(snapshot.nodes);
+    this.position = options.cursor ?? "";
+  }
+
+  /** round_robin's position after the decisions so far: hand it to the next pass. */
+  get cursor(): string {
+    return this.position;
+  }
+
+  /** The group's units on a node stop counting toward its spread (the replica is being replaced). */
+  discount(group: string, nodeId: string): void {
+    this.state.discount(group, nodeId);
   }
 
   /** Places the request's units one by one. */
   place(req: PlacementRequest): PlacementResult {
     const placements: string[] = [];
     const nodes = this.snapshot.nodes;
-    for (let unit = 0; unit < req.count; unit++) {
-      const chosen = this.pickOne(req);
-      if (!chosen) {
-        const rejections = this.rejectionCounts(req);
-        return { placements, unplaced: req.count - unit, rejections, summary: summarise(req.count, placements.length, nodes.length, rejections) };
+    const r = req.requirements;
+    const strategy = r.strategy ?? DEFAULT_STRATEGY;
+    const tree = this.tree(r);
+    const want = [r.resources.cpu, r.resources.memoryMb, r.resources.diskMb, r.resources.gpus];
+    const masked: number[] = [];
+    const hide = (i: number) => {
+      tree.mask(i, true);
+      masked.push(i);
+    };
+    for (const id of req.avoid ?? []) {
+      const i = this.state.indexOf(id);
+      if (i !== undefined) hide(i);
+    }
+    const byGroup = groupFirst(r);
+    if (byGroup) for (const i of this.state.nodesOf(req.group)) hide(i);
+    try {
+      for (let unit = 0; unit < req.count; unit++) {
+        const chosen = strategy === "round_robin" ? this.nextInTurn(tree, req, want) : this.bestNode(tree, req, want, strategy === "binpack" ? -1 : 1, byGroup);
+        if (chosen === undefined) {
+          const rejections = rejectionCounts(this.state, nodes, req);
+          return { placements, unplaced: req.count - unit, rejections, summary: summarise(req.count, placements.length, nodes.length, rejections) };
+        }
+        this.commit(chosen, req);
+        if (byGroup) hide(chosen);
+        placements.push(nodes[chosen].id);
       }
-      this.commit(chosen, req);
-      placements.push(chosen.id);
+    } finally {
+      for (const i of masked) tree.mask(i, false);
     }
     return { placements, unplaced: 0, rejections: {}, summary: summarise(req.count, placements.length, nodes.length, {}) };
   }
 
-  /** A dry run over every node: which filter rejected it, or its score, and how many units it would get. */
+  /** A dry run over every node: which filter rejected it, or its rank and terms, and how many units it would get. */
   explain(req: PlacementRequest): { verdicts: NodeVerdict[]; result: PlacementResult } {
-    const before = this.fork();
-    const verdicts = this.snapshot.nodes.map((n) => this.verdict(n, req));
-    const result = before.place(req);
+    const verdicts = explainNodes(this.state, this.snapshot.nodes, req, this.position);
+    const result = this.fork().place(req);
     const placedOn = new Map<string, number>();
     for (const id of result.placements) placedOn.set(id, (placedOn.get(id) ?? 0) + 1);
     for (const v of verdicts) v.placed = placedOn.get(v.nodeId) ?? 0;
     return { verdicts, result };
   }
 
-  private fork(): Placer {
-    const copy = new Placer(this.snapshot, { candidateLimit: this.limit });
-    copy.groups.clear();
-    for (const [k, v] of this.used) copy.used.set(k, { ...v });
-    for (const [k, v] of this.groups) copy.groups.set(k, new Map(v));
-    for (const [k, v] of this.domains) copy.domains.set(k, new Map(v));
-    copy.cursor = this.cursor;
-    return copy;
+  /** A copy that can place without changing this one. */
+  fork(): Placer {
+    return new Placer(this.snapshot, { cursor: this.position }, this.state.clone());
   }
 
-  private verdict(node: NodeSnapshot, req: PlacementRequest): NodeVerdict {
-    const base = { nodeId: node.id, nodeName: node.name, score: 0, scoreTerms: {}, placed: 0 };
-    const rejected = this.reject(node, req);
-    if (rejected) return { ...base, feasible: false, rejectedBy: rejected[0], reason: rejected[1] };
-    const terms: Record<string, number> = {};
-    const total = this.scoreOf(node, req, terms);
-    return { ...base, feasible: true, rejectedBy: "", reason: "", score: round(total), scoreTerms: terms };
+  /**
+   * round_robin: among the fitting nodes with the fewest of the group's units
+   * (the others are masked), the first after the cursor in node id order.
+   */
+  private nextInTurn(tree: CandidateTree, req: PlacementRequest, want: number[]): number | undefined {
+    const ids = this.state.ids;
+    let lo = 0;
+    let hi = tree.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ids[tree.nodeAt[mid]] <= this.position) lo = mid + 1;
+      else hi = mid;
+    }
+    let pos = tree.firstFit(lo, tree.length, want);
+    if (pos < 0) pos = tree.firstFit(0, lo, want);
+    if (pos >= 0) return tree.nodeAt[pos];
+    // Every fitting node runs the group already: fewest units first, then in turn.
+    let pick: { node: number; n: number; after: boolean } | undefined;
+    for (const [node, n] of this.state.unitsOf(req.group)) {
+      if (tree.posOf[node] < 0 || !tree.fits(node, want) || req.avoid?.has(ids[node])) continue;
+      const after = ids[node] > this.position;
+      const better = !pick || n < pick.n || (n === pick.n && (after !== pick.after ? after : ids[node] < ids[pick.node]));
+      if (better) pick = { node, n, after };
+    }
+    return pick?.node;
   }
 
-  private reject(node: NodeSnapshot, req: PlacementRequest): [string, string] | undefined {
-    if (req.avoid?.has(node.id)) return ["avoid", "excluded by the request (e.g. already holds it)"];
-    const used = this.usedOf(node);
-    for (const f of FILTERS) {
-      const reason = f.check(node, req.requirements, used);
-      if (reason !== undefined) return [f.name, reason];
+  /** spread and binpack: the first node under the definition (strategy.ts), domain tiers first. */
+  private bestNode(tree: CandidateTree, req: PlacementRequest, want: number[], dir: 1 | -1, byGroup: boolean): number | undefined {
+    const label = req.requirements.spreadLabel;
+    const counts = label === "" ? undefined : this.state.domainCounts(req.group, label);
+    const tiers = new Map<number, typeof tree.ranges>();
+    if (!counts) tiers.set(0, tree.ranges);
+    else {
+      for (const range of tree.ranges) {
+        const c = counts.get(range.value) ?? 0;
+        let tier = tiers.get(c);
+        if (!tier) tiers.set(c, (tier = []));
+        tier.push(range);
+      }
+    }
+    const ids = this.state.ids;
+    for (const c of tiers.size === 1 ? tiers.keys() : [...tiers.keys()].sort((a, b) => a - b)) {
+      const ranges = tiers.get(c) ?? [];
+      // Nodes without the group's units (all nodes, unless byGroup masked the others).
+      const found = notFound(dir);
+      for (const range of ranges) tree.best(range.lo, range.hi, want, dir, found);
+      if (found.node >= 0) return found.node;
+      if (!byGroup) continue;
+      // Every fitting node here runs the group already: fewest of them first, then fullness.
+      const domains = new Set(ranges.map((x) => x.value));
+      let pick: { node: number; n: number; full: number } | undefined;
+      for (const [node, n] of this.state.unitsOf(req.group)) {
+        if (tree.posOf[node] < 0 || !tree.fits(node, want) || req.avoid?.has(ids[node])) continue;
+        if (counts && !domains.has(this.state.labelOf(node, label))) continue;
+        const full = tree.fullnessOf(node);
+        const better =
+          !pick || n < pick.n || (n === pick.n && (dir === 1 ? full < pick.full : full > pick.full)) || (n === pick.n && full === pick.full && ids[node] < ids[pick.node]);
+        if (better) pick = { node, n, full };
+      }
+      if (pick) return pick.node;
     }
     return undefined;
   }
 
-  private pickOne(req: PlacementRequest): NodeSnapshot | undefined {
-    const nodes = this.snapshot.nodes;
-    const n = nodes.length;
-    const roundRobin = (req.requirements.strategy ?? DEFAULT_STRATEGY) === "round_robin";
-    let best: NodeSnapshot | undefined;
-    let bestScore = -Infinity;
-    let bestIndex = 0;
-    let seen = 0;
-    const ctx = this.domainContext(req);
-    for (let i = 0; i < n && seen < this.limit; i++) {
-      const index = (this.cursor + i) % n;
-      const node = nodes[index];
-      if (this.reject(node, req)) continue;
-      seen++;
-      const s = this.scoreOf(node, req, undefined, ctx);
-      if (s > bestScore) {
-        best = node;
-        bestScore = s;
-        bestIndex = index;
-      }
-      // Round robin takes the next feasible node unless anti-affinity says it already runs the group.
-      if (roundRobin && s >= 0) break;
+  /** The tree for this kind of request: built once per placer from the static filters. */
+  private tree(r: PlacementRequirements): CandidateTree {
+    const roundRobin = (r.strategy ?? DEFAULT_STRATEGY) === "round_robin";
+    const label = roundRobin ? "" : r.spreadLabel;
+    const weights = weightsOf(r);
+    const key = JSON.stringify([r.requireDocker, r.minDockerVersion, r.requiredTags, r.labels, r.constraints, label, weights]);
+    let tree = this.trees.get(key);
+    if (!tree) {
+      const members: number[] = [];
+      const none = { cpu: 0, memoryMb: 0, diskMb: 0, gpus: 0 };
+      this.snapshot.nodes.forEach((n, i) => {
+        if (STATIC_FILTERS.every((f) => f.check(n, r, none) === undefined)) members.push(i);
+      });
+      tree = new CandidateTree(this.state, members, (i) => (label === "" ? "" : this.state.labelOf(i, label)), weights);
+      this.trees.set(key, tree);
     }
-    if (best) this.cursor = (bestIndex + 1) % Math.max(1, n);
-    return best;
+    return tree;
   }
 
-  private scoreOf(node: NodeSnapshot, req: PlacementRequest, terms?: Record<string, number>, ctx = this.domainContext(req)): number {
-    const here = this.groupCount(node, req.group);
-    const inDomain = ctx.counts ? (ctx.counts.get(node.labels[req.requirements.spreadLabel] ?? "") ?? 0) : 0;
-    return score(node, req.requirements, this.usedOf(node), here, inDomain, ctx.max, terms);
-  }
-
-  /** The group's units per failure domain and the largest count, once per decision. */
-  private domainContext(req: PlacementRequest): { counts: Map<string, number> | undefined; max: number } {
-    const label = req.requirements.spreadLabel;
-    if (label === "") return { counts: undefined, max: 0 };
-    const counts = this.domainCounts(req.group, label);
-    let max = 0;
-    for (const v of counts.values()) if (v > max) max = v;
-    return { counts, max };
-  }
-
-  /** Units of a group per failure domain; computed once per group and label, then kept current by commit(). */
-  private domainCounts(group: string, label: string): Map<string, number> {
-    const key = `${group}\u0000${label}`;
-    let counts = this.domains.get(key);
-    if (!counts) {
-      counts = new Map();
-      for (const [nodeId, c] of this.groups.get(group) ?? []) {
-        const d = this.byId.get(nodeId)?.labels[label] ?? "";
-        if (c > 0) counts.set(d, (counts.get(d) ?? 0) + c);
-      }
-      this.domains.set(key, counts);
-    }
-    return counts;
-  }
-
-  private groupCount(node: NodeSnapshot, group: string): number {
-    return this.groups.get(group)?.get(node.id) ?? 0;
-  }
-
-  private usedOf(node: NodeSnapshot): ResourceAmounts {
-    return this.used.get(node.id) ?? node.used;
-  }
-
-  private commit(node: NodeSnapshot, req: PlacementRequest): void {
-    const u = this.usedOf(node);
-    const r = req.requirements.resources;
-    this.used.set(node.id, { cpu: u.cpu + r.cpu, memoryMb: u.memoryMb + r.memoryMb, diskMb: u.diskMb + r.diskMb, gpus: u.gpus + r.gpus });
-    let g = this.groups.get(req.group);
-    if (!g) this.groups.set(req.group, (g = new Map()));
-    g.set(node.id, (g.get(node.id) ?? 0) + 1);
-    const label = req.requirements.spreadLabel;
-    const counts = label === "" ? undefined : this.domains.get(`${req.group}\u0000${label}`);
-    if (counts) {
-      const d = node.labels[label] ?? "";
-      counts.set(d, (counts.get(d) ?? 0) + 1);
-    }
-  }
-
-  private rejectionCounts(req: PlacementRequest): Record<string, number> {
-    const counts: Record<string, number> = {};
-    for (const node of this.snapshot.nodes) {
-      const r = this.reject(node, req);
-      if (r) counts[r[0]] = (counts[r[0]] ?? 0) + 1;
-    }
-    return counts;
+  private commit(node: number, req: PlacementRequest): void {
+    this.state.commit(node, req.group, req.requirements.resources);
+    for (const tree of this.trees.values()) tree.update(node);
+    if ((req.requirements.strategy ?? DEFAULT_STRATEGY) === "round_robin") this.position = this.state.ids[node];
   }
 }
 

@@ -19,6 +19,8 @@ export interface ReconcileInput {
   lostNodes: ReadonlySet<string>;
   /** At most this many replicas of one service starting at once (rolling updates). */
   maxParallel: number;
+  /** round_robin's position after the previous pass (see Placer's cursor). */
+  cursor?: string;
 }
 
 /** A replica to launch; nodeId undefined when it cannot be placed (reason says why). */
@@ -33,6 +35,8 @@ export interface ReconcilePlan {
   launches: LaunchStep[];
   stops: Array<{ replicaId: string; reason: string }>;
   lost: string[];
+  /** round_robin's position for the next pass. */
+  cursor: string;
 }
 
 /**
@@ -44,12 +48,14 @@ export interface ReconcilePlan {
  * nodes that came back after their replicas were placed elsewhere.
  */
 export function reconcile(input: ReconcileInput): ReconcilePlan {
-  const plan: ReconcilePlan = { launches: [], stops: [], lost: [] };
+  const plan: ReconcilePlan = { launches: [], stops: [], lost: [], cursor: input.cursor ?? "" };
   const nodes = new Map(input.snapshot.nodes.map((n) => [n.id, n]));
   const byService = new Map<string, Replica[]>();
+  const lostOf = new Map<string, Replica[]>();
   for (const r of input.replicas) {
     if (ACTIVE.has(r.status) && input.lostNodes.has(r.nodeId)) {
       plan.lost.push(r.id);
+      lostOf.set(r.serviceName, [...(lostOf.get(r.serviceName) ?? []), r]);
       continue;
     }
     // A lost replica whose node is back may still be running there: stop it.
@@ -63,7 +69,7 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
   for (const [name, replicas] of byService) {
     if (!desired.has(name)) for (const r of replicas) plan.stops.push({ replicaId: r.id, reason: "service deleted" });
   }
-  const placer = new Placer(input.snapshot);
+  const placer = new Placer(input.snapshot, { cursor: input.cursor });
   for (const { spec, specHash } of input.services) {
     const replicas = byService.get(spec.name) ?? [];
     const movable = (r: Replica) => {
@@ -72,6 +78,8 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
     };
     const keep = replicas.filter((r) => !movable(r));
     const replace = replicas.filter(movable);
+    // Replicas on their way out keep their resources until they stop, but not their place in the spread.
+    for (const r of [...replace, ...(lostOf.get(spec.name) ?? [])]) placer.discount(spec.name, r.nodeId);
     const starting = replicas.filter((r) => r.status === "pending").length;
     const want = spec.replicas;
     const missing = want - keep.length;
@@ -94,5 +102,6 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
       for (const r of newestFirst.slice(0, keep.length - want)) plan.stops.push({ replicaId: r.id, reason: "scaled down" });
     }
   }
+  plan.cursor = placer.cursor;
   return plan;
 }

@@ -17,6 +17,7 @@ describe("placement filters", () => {
     ["constraint exists", snap("n"), reqs({ constraints: [{ key: "ssd", operator: "exists", values: [] }] }), "constraints", "constraint ssd exists fails (node has (unset))"],
     ["memory", snap("n", { used: res({ memoryMb: 7680 }) }), reqs({ resources: res({ memoryMb: 1024 }) }), "resources", "needs 1024 MiB memory, 512 free"],
     ["gpu", snap("n"), reqs({ resources: res({ gpus: 1 }) }), "resources", "needs 1 GPUs, 0 free"],
+    ["cpu on a node that reported some capacity", snap("n", { capacity: res({ memoryMb: 512 }) }), reqs({ resources: res({ cpu: 0.1 }) }), "resources", "needs 0.1 CPU cores, 0 free"],
   ])("%s is rejected by %s with a reason", (_name, node, requirements, filter, reason) => {
     const { verdicts } = new Placer({ nodes: [node] }).explain({ requirements, count: 1, group: "g" });
     expect(verdicts[0]).toMatchObject({ feasible: false, rejectedBy: filter, reason });
@@ -79,5 +80,66 @@ describe("placement strategies", () => {
       ["c", true, "", 1],
     ]);
     expect(result.summary).toBe("placed 2 of 2 on 3 nodes");
+  });
+});
+
+const twelve = () =>
+  ["a", "b", "c"].flatMap((zone) => [1, 2, 3, 4].map((i) => snap(`${zone}${i}`, { labels: { zone }, capacity: res({ cpu: 4, memoryMb: 8192 }) })));
+const spread = (placements: string[]) => [...new Set(placements)].length;
+const perNode = (placements: string[]) => Object.values(Object.fromEntries(placements.map((id) => [id, placements.filter((p) => p === id).length])));
+
+describe("the cases of issue 18", () => {
+  it.each([
+    ["binpack packs 6 one-core replicas onto 2 empty 4-core nodes", twelve(), reqs({ strategy: "binpack", resources: res({ cpu: 1 }) }), 6, (p: string[]) => expect(spread(p)).toBe(2)],
+    [
+      "binpack fills the two-thirds full node first, then packs the rest onto 2 more nodes",
+      ["a", "b", "c", "d", "e", "f"].map((id) => snap(id, { capacity: res({ cpu: 3, memoryMb: 8192 }), used: res({ cpu: id === "d" ? 2 : 0 }) })),
+      reqs({ strategy: "binpack", resources: res({ cpu: 1 }) }),
+      6,
+      (p: string[]) => expect(p).toEqual(["d", "a", "a", "a", "b", "b"]),
+    ],
+    [
+      "binpack with a spread weight spreads its own replicas, fullest first",
+      twelve(),
+      reqs({ strategy: "binpack", resources: res({ cpu: 1 }), weights: { cpu: 0, memory: 0, disk: 0, spread: 1 } }),
+      3,
+      (p: string[]) => expect(spread(p)).toBe(3),
+    ],
+    ["spread puts 12 replicas on 12 feasible nodes one each", twelve(), reqs({ strategy: "spread" }), 12, (p: string[]) => expect(perNode(p)).toEqual(Array(12).fill(1))],
+    [
+      "spread with a zone label: 4/4/4 per zone and one per node",
+      twelve(),
+      reqs({ strategy: "spread", spreadLabel: "zone", resources: res({ cpu: 0.5 }) }),
+      12,
+      (p: string[]) => expect(perNode(p)).toEqual(Array(12).fill(1)),
+    ],
+  ])("%s", (_name, nodes, requirements, count, check) => {
+    const r = new Placer({ nodes }).place({ requirements, count, group: "web" });
+    expect(r.unplaced).toBe(0);
+    check(r.placements);
+  });
+
+  it("round robin rotates across services and passes: three one-replica services land on three nodes", () => {
+    const nodes = twelve();
+    let cursor = "";
+    const chosen: string[] = [];
+    for (const group of ["api", "web", "worker"]) {
+      const placer = new Placer({ nodes }, { cursor });
+      chosen.push(...placer.place({ requirements: reqs(), count: 1, group }).placements);
+      cursor = placer.cursor;
+    }
+    expect(chosen).toEqual(["a1", "a2", "a3"]);
+  });
+
+  it("a node that reported no capacity passes the resources filter, and explain says it was not checked", () => {
+    const orion = [snap("o1", { capacity: res({}) }), snap("o2", { capacity: res({}) })];
+    const requirements = reqs({ resources: res({ cpu: 0.1, memoryMb: 64 }) });
+    const { verdicts, result } = new Placer({ nodes: [...orion, snap("full", { used: res({ cpu: 4 }) })] }).explain({ requirements, count: 2, group: "orion" });
+    expect(result.placements).toEqual(["o1", "o2"]);
+    expect(verdicts.map((v) => [v.nodeId, v.feasible, v.rejectedBy, v.reason])).toEqual([
+      ["o1", true, "", "capacity not checked: the node reported none (agents that send labels only, such as Orion's)"],
+      ["o2", true, "", "capacity not checked: the node reported none (agents that send labels only, such as Orion's)"],
+      ["full", false, "resources", "needs 0.1 CPU cores, 0 free"],
+    ]);
   });
 });

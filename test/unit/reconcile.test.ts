@@ -27,7 +27,7 @@ describe("reconcile", () => {
       services: [{ spec: spec("web", { replicas: 2 }), specHash: "h1" }],
       replicas: [replica("web", "a"), replica("web", "b")],
     });
-    expect(plan).toEqual({ launches: [], stops: [], lost: [] });
+    expect(plan).toEqual({ launches: [], stops: [], lost: [], cursor: "" });
   });
 
   it("marks replicas on lost nodes and places them elsewhere", () => {
@@ -86,5 +86,35 @@ describe("reconcile", () => {
       services: [{ spec: spec("gpu", { placement: { ...spec("x").placement, requiredTags: ["gpu"] } }), specHash: "h1" }],
     });
     expect(plan.launches).toEqual([{ serviceName: "gpu", nodeId: undefined, reason: "placed 0 of 1 on 3 nodes: 3 rejected by tags" }]);
+  });
+
+  it("a replacement for a replica on a draining node goes to the same zone: drained replicas do not count for their domain", () => {
+    const zoned = (id: string, zone: string, over = {}) => snap(id, { labels: { zone }, ...over });
+    const placement = { ...spec("x").placement, strategy: "spread" as const, spreadLabel: "zone" };
+    const drained = replica("web", "x1");
+    const plan = run({
+      services: [{ spec: spec("web", { replicas: 6, placement }), specHash: "h1" }],
+      replicas: [drained, replica("web", "x2"), replica("web", "b1"), replica("web", "b2"), replica("web", "c1"), replica("web", "c2")],
+      snapshot: { nodes: [zoned("x1", "a", { eligible: false }), zoned("x2", "a"), zoned("x3", "a"), zoned("b1", "b"), zoned("b2", "b"), zoned("b3", "b"), zoned("c1", "c"), zoned("c2", "c")] },
+    });
+    expect(plan.launches.map((l) => l.nodeId)).toEqual(["x3"]);
+  });
+
+  it("a replacement for a replica on a lost node stays in its zone", () => {
+    const zoned = (id: string, zone: string, over = {}) => snap(id, { labels: { zone }, ...over });
+    const placement = { ...spec("x").placement, strategy: "spread" as const, spreadLabel: "zone" };
+    const plan = run({
+      services: [{ spec: spec("web", { replicas: 4, placement }), specHash: "h1" }],
+      replicas: [replica("web", "x1"), replica("web", "x2"), replica("web", "b1"), replica("web", "b2")],
+      snapshot: { nodes: [zoned("x1", "a", { online: false }), zoned("x2", "a"), zoned("x3", "a"), zoned("b1", "b"), zoned("b2", "b"), zoned("b3", "b")] },
+      lostNodes: new Set(["x1"]),
+    });
+    expect(plan.launches.map((l) => l.nodeId)).toEqual(["x3"]);
+  });
+
+  it("round robin continues where the previous pass stopped", () => {
+    const first = run({ services: [{ spec: spec("api"), specHash: "h1" }] });
+    const second = run({ services: [{ spec: spec("web"), specHash: "h1" }], cursor: first.cursor });
+    expect([first.launches[0].nodeId, second.launches[0].nodeId, second.cursor]).toEqual(["a", "b", "b"]);
   });
 });
