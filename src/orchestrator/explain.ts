@@ -1,5 +1,5 @@
 import { CAPACITY_NOT_CHECKED, capacityKnown, FILTERS } from "./filters.js";
-import type { PlacementRequest } from "./placer.js";
+import type { PlacementRequest } from "./request.js";
 import type { PlacementState } from "./placement-state.js";
 import type { NodeSnapshot } from "./snapshot.js";
 import { compareKeys, DEFAULT_STRATEGY, fullness, round, weightsOf, type StrategyKey } from "./strategy.js";

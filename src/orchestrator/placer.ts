@@ -4,29 +4,11 @@ import { explainNodes, rejectionCounts, type NodeVerdict } from "./explain.js";
 import { STATIC_FILTERS } from "./filters.js";
 import { PlacementState } from "./placement-state.js";
 import { DEFAULT_STRATEGY, groupFirst, weightsOf } from "./strategy.js";
+import type { PlacementRequest, PlacementResult } from "./request.js";
 import type { ClusterSnapshot } from "./snapshot.js";
 
 export type { NodeVerdict } from "./explain.js";
-
-/** Place `count` units of a group that need `requirements`. */
-export interface PlacementRequest {
-  requirements: PlacementRequirements;
-  count: number;
-  /** The service or deployment the units belong to (for spreading its own units). */
-  group: string;
-  /** Nodes that must not be chosen (e.g. they already hold the chunk). */
-  avoid?: ReadonlySet<string>;
-}
-
-/** Where the units go, and why the rest could not be placed. */
-export interface PlacementResult {
-  /** One node id per placed unit, in order. */
-  placements: string[];
-  unplaced: number;
-  /** Filter name → how many nodes it rejected, at the first unit that could not be placed. */
-  rejections: Record<string, number>;
-  summary: string;
-}
+export type { PlacementRequest, PlacementResult } from "./request.js";
 
 /** Placer settings. */
 export interface PlacerOptions {
