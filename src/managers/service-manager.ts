@@ -2,6 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { ServiceState } from "../state/service-state.js";
 import type { ClusterSnapshot } from "../orchestrator/snapshot.js";
 import { Placer } from "../orchestrator/placer.js";
+import { explainService, type ServiceExplanation } from "../orchestrator/explain-service.js";
+import { planService } from "../orchestrator/reconcile.js";
+import type { PlacementRequirements } from "../model/placement.js";
 import { NotFoundError } from "../model/errors.js";
 import { KeyedLock } from "../shared/keyed-lock.js";
 import type { ServiceSpec } from "../model/service-spec.js";
@@ -23,6 +26,14 @@ export interface ServiceChange {
 /** A service with its observed state. */
 export interface ServiceView extends StoredService {
   status: "pending" | "running" | "failed" | "stopped";
+  /** Why it is not as desired (e.g. why an update waits), or "". */
+  statusMessage: string;
+}
+
+/** A change to try on an existing service in explain: a replica count, new placement requirements. */
+export interface ServiceChangeTry {
+  replicas?: number;
+  placement?: PlacementRequirements;
 }
 
 /**
@@ -45,22 +56,29 @@ export class ServiceManager {
     const valid = validateServices(specs);
     return this.lock.run("apply", async () => {
       const changes: ServiceChange[] = [];
-      const placer = new Placer(this.snapshot());
+      const snapshot = this.snapshot();
+      const nodes = new Map(snapshot.nodes.map((n) => [n.id, n]));
+      // One working placer for the whole document: later services see where earlier ones would go.
+      const placer = new Placer(snapshot, { cursor: this.state.placementCursor });
       const wanted = new Set(valid.map((s) => s.name));
       for (const spec of valid) {
         const current = this.state.services.get(spec.name);
         const hash = specHash(spec);
-        const running = this.state.replicasOf(spec.name).filter((r) => ACTIVE.has(r.status) && r.specHash === hash).length;
+        const active = this.state.replicasOf(spec.name).filter((r) => ACTIVE.has(r.status));
         const action = !current ? "create" : JSON.stringify(current.spec) !== JSON.stringify(spec) ? "update" : "unchanged";
-        const need = Math.max(0, spec.replicas - running);
-        const preview = need > 0 ? placer.place({ requirements: spec.placement, count: need, group: spec.name }) : undefined;
+        // What the reconciler would do, all of it (no rolling limit): only the new replicas are listed.
+        const preview = planService({ spec, specHash: hash }, active, [], nodes, Number.MAX_SAFE_INTEGER, (req, discounted) => {
+          for (const r of discounted) placer.discount(spec.name, r.nodeId);
+          return placer.place(req);
+        });
+        const placed = preview.launches.flatMap((l) => (l.nodeId ? [l.nodeId] : []));
         changes.push({
           serviceName: spec.name,
           action,
           fromReplicas: current?.spec.replicas ?? 0,
           toReplicas: spec.replicas,
-          placements: Object.fromEntries((preview?.placements ?? []).map((nodeId, i) => [String(i + 1), nodeId])),
-          unplaced: preview && preview.unplaced > 0 ? [preview.summary] : [],
+          placements: Object.fromEntries(placed.map((nodeId, i) => [String(i + 1), nodeId])),
+          unplaced: preview.message ? [preview.message] : [],
         });
         if (!opts.dryRun && action !== "unchanged") {
           const now = this.now();
@@ -110,6 +128,20 @@ export class ServiceManager {
     const running = replicas.filter((r) => r.status === "running").length;
     const failed = replicas.some((r) => r.status === "failed");
     const status = running >= s.spec.replicas ? "running" : failed ? "failed" : s.spec.replicas === 0 ? "stopped" : "pending";
-    return { ...s, status };
+    return { ...s, status, statusMessage: status === "running" ? "" : (this.state.messages.get(s.spec.name) ?? "") };
+  }
+
+  /**
+   * Explains a service as the reconciler sees it: where its replicas are and
+   * why, and for a change (replica count, placement) only what would change.
+   */
+  explain(name: string, change: ServiceChangeTry = {}): ServiceExplanation {
+    const current = this.get(name);
+    let desired = { spec: current.spec, specHash: current.specHash };
+    if (change.placement || change.replicas) {
+      const [spec] = validateServices([{ ...current.spec, replicas: change.replicas || current.spec.replicas, placement: change.placement ?? current.spec.placement }]);
+      desired = { spec, specHash: change.placement ? specHash(spec) : current.specHash };
+    }
+    return explainService({ desired, replicas: this.state.replicasOf(name), snapshot: this.snapshot(), cursor: this.state.placementCursor });
   }
 }

@@ -45,8 +45,6 @@ export class ServiceReconciler {
   private soon: NodeJS.Timeout | undefined;
   private readonly lock = new KeyedLock();
   private readonly now: () => number;
-  /** round_robin's position: placement state that survives between passes. */
-  private cursor = "";
   /** The last reason logged per service whose replicas cannot be placed (logged again only when it changes). */
   private readonly unplaced = new Map<string, string>();
 
@@ -124,10 +122,12 @@ export class ServiceReconciler {
       snapshot: this.snapshot(),
       lostNodes,
       maxParallel: this.options.maxParallel,
-      cursor: this.cursor,
+      cursor: this.state.placementCursor,
     });
-    this.cursor = plan.cursor;
-    this.noteUnplaced(plan.launches);
+    this.state.placementCursor = plan.cursor;
+    this.state.messages.clear();
+    for (const [service, message] of Object.entries(plan.messages)) this.state.messages.set(service, message);
+    this.noteUnplaced(plan.messages);
     for (const id of plan.lost) await this.setStatus(id, "lost");
     for (const stop of plan.stops) {
       const r = this.state.replicas.get(stop.replicaId);
@@ -169,18 +169,17 @@ export class ServiceReconciler {
     await this.collectGarbage();
   }
 
-  /** Logs a service's unplaceable replicas when the reason changes (not every pass), and when they are placed again. */
-  private noteUnplaced(launches: ReadonlyArray<{ serviceName: string; nodeId: string | undefined; reason: string }>): void {
-    const now = new Map<string, string>();
-    for (const l of launches) if (!l.nodeId) now.set(l.serviceName, l.reason);
-    for (const [service, reason] of now) {
+  /** Logs why a service's replicas cannot be placed when the reason changes (not every pass), and when they can be again. */
+  private noteUnplaced(messages: Readonly<Record<string, string>>): void {
+    for (const [service, reason] of Object.entries(messages)) {
       if (this.unplaced.get(service) !== reason) this.logger.warn({ service, reason }, "replica cannot be placed");
+      this.unplaced.set(service, reason);
     }
-    for (const service of this.unplaced.keys()) {
-      if (!now.has(service) && launches.some((l) => l.serviceName === service)) this.logger.info({ service }, "replicas can be placed again");
+    for (const service of [...this.unplaced.keys()]) {
+      if (service in messages) continue;
+      this.unplaced.delete(service);
+      if (this.state.services.has(service)) this.logger.info({ service }, "replicas can be placed again");
     }
-    for (const service of [...this.unplaced.keys()]) if (!now.has(service)) this.unplaced.delete(service);
-    for (const [service, reason] of now) this.unplaced.set(service, reason);
   }
 
   private onJob(job: Job): Promise<void> {

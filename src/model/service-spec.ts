@@ -41,4 +41,17 @@ export interface ServiceSpec {
   labels: Record<string, string>;
   dependencies: string[];
   placement: PlacementRequirements;
+  /** How replicas are replaced; absent in specs stored before it existed (defaults apply). */
+  update?: UpdatePolicy;
+}
+
+/**
+ * How a service's replicas are replaced (Nomad's update stanza, Kubernetes'
+ * rolling update): at most `maxParallel` starting at once (0: the server's
+ * MAX_PARALLEL), and at most `maxUnavailable` below the desired count while
+ * replacing (default 0: a replacement runs before its old replica stops).
+ */
+export interface UpdatePolicy {
+  maxParallel: number;
+  maxUnavailable: number;
 }

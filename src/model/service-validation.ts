@@ -35,6 +35,8 @@ export function validateServices(services: ServiceSpec[], base = "spec.services"
     if (s.resources.cpu < 0 || !Number.isFinite(s.resources.cpu)) bad("resources.cpu", "must be at or above 0");
     if (s.resources.memory < 0 || !Number.isFinite(s.resources.memory)) bad("resources.memory", "must be at or above 0");
     if (s.command.trim() === "" && s.image === "" && !(s.entry || "index.ts")) bad("command", "a command, an image or an entry is required");
+    if (s.update && (!Number.isInteger(s.update.maxParallel) || s.update.maxParallel < 0)) bad("update.maxParallel", "must be a whole number, at least 0 (0: the server's MAX_PARALLEL)");
+    if (s.update && (!Number.isInteger(s.update.maxUnavailable) || s.update.maxUnavailable < 0)) bad("update.maxUnavailable", "must be a whole number, at least 0");
     if (s.autoscaling?.enabled && s.autoscaling.minReplicas > s.autoscaling.maxReplicas) {
       bad("autoscaling.minReplicas", "must not exceed maxReplicas");
     }
@@ -58,9 +60,9 @@ export function validateServices(services: ServiceSpec[], base = "spec.services"
   return out;
 }
 
-/** A stable hash of a spec: replicas are launched anew when it changes, not when replicas alone change. */
+/** A stable hash of a spec: replicas are launched anew when it changes, not when replicas, autoscaling or the update policy alone change. */
 export function specHash(s: ServiceSpec): string {
-  const { replicas: _replicas, autoscaling: _autoscaling, ...rest } = s;
+  const { replicas: _replicas, autoscaling: _autoscaling, update: _update, ...rest } = s;
   return createHash("sha256").update(stableJson(rest)).digest("hex").slice(0, 16);
 }
 

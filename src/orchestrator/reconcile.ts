@@ -2,7 +2,8 @@ import type { Replica } from "../model/replica.js";
 import { ACTIVE } from "../model/replica.js";
 import type { ServiceSpec } from "../model/service-spec.js";
 import { Placer } from "./placer.js";
-import type { ClusterSnapshot } from "./snapshot.js";
+import type { PlacementRequest, PlacementResult } from "./request.js";
+import type { ClusterSnapshot, NodeSnapshot } from "./snapshot.js";
 
 /** A service's desired state: its spec and the hash of that spec. */
 export interface DesiredService {
@@ -37,6 +38,71 @@ export interface ReconcilePlan {
   lost: string[];
   /** round_robin's position for the next pass. */
   cursor: string;
+  /** Per service not yet as desired: why (e.g. why its update waits). */
+  messages: Record<string, string>;
+}
+
+/** One service's part of a plan. */
+export interface ServicePlan {
+  launches: LaunchStep[];
+  stops: Array<{ replicaId: string; reason: string }>;
+  /** Why the service is not as desired after this plan, or "". */
+  message: string;
+  /** Replicas being replaced (spec changed, node draining or gone), oldest first: each stops once a replacement runs. */
+  replaced: Replica[];
+}
+
+/**
+ * One service's launches and stops. `replicas` are its active replicas (not
+ * on lost nodes), `lost` those on lost nodes; `place` places units (the
+ * reconciler's shared placer, or explain's dry run).
+ */
+export function planService(
+  { spec, specHash }: DesiredService,
+  replicas: readonly Replica[],
+  lost: readonly Replica[],
+  nodes: ReadonlyMap<string, NodeSnapshot>,
+  defaultMaxParallel: number,
+  place: (req: PlacementRequest, discounted: readonly Replica[]) => PlacementResult,
+): ServicePlan {
+  const out: ServicePlan = { launches: [], stops: [], message: "", replaced: [] };
+  const maxParallel = spec.update?.maxParallel || defaultMaxParallel;
+  const maxUnavailable = spec.update?.maxUnavailable ?? 0;
+  const movable = (r: Replica) => {
+    const node = nodes.get(r.nodeId);
+    return r.specHash !== specHash || !node || !node.eligible;
+  };
+  const keep = replicas.filter((r) => !movable(r));
+  const replace = replicas.filter(movable);
+  const starting = replicas.filter((r) => r.status === "pending").length;
+  const want = spec.replicas;
+  const missing = want - keep.length;
+  const budget = Math.max(0, maxParallel - starting);
+  const toLaunch = Math.min(Math.max(0, missing), budget);
+  // Replicas on their way out keep their resources until they stop, but not their place in the spread.
+  const result = place({ requirements: spec.placement, count: toLaunch, group: spec.name }, [...replace, ...lost]);
+  for (const nodeId of result.placements) out.launches.push({ serviceName: spec.name, nodeId, reason: "" });
+  for (let i = 0; i < result.unplaced; i++) out.launches.push({ serviceName: spec.name, nodeId: undefined, reason: result.summary });
+  // Old replicas go once enough up-to-date ones run (never below the desired count), or up to update.max_unavailable sooner.
+  const runningKept = keep.filter((r) => r.status === "running").length;
+  const surplusReplace = Math.max(0, Math.min(replace.length, runningKept + replace.length - want + maxUnavailable));
+  const ordered = [...replace].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+  out.replaced = ordered;
+  for (const r of ordered.slice(0, surplusReplace)) {
+    out.stops.push({ replicaId: r.id, reason: r.specHash !== specHash ? "spec changed" : "node draining or ineligible" });
+  }
+  if (keep.length > want) {
+    const newestFirst = [...keep].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+    for (const r of newestFirst.slice(0, keep.length - want)) out.stops.push({ replicaId: r.id, reason: "scaled down" });
+  }
+  if (result.unplaced > 0) {
+    const waiting = replace.length - surplusReplace;
+    out.message =
+      waiting > 0 && maxUnavailable === 0
+        ? `update waits: ${result.summary}; ${waiting} old replica${waiting === 1 ? "" : "s"} stop only after their replacements run (update.max_unavailable is 0: set it to let old replicas stop first)`
+        : `${result.unplaced} replica${result.unplaced === 1 ? "" : "s"} cannot be placed: ${result.summary}`;
+  }
+  return out;
 }
 
 /**
@@ -44,11 +110,11 @@ export interface ReconcilePlan {
  * cluster snapshot) to a plan, in the manner of Nomad's schedulers. It never
  * launches more than maxParallel replicas of a service at once, replaces
  * replicas on draining nodes and with outdated specs only once their
- * replacements run, and stops replicas of deleted services and duplicates on
+ * replacements run (or up to the service's update.max_unavailable sooner), and stops replicas of deleted services and duplicates on
  * nodes that came back after their replicas were placed elsewhere.
  */
 export function reconcile(input: ReconcileInput): ReconcilePlan {
-  const plan: ReconcilePlan = { launches: [], stops: [], lost: [], cursor: input.cursor ?? "" };
+  const plan: ReconcilePlan = { launches: [], stops: [], lost: [], cursor: input.cursor ?? "", messages: {} };
   const nodes = new Map(input.snapshot.nodes.map((n) => [n.id, n]));
   const byService = new Map<string, Replica[]>();
   const lostOf = new Map<string, Replica[]>();
@@ -70,37 +136,14 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
     if (!desired.has(name)) for (const r of replicas) plan.stops.push({ replicaId: r.id, reason: "service deleted" });
   }
   const placer = new Placer(input.snapshot, { cursor: input.cursor });
-  for (const { spec, specHash } of input.services) {
-    const replicas = byService.get(spec.name) ?? [];
-    const movable = (r: Replica) => {
-      const node = nodes.get(r.nodeId);
-      return r.specHash !== specHash || !node || !node.eligible;
-    };
-    const keep = replicas.filter((r) => !movable(r));
-    const replace = replicas.filter(movable);
-    // Replicas on their way out keep their resources until they stop, but not their place in the spread.
-    for (const r of [...replace, ...(lostOf.get(spec.name) ?? [])]) placer.discount(spec.name, r.nodeId);
-    const starting = replicas.filter((r) => r.status === "pending").length;
-    const want = spec.replicas;
-    const missing = want - keep.length;
-    const budget = Math.max(0, input.maxParallel - starting);
-    const toLaunch = Math.min(Math.max(0, missing), budget);
-    if (toLaunch > 0) {
-      const result = placer.place({ requirements: spec.placement, count: toLaunch, group: spec.name });
-      for (const nodeId of result.placements) plan.launches.push({ serviceName: spec.name, nodeId, reason: "" });
-      for (let i = 0; i < result.unplaced; i++) plan.launches.push({ serviceName: spec.name, nodeId: undefined, reason: result.summary });
-    }
-    // Old replicas go once enough up-to-date ones run: never below the desired count.
-    const runningKept = keep.filter((r) => r.status === "running").length;
-    const surplusReplace = Math.max(0, Math.min(replace.length, runningKept + replace.length - want));
-    const ordered = [...replace].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
-    for (const r of ordered.slice(0, surplusReplace)) {
-      plan.stops.push({ replicaId: r.id, reason: r.specHash !== specHash ? "spec changed" : "node draining or ineligible" });
-    }
-    if (keep.length > want) {
-      const newestFirst = [...keep].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
-      for (const r of newestFirst.slice(0, keep.length - want)) plan.stops.push({ replicaId: r.id, reason: "scaled down" });
-    }
+  for (const service of input.services) {
+    const step = planService(service, byService.get(service.spec.name) ?? [], lostOf.get(service.spec.name) ?? [], nodes, input.maxParallel, (req, discounted) => {
+      for (const r of discounted) placer.discount(service.spec.name, r.nodeId);
+      return placer.place(req);
+    });
+    plan.launches.push(...step.launches);
+    plan.stops.push(...step.stops);
+    if (step.message) plan.messages[service.spec.name] = step.message;
   }
   plan.cursor = placer.cursor;
   return plan;

@@ -40,6 +40,7 @@ export function serviceSpecFromProto(s: PbService, field: string): ServiceSpec {
     labels: { ...s.labels },
     dependencies: [...s.dependencies],
     placement: requirementsFromProto(s.placement, `${field}.placement`),
+    update: s.update ? { maxParallel: s.update.maxParallel, maxUnavailable: s.update.maxUnavailable } : undefined,
   };
 }
 
@@ -65,5 +66,6 @@ export function serviceSpecToProto(s: ServiceSpec): PbService {
     labels: s.labels,
     dependencies: s.dependencies,
     placement: requirementsToProto(s.placement),
+    update: s.update,
   });
 }

@@ -32,6 +32,7 @@ export function createServiceHandlers(deps: ServiceHandlerDeps): Handlers {
     const pb = serviceSpecToProto({ ...s.spec, env: Object.fromEntries(Object.keys(s.spec.env).map((k) => [k, "[redacted]"])) });
     pb.id = s.id;
     pb.status = s.status;
+    pb.statusMessage = s.statusMessage;
     pb.createdAt = ts(s.createdAt);
     pb.updatedAt = ts(s.updatedAt);
     pb.replicaSet = deps.state.replicasOf(s.spec.name).map((r) =>
@@ -59,17 +60,19 @@ export function createServiceHandlers(deps: ServiceHandlerDeps): Handlers {
       return {};
     },
     explainPlacement(req) {
-      let requirements = requirementsFromProto(req.requirements, "requirements");
-      let count = req.count;
-      let group = "explain";
+      if (req.count < 0 || req.count > 10_000) throw new InvalidArgumentError("count", "must be 0-10000");
       if (req.serviceName !== "") {
-        const service = deps.services.get(req.serviceName);
-        requirements = service.spec.placement;
-        count ||= service.spec.replicas;
-        group = service.spec.name;
+        const placement = req.requirements ? requirementsFromProto(req.requirements, "requirements") : undefined;
+        const e = deps.services.explain(req.serviceName, { replicas: req.count || undefined, placement });
+        return {
+          nodes: e.verdicts.map((v) => create(NodeVerdictSchema, v)),
+          chosenNodeIds: e.placements,
+          stoppingReplicaIds: e.stoppingReplicaIds,
+          summary: e.summary,
+        };
       }
-      if (count < 0 || count > 10_000) throw new InvalidArgumentError("count", "must be 0-10000");
-      const { verdicts, result } = new Placer(deps.snapshot()).explain({ requirements, count: count || 1, group });
+      const requirements = requirementsFromProto(req.requirements, "requirements");
+      const { verdicts, result } = new Placer(deps.snapshot()).explain({ requirements, count: req.count || 1, group: "explain" });
       return {
         nodes: verdicts.map((v) => create(NodeVerdictSchema, v)),
         chosenNodeIds: result.placements,

@@ -5,6 +5,10 @@ import type { StoredService } from "../model/service-store.js";
 export class ServiceState {
   readonly services = new Map<string, StoredService>();
   readonly replicas = new Map<string, Replica>();
+  /** Why a service is not as desired (e.g. why its update waits), as of the last reconcile pass. */
+  readonly messages = new Map<string, string>();
+  /** round_robin's position after the last reconcile pass (explain starts from it too). */
+  placementCursor = "";
 
   /** Replaces the view, e.g. with what the store holds at start-up. */
   load(services: Iterable<StoredService>, replicas: Iterable<Replica>): void {

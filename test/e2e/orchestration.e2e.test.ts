@@ -84,8 +84,10 @@ describe("orchestration with real agents (process driver)", () => {
     const byId = new Map(explain.nodes.map((v) => [v.nodeId, v]));
     expect(byId.get(b)).toMatchObject({ feasible: false, rejectedBy: "online", reason: "node is offline" });
     expect(byId.get(ids.get("node-c") as string)).toMatchObject({ feasible: false, rejectedBy: "eligible" });
-    expect(byId.get(ids.get("node-a") as string)).toMatchObject({ feasible: true });
-    expect(explain.summary).toMatch(/^placed 3 of 3 on 3 nodes/);
+    // An existing service is explained where it runs: nothing new to place on top of it.
+    expect(byId.get(ids.get("node-a") as string)).toMatchObject({ feasible: true, running: 3, placed: 0, stopping: 0 });
+    expect(explain.chosenNodeIds).toEqual([]);
+    expect(explain.summary).toBe("runs 3 of 3 on node-a; no change");
   });
 
   it("rolls a deployment back to the previous revision", async () => {

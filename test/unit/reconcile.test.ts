@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { withAllocations } from "../../src/orchestrator/build-snapshot.js";
 import { reconcile, type ReconcileInput } from "../../src/orchestrator/reconcile.js";
+import type { Replica } from "../../src/model/replica.js";
 import { replica, spec } from "../fakes/service-specs.js";
 import { snap } from "../fakes/snapshots.js";
 
@@ -27,7 +28,7 @@ describe("reconcile", () => {
       services: [{ spec: spec("web", { replicas: 2 }), specHash: "h1" }],
       replicas: [replica("web", "a"), replica("web", "b")],
     });
-    expect(plan).toEqual({ launches: [], stops: [], lost: [], cursor: "" });
+    expect(plan).toEqual({ launches: [], stops: [], lost: [], cursor: "", messages: {} });
   });
 
   it("marks replicas on lost nodes and places them elsewhere", () => {
@@ -116,5 +117,37 @@ describe("reconcile", () => {
     const first = run({ services: [{ spec: spec("api"), specHash: "h1" }] });
     const second = run({ services: [{ spec: spec("web"), specHash: "h1" }], cursor: first.cursor });
     expect([first.launches[0].nodeId, second.launches[0].nodeId, second.cursor]).toEqual(["a", "b", "b"]);
+  });
+});
+
+describe("rolling update on a full cluster", () => {
+  const gpu = { ...spec("x").placement, resources: { cpu: 0, memoryMb: 0, diskMb: 0, gpus: 1 } };
+  const full = { nodes: ["a", "b", "c"].map((id) => snap(id, { capacity: { cpu: 4, memoryMb: 8192, diskMb: 102400, gpus: 1 } })) };
+  /** Replicas take their GPU in the snapshot, as the runner's snapshot does. */
+  const runFull = (replicas: Replica[], update?: { maxParallel: number; maxUnavailable: number }) =>
+    reconcile({
+      services: [{ spec: spec("train", { replicas: 3, placement: gpu, update }), specHash: "h2" }],
+      replicas,
+      snapshot: withAllocations(full.nodes, replicas.filter((r) => r.status === "running" || r.status === "pending").map((r) => ({ nodeId: r.nodeId, group: r.serviceName, resources: gpu.resources }))),
+      lostNodes: new Set(),
+      maxParallel: 2,
+    });
+  const old = () => ["a", "b", "c"].map((n) => replica("train", n));
+
+  it("by default waits, stops nothing, and says why in the service's message", () => {
+    const plan = runFull(old());
+    expect(plan.stops).toEqual([]);
+    expect(plan.launches.every((l) => l.nodeId === undefined)).toBe(true);
+    expect(plan.messages.train).toBe(
+      "update waits: placed 0 of 2 on 3 nodes: 3 rejected by resources; 3 old replicas stop only after their replacements run (update.max_unavailable is 0: set it to let old replicas stop first)",
+    );
+  });
+
+  it("with max_unavailable 1 stops one old replica, and the next pass places its replacement there", () => {
+    const replicas = old();
+    const first = runFull(replicas, { maxParallel: 1, maxUnavailable: 1 });
+    expect(first.stops).toEqual([{ replicaId: replicas[0].id, reason: "spec changed" }]);
+    const second = runFull([{ ...replicas[0], status: "stopping" }, replicas[1], replicas[2]], { maxParallel: 1, maxUnavailable: 1 });
+    expect(second.launches).toEqual([{ serviceName: "train", nodeId: "a", reason: "" }]);
   });
 });

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file capstan/v1/service.proto.
  */
 export const file_capstan_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("ChhjYXBzdGFuL3YxL3NlcnZpY2UucHJvdG8SCmNhcHN0YW4udjEiUAoLU2VydmljZVBvcnQSDAoEbmFtZRgBIAEoCRIMCgRwb3J0GAIgASgNEhAKCHByb3RvY29sGAMgASgJEhMKC3RhcmdldF9wb3J0GAQgASgNIi8KEFNlcnZpY2VSZXNvdXJjZXMSCwoDY3B1GAEgASgBEg4KBm1lbW9yeRgCIAEoASI6CgxTZXJ2aWNlSG9va3MSFAoMYmVmb3JlX3N0YXJ0GAEgASgJEhQKDGFmdGVyX2RlcGxveRgCIAEoCSKtAQoSU2VydmljZUF1dG9zY2FsaW5nEg8KB2VuYWJsZWQYASABKAgSFAoMbWluX3JlcGxpY2FzGAIgASgFEhQKDG1heF9yZXBsaWNhcxgDIAEoBRIaChJzY2FsZV91cF90aHJlc2hvbGQYBCABKAESHAoUc2NhbGVfZG93bl90aHJlc2hvbGQYBSABKAESIAoYc2NhbGVfZG93bl9kZWxheV9zZWNvbmRzGAYgASgFIo0BCgdSZXBsaWNhEgoKAmlkGAEgASgJEhQKDHNlcnZpY2VfbmFtZRgCIAEoCRIPCgdub2RlX2lkGAMgASgJEg4KBnN0YXR1cxgEIAEoCRIOCgZqb2JfaWQYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuUGCgdTZXJ2aWNlEgwKBG5hbWUYASABKAkSDAoEcGF0aBgCIAEoCRIMCgR0eXBlGAMgASgJEg0KBWVudHJ5GAQgASgJEg8KB2NvbW1hbmQYBSABKAkSDwoHcnVudGltZRgGIAEoCRINCgVpbWFnZRgHIAEoCRIQCghyZXBsaWNhcxgIIAEoBRImCgVwb3J0cxgJIAMoCzIXLmNhcHN0YW4udjEuU2VydmljZVBvcnQSKQoDZW52GAogAygLMhwuY2Fwc3Rhbi52MS5TZXJ2aWNlLkVudkVudHJ5Ei8KCXJlc291cmNlcxgLIAEoCzIcLmNhcHN0YW4udjEuU2VydmljZVJlc291cmNlcxIQCghzY2hlZHVsZRgMIAEoCRInCgVob29rcxgNIAEoCzIYLmNhcHN0YW4udjEuU2VydmljZUhvb2tzEicKB3BsdWdpbnMYDiADKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSMwoLYXV0b3NjYWxpbmcYDyABKAsyHi5jYXBzdGFuLnYxLlNlcnZpY2VBdXRvc2NhbGluZxIqCgpzZXJ2ZXJsZXNzGBAgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEi8KBmxhYmVscxgRIAMoCzIfLmNhcHN0YW4udjEuU2VydmljZS5MYWJlbHNFbnRyeRIUCgxkZXBlbmRlbmNpZXMYEiADKAkSNAoJcGxhY2VtZW50GBMgASgLMiEuY2Fwc3Rhbi52MS5QbGFjZW1lbnRSZXF1aXJlbWVudHMSDwoCaWQYFCABKAlCA+BBAxITCgZzdGF0dXMYFSABKAlCA+BBAxIzCgpjcmVhdGVkX2F0GBYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjMKCnVwZGF0ZWRfYXQYFyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSLQoLcmVwbGljYV9zZXQYGCADKAsyEy5jYXBzdGFuLnYxLlJlcGxpY2FCA+BBAxoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSAoOQ29uZmlnTWV0YWRhdGESDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRITCgtlbnZpcm9ubWVudBgDIAEoCSKDAQoKQ29uZmlnU3BlYxIlCghzZXJ2aWNlcxgBIAMoCzITLmNhcHN0YW4udjEuU2VydmljZRIlCgVub2RlcxgCIAMoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRInCgdwbHVnaW5zGAMgAygLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlIuUBCg1TZXJ2aWNlQ2hhbmdlEhQKDHNlcnZpY2VfbmFtZRgBIAEoCRIOCgZhY3Rpb24YAiABKAkSFQoNZnJvbV9yZXBsaWNhcxgDIAEoBRITCgt0b19yZXBsaWNhcxgEIAEoBRI9CgpwbGFjZW1lbnRzGAUgAygLMikuY2Fwc3Rhbi52MS5TZXJ2aWNlQ2hhbmdlLlBsYWNlbWVudHNFbnRyeRIQCgh1bnBsYWNlZBgGIAMoCRoxCg9QbGFjZW1lbnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI5CgtTZXJ2aWNlUGxhbhIqCgdjaGFuZ2VzGAEgAygLMhkuY2Fwc3Rhbi52MS5TZXJ2aWNlQ2hhbmdlYgZwcm90bzM", [file_capstan_v1_placement, file_google_api_field_behavior, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChhjYXBzdGFuL3YxL3NlcnZpY2UucHJvdG8SCmNhcHN0YW4udjEiUAoLU2VydmljZVBvcnQSDAoEbmFtZRgBIAEoCRIMCgRwb3J0GAIgASgNEhAKCHByb3RvY29sGAMgASgJEhMKC3RhcmdldF9wb3J0GAQgASgNIi8KEFNlcnZpY2VSZXNvdXJjZXMSCwoDY3B1GAEgASgBEg4KBm1lbW9yeRgCIAEoASI6CgxTZXJ2aWNlSG9va3MSFAoMYmVmb3JlX3N0YXJ0GAEgASgJEhQKDGFmdGVyX2RlcGxveRgCIAEoCSKtAQoSU2VydmljZUF1dG9zY2FsaW5nEg8KB2VuYWJsZWQYASABKAgSFAoMbWluX3JlcGxpY2FzGAIgASgFEhQKDG1heF9yZXBsaWNhcxgDIAEoBRIaChJzY2FsZV91cF90aHJlc2hvbGQYBCABKAESHAoUc2NhbGVfZG93bl90aHJlc2hvbGQYBSABKAESIAoYc2NhbGVfZG93bl9kZWxheV9zZWNvbmRzGAYgASgFIo0BCgdSZXBsaWNhEgoKAmlkGAEgASgJEhQKDHNlcnZpY2VfbmFtZRgCIAEoCRIPCgdub2RlX2lkGAMgASgJEg4KBnN0YXR1cxgEIAEoCRIOCgZqb2JfaWQYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqwHCgdTZXJ2aWNlEgwKBG5hbWUYASABKAkSDAoEcGF0aBgCIAEoCRIMCgR0eXBlGAMgASgJEg0KBWVudHJ5GAQgASgJEg8KB2NvbW1hbmQYBSABKAkSDwoHcnVudGltZRgGIAEoCRINCgVpbWFnZRgHIAEoCRIQCghyZXBsaWNhcxgIIAEoBRImCgVwb3J0cxgJIAMoCzIXLmNhcHN0YW4udjEuU2VydmljZVBvcnQSKQoDZW52GAogAygLMhwuY2Fwc3Rhbi52MS5TZXJ2aWNlLkVudkVudHJ5Ei8KCXJlc291cmNlcxgLIAEoCzIcLmNhcHN0YW4udjEuU2VydmljZVJlc291cmNlcxIQCghzY2hlZHVsZRgMIAEoCRInCgVob29rcxgNIAEoCzIYLmNhcHN0YW4udjEuU2VydmljZUhvb2tzEicKB3BsdWdpbnMYDiADKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSMwoLYXV0b3NjYWxpbmcYDyABKAsyHi5jYXBzdGFuLnYxLlNlcnZpY2VBdXRvc2NhbGluZxIqCgpzZXJ2ZXJsZXNzGBAgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEi8KBmxhYmVscxgRIAMoCzIfLmNhcHN0YW4udjEuU2VydmljZS5MYWJlbHNFbnRyeRIUCgxkZXBlbmRlbmNpZXMYEiADKAkSNAoJcGxhY2VtZW50GBMgASgLMiEuY2Fwc3Rhbi52MS5QbGFjZW1lbnRSZXF1aXJlbWVudHMSDwoCaWQYFCABKAlCA+BBAxITCgZzdGF0dXMYFSABKAlCA+BBAxIzCgpjcmVhdGVkX2F0GBYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjMKCnVwZGF0ZWRfYXQYFyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSLQoLcmVwbGljYV9zZXQYGCADKAsyEy5jYXBzdGFuLnYxLlJlcGxpY2FCA+BBAxIoCgZ1cGRhdGUYGSABKAsyGC5jYXBzdGFuLnYxLlVwZGF0ZVBvbGljeRIbCg5zdGF0dXNfbWVzc2FnZRgaIAEoCUID4EEDGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI9CgxVcGRhdGVQb2xpY3kSFAoMbWF4X3BhcmFsbGVsGAEgASgFEhcKD21heF91bmF2YWlsYWJsZRgCIAEoBSJICg5Db25maWdNZXRhZGF0YRIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhMKC2Vudmlyb25tZW50GAMgASgJIoMBCgpDb25maWdTcGVjEiUKCHNlcnZpY2VzGAEgAygLMhMuY2Fwc3Rhbi52MS5TZXJ2aWNlEiUKBW5vZGVzGAIgAygLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEicKB3BsdWdpbnMYAyADKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUi5QEKDVNlcnZpY2VDaGFuZ2USFAoMc2VydmljZV9uYW1lGAEgASgJEg4KBmFjdGlvbhgCIAEoCRIVCg1mcm9tX3JlcGxpY2FzGAMgASgFEhMKC3RvX3JlcGxpY2FzGAQgASgFEj0KCnBsYWNlbWVudHMYBSADKAsyKS5jYXBzdGFuLnYxLlNlcnZpY2VDaGFuZ2UuUGxhY2VtZW50c0VudHJ5EhAKCHVucGxhY2VkGAYgAygJGjEKD1BsYWNlbWVudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjkKC1NlcnZpY2VQbGFuEioKB2NoYW5nZXMYASADKAsyGS5jYXBzdGFuLnYxLlNlcnZpY2VDaGFuZ2ViBnByb3RvMw", [file_capstan_v1_placement, file_google_api_field_behavior, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A port a service listens on (seed 003).
@@ -338,6 +338,20 @@ export type Service = Message<"capstan.v1.Service"> & {
    * @generated from field: repeated capstan.v1.Replica replica_set = 24;
    */
   replicaSet: Replica[];
+
+  /**
+   * How replicas are replaced when the spec changes or their node drains.
+   *
+   * @generated from field: capstan.v1.UpdatePolicy update = 25;
+   */
+  update?: UpdatePolicy | undefined;
+
+  /**
+   * Why the service is not yet as desired, e.g. why an update waits; empty when it is.
+   *
+   * @generated from field: string status_message = 26;
+   */
+  statusMessage: string;
 };
 
 /**
@@ -346,6 +360,38 @@ export type Service = Message<"capstan.v1.Service"> & {
  */
 export const ServiceSchema: GenMessage<Service> = /*@__PURE__*/
   messageDesc(file_capstan_v1_service, 5);
+
+/**
+ * How a service's replicas are replaced (like Nomad's update stanza and
+ * Kubernetes' rolling update). By default a replacement starts first and the
+ * old replica stops once it runs, so the service never has fewer running
+ * replicas than desired; on a full cluster that waits until room appears.
+ *
+ * @generated from message capstan.v1.UpdatePolicy
+ */
+export type UpdatePolicy = Message<"capstan.v1.UpdatePolicy"> & {
+  /**
+   * At most this many replicas starting at once; 0 means the server's MAX_PARALLEL.
+   *
+   * @generated from field: int32 max_parallel = 1;
+   */
+  maxParallel: number;
+
+  /**
+   * At most this many replicas below the desired count while replacing: old
+   * replicas may stop before their replacements run, making room. Default 0.
+   *
+   * @generated from field: int32 max_unavailable = 2;
+   */
+  maxUnavailable: number;
+};
+
+/**
+ * Describes the message capstan.v1.UpdatePolicy.
+ * Use `create(UpdatePolicySchema)` to create a new message.
+ */
+export const UpdatePolicySchema: GenMessage<UpdatePolicy> = /*@__PURE__*/
+  messageDesc(file_capstan_v1_service, 6);
 
 /**
  * Seed 003's config document metadata.
@@ -374,7 +420,7 @@ export type ConfigMetadata = Message<"capstan.v1.ConfigMetadata"> & {
  * Use `create(ConfigMetadataSchema)` to create a new message.
  */
 export const ConfigMetadataSchema: GenMessage<ConfigMetadata> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_service, 6);
+  messageDesc(file_capstan_v1_service, 7);
 
 /**
  * Seed 003's config document spec.
@@ -405,7 +451,7 @@ export type ConfigSpec = Message<"capstan.v1.ConfigSpec"> & {
  * Use `create(ConfigSpecSchema)` to create a new message.
  */
 export const ConfigSpecSchema: GenMessage<ConfigSpec> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_service, 7);
+  messageDesc(file_capstan_v1_service, 8);
 
 /**
  * What Apply will do to one service.
@@ -455,7 +501,7 @@ export type ServiceChange = Message<"capstan.v1.ServiceChange"> & {
  * Use `create(ServiceChangeSchema)` to create a new message.
  */
 export const ServiceChangeSchema: GenMessage<ServiceChange> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_service, 8);
+  messageDesc(file_capstan_v1_service, 9);
 
 /**
  * The changes Apply makes.
@@ -474,5 +520,5 @@ export type ServicePlan = Message<"capstan.v1.ServicePlan"> & {
  * Use `create(ServicePlanSchema)` to create a new message.
  */
 export const ServicePlanSchema: GenMessage<ServicePlan> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_service, 9);
+  messageDesc(file_capstan_v1_service, 10);
 
