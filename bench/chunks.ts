@@ -26,7 +26,6 @@ import { startApp } from "../src/app/app.js";
 import { ChunkIndex } from "../src/chunks/chunk-index.js";
 import { planReplication } from "../src/chunks/replication-planner.js";
 import { loadConfig } from "../src/config/config.js";
-import { snap } from "../test/fakes/snapshots.js";
 
 const NODES = Number(process.env.NODES ?? 1000);
 const PER_NODE = Number(process.env.PER_NODE ?? 10_000);
@@ -112,10 +111,10 @@ const monitor = (() => {
   // Replication monitor: 1M chunks, each on 1 node with a target of 3, across 1,000 nodes in 4 zones.
   const mon = new ChunkIndex(3);
   for (let i = 0; i < 1000; i++) mon.fullReport(`m-${i}`, Array.from({ length: 1000 }, (_, k) => ({ id: chunkId(i * 1000 + k), size: 1 << 20 })));
-  const monNodes = Array.from({ length: 1000 }, (_, i) => snap(`m-${i}`, { labels: { zone: `z${i % 4}` } }));
+  const monNodes = Array.from({ length: 1000 }, (_, i) => ({ id: `m-${i}`, online: true, eligible: true, zone: `z${i % 4}`, freeMb: 102400 - 1000 }));
   let t = performance.now();
   const mis = mon.misreplicatedNow();
-  const commands = planReplication({ chunks: mis.chunks, nodes: monNodes, pending: new Set(), perNodeLimit: 10, spreadLabel: "zone", load: () => 0 });
+  const commands = planReplication({ chunks: mis.chunks, nodes: monNodes, pending: new Set(), perNodeLimit: 10, load: () => 0 });
   const passMs = performance.now() - t;
   // Baseline pass: scan a Map<string, Set<string>> for chunks under target (no planning).
   const plain = new Map<string, Set<string>>();

@@ -200,6 +200,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
         isConnected: (id) => sessions.isConnected(id),
         publicUrl: config.publicUrl,
         chunksHeld: (id, limit) => ({ ids: chunkIndex.chunksOf(id, limit), total: chunkIndex.countOf(id) }),
+        chunks,
       },
       agents: { registry, agentStream },
       deployments: { deployments, projects, services, serviceState, snapshot, jobs, events },

@@ -237,6 +237,15 @@ export class ChunkIndex {
     return n === undefined ? 0 : this.nodeChunks[n].length;
   }
 
+  /** Bytes of the chunks a node holds (sizes as reported; unknown sizes count 0). */
+  bytesOf(nodeId: string): number {
+    const n = this.nodeNum.get(nodeId);
+    if (n === undefined) return 0;
+    let sum = 0;
+    for (const k of this.nodeChunks[n]) sum += this.sizes[k];
+    return sum;
+  }
+
   /** Counters, maintained as reports arrive: O(1). */
   stats(): { chunks: number; locations: number; bytes: number } {
     return { chunks: this.live, locations: this.locations, bytes: this.bytes };

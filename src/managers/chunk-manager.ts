@@ -6,10 +6,9 @@ import { InvalidArgumentError } from "../model/errors.js";
 import type { Job } from "../model/job.js";
 import type { Node } from "../model/node.js";
 import type { NodeRegistry } from "./node-registry.js";
-import { nodeSnapshot } from "../orchestrator/build-snapshot.js";
 import type { NodeState } from "../state/node-state.js";
 import type { ChunkIndex } from "../chunks/chunk-index.js";
-import { planReplication } from "../chunks/replication-planner.js";
+import { planReplication, type ChunkNode } from "../chunks/replication-planner.js";
 
 /** Chunk manager settings. */
 export interface ChunkOptions {
@@ -74,6 +73,11 @@ export class ChunkManager implements ChunkReportSink {
     const chunks = r.chunks.map((c) => ({ id: c.chunkId, size: c.sizeBytes }));
     if (r.full) this.fullReport(nodeId, chunks);
     else this.update(nodeId, chunks, r.removedChunkIds);
+  }
+
+  /** Checks chunk ids a request names (e.g. `available_chunks` at registration), naming the field. */
+  checkIds(ids: readonly string[], field: string): void {
+    ids.forEach((id, i) => checkChunk(`${field}[${i}]`, id, 0));
   }
 
   /** Replaces a node's chunks; returns how many it holds. */
@@ -167,10 +171,9 @@ export class ChunkManager implements ChunkReportSink {
     const pending = new Set(this.jobs.unfinished(CHUNK_COMMANDS).map((j) => (j.payload as { chunkId: string }).chunkId));
     const commands = planReplication({
       chunks,
-      nodes: this.registry.all().filter((n) => this.index.knows(n.id)).map(nodeSnapshot),
+      nodes: this.registry.all().filter((n) => this.index.knows(n.id) || n.ports.p2p !== undefined).map((n) => this.chunkNode(n)),
       pending,
       perNodeLimit: this.options.perNodeLimit,
-      spreadLabel: this.options.spreadLabel,
       load: (id) => this.load(id),
     });
     for (const c of commands) {
@@ -185,6 +188,27 @@ export class ChunkManager implements ChunkReportSink {
     }
     if (commands.length) this.logger.info({ commands: commands.length, under, over }, "replication commands issued");
     return commands.length;
+  }
+
+  /**
+   * A cache node for the planner. A node that never reported chunks (or only
+   * registered with `available_chunks`) holds exactly what it reported. Its
+   * room is the least of its free disk from heartbeats (`disk_free_mb`, or
+   * its capacity less `disk_used_mb`) and its capacity less the bytes it holds.
+   */
+  private chunkNode(n: Node): ChunkNode {
+    const capacity = n.capabilities.diskMb;
+    const heldMb = this.index.bytesOf(n.id) / 1048576;
+    const m = n.metrics;
+    const fromReports = capacity > 0 ? capacity - heldMb : Infinity;
+    const fromHeartbeat = !m ? Infinity : m.diskFreeMb > 0 ? m.diskFreeMb : capacity > 0 && m.diskUsedMb > 0 ? capacity - m.diskUsedMb : Infinity;
+    return {
+      id: n.id,
+      online: n.status === "online",
+      eligible: n.eligibility === "eligible" && !n.draining,
+      zone: n.labels[this.options.spreadLabel] ?? "",
+      freeMb: Math.min(fromReports, fromHeartbeat),
+    };
   }
 
   private load(nodeId: string): number {

@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { NodeSummarySchema, type NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
+import type { ChunkManager } from "../managers/chunk-manager.js";
 import type { NodeRegistry } from "../managers/node-registry.js";
 import { registersAnonymously, registersWithCredential } from "../rpc/access-policy.js";
 import { peerKey, principalKey } from "../rpc/context.js";
@@ -23,6 +24,8 @@ export interface NodeServiceDeps {
   publicUrl: string | undefined;
   /** The chunks a node holds (seed 004), from the chunk index: up to `limit` ids, and the total. */
   chunksHeld: (nodeId: string, limit: number) => { ids: string[]; total: number };
+  /** Where chunks a node registers with (seed 004's `available_chunks`) are recorded, as a full report. */
+  chunks: Pick<ChunkManager, "checkIds" | "fullReport">;
 }
 
 /** How many of a node's chunk ids a list carries per node, and GetNode carries. */
@@ -41,6 +44,7 @@ export function createNodeService(deps: NodeServiceDeps): ServiceImpl<typeof Nod
   const pb = (node: Parameters<typeof nodeToProto>[0]) => withChunks(node, CHUNKS_IN_LISTS);
   return {
     async registerNode(req, ctx) {
+      deps.chunks.checkIds(req.availableChunks, "available_chunks");
       const principal = ctx.values.get(principalKey);
       const { node, token } = await registry.register(registrationFromProto(req), {
         kind: "rest",
@@ -48,6 +52,7 @@ export function createNodeService(deps: NodeServiceDeps): ServiceImpl<typeof Nod
         anonymous: registersAnonymously(principal),
         certNames: ctx.values.get(peerKey)?.certNames,
       });
+      if (req.availableChunks.length > 0) deps.chunks.fullReport(node.id, req.availableChunks.map((id) => ({ id, size: 0 })));
       return {
         message: "Node registered successfully",
         node: pb(node),

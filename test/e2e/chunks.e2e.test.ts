@@ -133,6 +133,26 @@ describe("chunk index over seed 004's REST paths", () => {
     expect((await locate(["c2"])).c2.sort()).toEqual(["n1", "n3"]);
     await eventually(async () => (await rest("GET", "/api/v1/metrics")).json.over_replicated >= 1, 5000, "c2 over its persisted target of 1");
   });
+
+  it("records the chunks a node registers with (available_chunks) as its full report, and copies from it", async () => {
+    // n5 registers holding r1 and r2; n6 registers holding nothing and never sends a report.
+    await register("n5", "");
+    await rest("POST", "/api/v1/nodes", { node_id: "n5", address: "10.0.0.5", p2p_port: 7000, http_port: 8000, disk_capacity_mb: 100000, available_chunks: ["r1", "r2"] });
+    await register("n6", "");
+    beating = new Set([...beating, "n5", "n6"]);
+    expect(await locate(["r1", "r2"])).toEqual({ r1: ["n5"], r2: ["n5"] });
+    const copy = await eventually(async () => {
+      for (const id of ["n1", "n2", "n3", "n4", "n6"]) {
+        const c = (await rest("GET", `/api/v1/nodes/${id}/commands`)).json.commands?.find((x: any) => x.chunk_id === "r1");
+        if (c) return c;
+      }
+      return undefined;
+    }, 5000, "a copy of r1 from n5");
+    expect(copy).toMatchObject({ action: "replicate", source_node_id: "n5" });
+    const bad = await rest("POST", "/api/v1/nodes", { node_id: "n6", address: "10.0.0.6", p2p_port: 7000, available_chunks: ["has space"] });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.json)).toContain("available_chunks[0]");
+  });
 });
 
 describe("nodes carry the chunks they hold", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ChunkIndex } from "../../src/chunks/chunk-index.js";
-import { planReplication, type ChunkState } from "../../src/chunks/replication-planner.js";
-import { snap } from "../fakes/snapshots.js";
+import fc from "fast-check";
+import { planReplication, type ChunkNode, type ChunkState } from "../../src/chunks/replication-planner.js";
 
 describe("ChunkIndex", () => {
   it("replaces a node's chunks on a full report and keeps counts", () => {
@@ -79,18 +79,49 @@ describe("ChunkIndex", () => {
 });
 
 describe("planReplication", () => {
-  const nodes = [snap("a1", { labels: { zone: "a" } }), snap("a2", { labels: { zone: "a" } }), snap("b1", { labels: { zone: "b" } }), snap("b2", { labels: { zone: "b" }, online: false })];
-  const base = { nodes, pending: new Set<string>(), perNodeLimit: 10, spreadLabel: "zone", load: () => 0 };
+  const node = (id: string, over: Partial<ChunkNode> = {}): ChunkNode => ({ id, online: true, eligible: true, zone: id[0], freeMb: Infinity, ...over });
+  const nodes = [node("a1"), node("a2"), node("b1"), node("b2", { online: false })];
+  const base = { nodes, pending: new Set<string>(), perNodeLimit: 10, load: () => 0 };
   const chunk = (over: Partial<ChunkState>): ChunkState => ({ id: "c", size: 1 << 20, holders: ["a1"], target: 2, ...over });
+  const MiB = 1 << 20;
 
   it.each([
-    ["copies to another zone", [chunk({})], [{ action: "replicate", chunkId: "c", nodeId: "b1", sourceNodeId: "a1", targetNodeId: "b1", priority: 1 }]],
-    ["skips chunks with a command under way", [chunk({ id: "busy" })], []],
-    ["cannot copy a chunk with no online holder", [chunk({ holders: ["b2"] })], []],
-    ["evicts from the most crowded zone", [chunk({ holders: ["a1", "a2", "b1"] })], [{ action: "evict", chunkId: "c", nodeId: "a1", sourceNodeId: "a1", targetNodeId: "a1", priority: 0 }]],
-    ["leaves chunks at target alone", [chunk({ holders: ["a1", "b1"] })], []],
-  ])("%s", (_name, chunks, expected) => {
-    expect(planReplication({ ...base, pending: new Set(["busy"]), chunks })).toEqual(expected);
+    ["copies to another zone", nodes, [chunk({})], [{ action: "replicate", chunkId: "c", nodeId: "b1", sourceNodeId: "a1", targetNodeId: "b1", priority: 1 }]],
+    ["skips chunks with a command under way", nodes, [chunk({ id: "busy" })], []],
+    ["cannot copy a chunk with no online holder", nodes, [chunk({ holders: ["b2"] })], []],
+    ["evicts from the most crowded zone", nodes, [chunk({ holders: ["a1", "a2", "b1"] })], [{ action: "evict", chunkId: "c", nodeId: "a1", sourceNodeId: "a1", targetNodeId: "a1", priority: 0 }]],
+    ["leaves chunks at target alone", nodes, [chunk({ holders: ["a1", "b1"] })], []],
+    [
+      // Issue 18: crowding ranked once sent both evictions to zone a and emptied it.
+      "re-ranks after each eviction: two evictions never empty zone a while zone c keeps two",
+      [node("a1"), node("a2"), node("b1"), node("c1"), node("c2")],
+      [chunk({ holders: ["a1", "a2", "b1", "c1", "c2"], target: 3 })],
+      [
+        { action: "evict", chunkId: "c", nodeId: "a1", sourceNodeId: "a1", targetNodeId: "a1", priority: 0 },
+        { action: "evict", chunkId: "c", nodeId: "c1", sourceNodeId: "c1", targetNodeId: "c1", priority: 0 },
+      ],
+    ],
+    [
+      "waits rather than evict the last copy of a zone while another zone holds two (its holders are busy)",
+      [node("a1"), node("b1"), node("c1", { online: false }), node("c2", { online: false })],
+      [chunk({ holders: ["a1", "b1", "c1", "c2"], target: 3 })],
+      [],
+    ],
+    [
+      // Issue 18: a 5,000 MiB chunk went to a node whose heartbeats said 100 MiB free.
+      "never sends a copy to a node without the disk for it",
+      [node("a1"), node("b1", { freeMb: 100 }), node("b2", { freeMb: 1000 }), node("c1", { freeMb: 6000 })],
+      [chunk({ size: 5000 * MiB })],
+      [{ action: "replicate", chunkId: "c", nodeId: "c1", sourceNodeId: "a1", targetNodeId: "c1", priority: 1 }],
+    ],
+    [
+      "counts the disk this round already sends a node",
+      [node("a1"), node("b1", { freeMb: 1500 })],
+      [chunk({ id: "x", size: 1000 * MiB }), chunk({ id: "y", size: 1000 * MiB })],
+      [{ action: "replicate", chunkId: "x", nodeId: "b1", sourceNodeId: "a1", targetNodeId: "b1", priority: 1 }],
+    ],
+  ])("%s", (_name, clusterNodes, chunks, expected) => {
+    expect(planReplication({ ...base, nodes: clusterNodes, pending: new Set(["busy"]), chunks })).toEqual(expected);
   });
 
   it("never gives one node more than the per-node limit in a round", () => {
@@ -100,5 +131,84 @@ describe("planReplication", () => {
     for (const c of cmds) for (const n of new Set([c.nodeId, c.sourceNodeId])) perNode.set(n, (perNode.get(n) ?? 0) + 1);
     expect(Math.max(...perNode.values())).toBeLessThanOrEqual(3);
     expect(cmds.length).toBe(3);
+  });
+});
+
+describe("planReplication properties (random clusters and chunks)", () => {
+  const clusterArb = fc.uniqueArray(
+    fc.record({
+      id: fc.stringMatching(/^[a-z][0-9]$/),
+      online: fc.integer({ min: 0, max: 9 }).map((x) => x < 8),
+      eligible: fc.integer({ min: 0, max: 9 }).map((x) => x < 9),
+      zone: fc.constantFrom("a", "b", "c", ""),
+      freeMb: fc.oneof(fc.constant(Infinity), fc.integer({ min: 0, max: 5000 })),
+    }),
+    { minLength: 1, maxLength: 10, selector: (n) => n.id },
+  );
+  const inputArb = clusterArb.chain((nodes) =>
+    fc.record({
+      nodes: fc.constant(nodes),
+      chunks: fc.uniqueArray(
+        fc.record({
+          id: fc.stringMatching(/^c[0-9]{1,2}$/),
+          size: fc.integer({ min: 0, max: 3000 }).map((mb) => mb * 1048576),
+          holders: fc.subarray(nodes.map((n) => n.id)),
+          target: fc.integer({ min: 1, max: 5 }),
+        }),
+        { maxLength: 8, selector: (c) => c.id },
+      ),
+      perNodeLimit: fc.integer({ min: 1, max: 4 }),
+      loads: fc.dictionary(fc.constantFrom(...nodes.map((n) => n.id)), fc.integer({ min: 0, max: 5 })),
+    }),
+  );
+
+  it("never targets a node without the disk, a holder, or an offline or ineligible node; never exceeds the per-node limit", () => {
+    fc.assert(
+      fc.property(inputArb, ({ nodes, chunks, perNodeLimit, loads }) => {
+        const cmds = planReplication({ nodes, chunks, pending: new Set(), perNodeLimit, load: (id) => loads[id] ?? 0 });
+        const byId = new Map(nodes.map((n) => [n.id, n]));
+        const sent = new Map<string, number>();
+        const perNode = new Map<string, number>();
+        for (const c of cmds) {
+          for (const n of new Set([c.nodeId, c.sourceNodeId])) perNode.set(n, (perNode.get(n) ?? 0) + 1);
+          if (c.action !== "replicate") continue;
+          const chunk = chunks.find((x) => x.id === c.chunkId)!;
+          const target = byId.get(c.targetNodeId)!;
+          expect(chunk.holders).not.toContain(c.targetNodeId);
+          expect(target.online && target.eligible).toBe(true);
+          expect(byId.get(c.sourceNodeId)?.online).toBe(true);
+          sent.set(target.id, (sent.get(target.id) ?? 0) + chunk.size / 1048576);
+        }
+        for (const [id, mb] of sent) expect(mb).toBeLessThanOrEqual(byId.get(id)!.freeMb);
+        for (const count of perNode.values()) expect(count).toBeLessThanOrEqual(perNodeLimit);
+      }),
+      { numRuns: 250 },
+    );
+  });
+
+  it("never empties a zone of a chunk while another zone holds two or more copies of it", () => {
+    fc.assert(
+      fc.property(inputArb, ({ nodes, chunks, perNodeLimit, loads }) => {
+        const cmds = planReplication({ nodes, chunks, pending: new Set(), perNodeLimit, load: (id) => loads[id] ?? 0 });
+        const zone = new Map(nodes.map((n) => [n.id, n.zone]));
+        for (const c of chunks) {
+          const after = new Set(c.holders);
+          for (const cmd of cmds.filter((x) => x.chunkId === c.id)) {
+            if (cmd.action === "evict") after.delete(cmd.nodeId);
+            else after.add(cmd.targetNodeId);
+          }
+          const count = (ids: Iterable<string>) => {
+            const m = new Map<string, number>();
+            for (const id of ids) m.set(zone.get(id) ?? "", (m.get(zone.get(id) ?? "") ?? 0) + 1);
+            return m;
+          };
+          const before = count(c.holders);
+          const now = count(after);
+          const emptied = [...before.keys()].filter((z) => !now.has(z));
+          if (emptied.length) expect(Math.max(0, ...now.values())).toBeLessThanOrEqual(1);
+        }
+      }),
+      { numRuns: 250 },
+    );
   });
 });
