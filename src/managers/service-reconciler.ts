@@ -3,6 +3,7 @@ import type { ServiceState } from "../state/service-state.js";
 import { reconcile } from "../orchestrator/reconcile.js";
 import type { ClusterSnapshot } from "../orchestrator/snapshot.js";
 import type { CommandBus } from "../model/command-bus.js";
+import { FailedPreconditionError } from "../model/errors.js";
 import { newTimeOrderedId } from "../model/ids.js";
 import { KeyedLock } from "../shared/keyed-lock.js";
 import type { Job } from "../model/job.js";
@@ -128,7 +129,14 @@ export class ServiceReconciler {
     this.state.messages.clear();
     for (const [service, message] of Object.entries(plan.messages)) this.state.messages.set(service, message);
     this.noteUnplaced(plan.messages);
-    for (const id of plan.lost) await this.setStatus(id, "lost");
+    for (const id of plan.lost) {
+      await this.setStatus(id, "lost");
+      // Its launch must not be redelivered when the node returns (just before the stop): cancel it now.
+      const jobId = this.state.replicas.get(id)?.jobId;
+      if (jobId) await this.bus.cancel(jobId, "node lost; replica placed elsewhere").catch((err: unknown) => {
+        if (!(err instanceof FailedPreconditionError)) throw err;
+      });
+    }
     for (const stop of plan.stops) {
       const r = this.state.replicas.get(stop.replicaId);
       if (!r) continue;

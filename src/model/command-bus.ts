@@ -26,6 +26,8 @@ export interface CommandBus {
    */
   submit(input: NewJob, tx?: Transaction): Promise<Job>;
   get(jobId: string): Promise<Job>;
+  /** Cancels an unfinished job (it is not redelivered); FailedPrecondition when it already finished. */
+  cancel(jobId: string, reason: string): Promise<Job>;
   /** Called after every persisted change of any job. */
   onJobChange(listener: (job: Job) => void): () => void;
   /** Whether the node's agent is connected now. */

@@ -23,6 +23,13 @@ export function requirementsFromProto(r: PbRequirements | undefined, field: stri
     if (!operators.has(c.operator)) {
       throw new InvalidArgumentError(`${field}.constraints[${i}].operator`, `must be one of ${[...operators].join(", ")}`);
     }
+    const at = `${field}.constraints[${i}]`;
+    if (c.key === "") throw new InvalidArgumentError(`${at}.key`, "is required");
+    // "=" with no value would match nodes without the label; with two it would silently use the first.
+    const n = c.values.length;
+    if ((c.operator === "=" || c.operator === "!=") && n !== 1) throw new InvalidArgumentError(`${at}.values`, `"${c.operator}" takes exactly one value, got ${n} (use "in" or "not_in" for several)`);
+    if ((c.operator === "in" || c.operator === "not_in") && n === 0) throw new InvalidArgumentError(`${at}.values`, `"${c.operator}" takes at least one value`);
+    if ((c.operator === "exists" || c.operator === "not_exists") && n !== 0) throw new InvalidArgumentError(`${at}.values`, `"${c.operator}" takes no values`);
     return { key: c.key, operator: c.operator as LabelConstraint["operator"], values: [...c.values] };
   });
   return {
