@@ -130,19 +130,17 @@ export class Placer {
   private bestNode(tree: CandidateTree, req: PlacementRequest, want: number[], dir: 1 | -1, byGroup: boolean): number | undefined {
     const label = req.requirements.spreadLabel;
     const counts = label === "" ? undefined : this.state.domainCounts(req.group, label);
-    const tiers = new Map<number, typeof tree.ranges>();
-    if (!counts) tiers.set(0, tree.ranges);
-    else {
-      for (const range of tree.ranges) {
-        const c = counts.get(range.value) ?? 0;
-        let tier = tiers.get(c);
-        if (!tier) tiers.set(c, (tier = []));
-        tier.push(range);
-      }
-    }
+    const all = tree.ranges;
+    // Each range's count of the group's units in its domain; domains are few (zones), so tiers are found by scanning.
+    const domainUnits = counts ? all.map((range) => counts.get(range.value) ?? 0) : undefined;
     const ids = this.state.ids;
-    for (const c of tiers.size === 1 ? tiers.keys() : [...tiers.keys()].sort((a, b) => a - b)) {
-      const ranges = tiers.get(c) ?? [];
+    for (let floor = -1; ; ) {
+      let c = Infinity;
+      if (!domainUnits) c = floor < 0 ? 0 : Infinity;
+      else for (const x of domainUnits) if (x > floor && x < c) c = x;
+      if (c === Infinity) return undefined;
+      floor = c;
+      const ranges = domainUnits ? all.filter((_, i) => domainUnits[i] === c) : all;
       // Nodes without the group's units (all nodes, unless byGroup masked the others).
       const found = notFound(dir);
       for (const range of ranges) tree.best(range.lo, range.hi, want, dir, found);
@@ -161,7 +159,6 @@ export class Placer {
       }
       if (pick) return pick.node;
     }
-    return undefined;
   }
 
   /** The tree for this kind of request: built once per placer from the static filters. */
