@@ -184,3 +184,32 @@ describe("nodes carry the chunks they hold", () => {
   });
 
 });
+
+describe("cache nodes that registered but never reported", () => {
+  let server: TestServer;
+  let timer: NodeJS.Timeout;
+  const rest = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${server.url}${path}`, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, json: (await res.json()) as any };
+  };
+
+  beforeAll(async () => {
+    server = await startTestServer({ DATABASE_URL: `file:${join(mkdtempSync(join(tmpdir(), "capstan-chunks-reg-")), "c.db")}`, HEARTBEAT_TTL: "2s", CHUNK_MONITOR_INTERVAL: "200ms", CHUNK_REPLICATION: "2" });
+    // m1 registers holding q (seed 004's available_chunks); m2 registers holding nothing and never sends a report.
+    await rest("POST", "/api/v1/nodes", { node_id: "m1", address: "10.1.0.1", p2p_port: 7000, http_port: 8000, disk_capacity_mb: 100000, available_chunks: ["q"] });
+    await rest("POST", "/api/v1/nodes", { node_id: "m2", address: "10.1.0.2", p2p_port: 7000, http_port: 8000, disk_capacity_mb: 100000, available_chunks: [] });
+    for (const id of ["m1", "m2"]) await rest("POST", `/api/v1/nodes/${id}/eligibility`, { eligibility: "eligible" });
+    timer = setInterval(() => {
+      for (const id of ["m1", "m2"]) void rest("PUT", `/api/v1/nodes/${id}/heartbeat`, { node_id: id, online: true, timestamp: Date.now() }).catch(() => undefined);
+    }, 300);
+  });
+  afterAll(async () => {
+    clearInterval(timer);
+    await server?.stop();
+  });
+
+  it("copies a chunk known only from registration to the node that never reported", async () => {
+    const cmd = await eventually(async () => (await rest("GET", "/api/v1/nodes/m2/commands")).json.commands?.find((c: any) => c.chunk_id === "q"), 5000, "a copy of q to m2");
+    expect(cmd).toMatchObject({ action: "replicate", source_node_id: "m1", target_node_id: "m2" });
+  });
+});
