@@ -143,7 +143,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     const deploymentState = new DeploymentState();
     const serviceState = new ServiceState();
     const snapshot = () => clusterSnapshot(nodeState, deploymentState, serviceState);
-    const deployments = new DeploymentManager({ store: db.deployments, state: deploymentState, bus: jobs, uow: db, nodes: registry, snapshot, logger });
+    const deployments = new DeploymentManager({ store: db.deployments, state: deploymentState, bus: jobs, uow: db, nodes: registry, snapshot, rotation: serviceState, logger });
     await deployments.start();
     const projects = new ProjectManager(deployments, registry, jobs);
     const reconciler = new ServiceReconciler(db, serviceState, jobs, () => registry.all(), snapshot, {

@@ -35,6 +35,8 @@ export interface DeploymentManagerDeps {
   nodes: NodeRegistry;
   /** The cluster as the scheduler should see it now. */
   snapshot: () => ClusterSnapshot;
+  /** round_robin's position, shared with the service reconciler so deployments and services take turns. */
+  rotation?: { placementCursor: string };
   logger: Logger;
   now?: () => Date;
 }
@@ -272,7 +274,10 @@ export class DeploymentManager {
   }
 
   private place(id: string, requirements: PlacementRequirements): string | undefined {
-    return new Placer(this.deps.snapshot()).place({ requirements, count: 1, group: id }).placements[0];
+    const placer = new Placer(this.deps.snapshot(), { cursor: this.deps.rotation?.placementCursor });
+    const nodeId = placer.place({ requirements, count: 1, group: id }).placements[0];
+    if (nodeId && this.deps.rotation) this.deps.rotation.placementCursor = placer.cursor;
+    return nodeId;
   }
 
   private explainShort(id: string, requirements: PlacementRequirements): string {

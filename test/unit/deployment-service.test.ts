@@ -84,4 +84,16 @@ describe("DeploymentService through a router transport", () => {
     expect(r.app.db.deployments.rows.get(res.deploymentId)?.status).toBe("pending");
     expect((await deployments.listRevisions({ deploymentId: res.deploymentId })).revisions.map((v) => v.revision)).toEqual([res.revision]);
   });
+
+  it("places deployments round robin in turn: three deployments on three equal nodes", async () => {
+    const docker = (name: string) => nodes.registerNode({ name, tags: ["docker"], capabilities: { cpuCount: 4, memMb: 8192, diskMb: 100_000, docker: { version: "24.0.7", available: true } } });
+    const ids = [(await docker("n1")).nodeId, (await docker("n2")).nodeId, (await docker("n3")).nodeId];
+    const placed: string[] = [];
+    for (const project of ["shop", "blog", "wiki"]) {
+      const res = await deployments.createDeployment({ projectName: project, renderedCompose: "services:\n  web:\n    image: nginx\n" });
+      expect(res.message).not.toMatch(/waiting/);
+      placed.push((await deployments.getDeployment({ deploymentId: res.deploymentId })).deployment?.nodeId ?? "");
+    }
+    expect(placed.sort()).toEqual([...ids].sort());
+  });
 });
