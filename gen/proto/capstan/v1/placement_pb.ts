@@ -216,12 +216,14 @@ export type NodeVerdict = Message<"capstan.v1.NodeVerdict"> & {
   reason: string;
 
   /**
+   * Rank for the next replica under the strategy: the highest is chosen first.
+   *
    * @generated from field: double score = 6;
    */
   score: number;
 
   /**
-   * Each scoring term's contribution.
+   * The values the strategy compares: fullness, units_here, units_in_domain.
    *
    * @generated from field: map<string, double> score_terms = 7;
    */
@@ -268,21 +270,24 @@ export enum PlacementStrategy {
   UNSPECIFIED = 0,
 
   /**
-   * Take feasible nodes in turn (seed 003's default).
+   * Take feasible nodes in turn, across services and passes, fewest of the
+   * group's replicas first (seed 003's default).
    *
    * @generated from enum value: PLACEMENT_STRATEGY_ROUND_ROBIN = 1;
    */
   ROUND_ROBIN = 1,
 
   /**
-   * Prefer the least loaded nodes and spread across the spread label.
+   * The emptiest feasible node, never a second replica on a node while a
+   * feasible one has none, the spread label's domains balanced first.
    *
    * @generated from enum value: PLACEMENT_STRATEGY_SPREAD = 2;
    */
   SPREAD = 2,
 
   /**
-   * Prefer the most loaded nodes that still fit.
+   * The fullest feasible node: the fewest nodes the resources allow, unless
+   * a spread label or spread weight asks to spread the group's replicas.
    *
    * @generated from enum value: PLACEMENT_STRATEGY_BINPACK = 3;
    */
