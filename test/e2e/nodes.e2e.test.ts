@@ -109,7 +109,8 @@ describe.each(providers())("NodeService end to end on %s", (provider) => {
     await client.registerNode({ nodeId: "survivor", name: "survivor", labels: { keep: "yes" } });
     await client.heartbeat({ nodeId: "survivor", cpuUsage: 12 });
     await server.stop();
-    await new Promise((r) => setTimeout(r, 500));
+    // Stale beyond the TTL plus one flush interval (the most a restart may have lost of it: docs/operations.md).
+    await new Promise((r) => setTimeout(r, 1000));
     server = await startTestServer(env());
     const after = createClient(NodeService, server.grpc);
     const node = (await after.getNode({ nodeId: "survivor" })).node;
