@@ -130,7 +130,9 @@ describe("chunk index over seed 004's REST paths", () => {
     expect(await locate(["c2"])).toEqual({ c2: [] });
     await rest("PUT", "/api/v1/nodes/n1/chunks", { chunk_ids: ["c2"] });
     await rest("PUT", "/api/v1/nodes/n3/chunks", { chunk_ids: ["c2"] });
-    expect((await locate(["c2"])).c2.sort()).toEqual(["n1", "n3"]);
+    // A slow restart can outlast the 600 ms TTL, so the liveness monitor may mark a node offline
+    // (hidden from locations) until its next heartbeat brings it back: wait for that, not a fixed time.
+    await eventually(async () => (await locate(["c2"])).c2.sort().join() === "n1,n3", 5000, "c2 located on n1 and n3");
     await eventually(async () => (await rest("GET", "/api/v1/metrics")).json.over_replicated >= 1, 5000, "c2 over its persisted target of 1");
   });
 
