@@ -2,6 +2,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import type { Logger } from "pino";
+import { applyToEmptySqlite, isEmptySqlite } from "./fresh-migrate.js";
 import { migrationsDir, type Provider } from "./providers.js";
 
 /** The migration list as Prisma's schema engine reads it from disk. */
@@ -52,18 +53,36 @@ export async function applyMigrations(provider: Provider, adapterFactory: SqlMig
   // The schema engine is a Wasm module that takes a good part of a second to load;
   // a database that has every migration (every start but the first) never needs it.
   if (await allApplied(tracked, wanted).finally(() => Promise.all(opened.splice(0).map((a) => a.dispose())))) return [];
+  if (provider === "sqlite") {
+    const fresh = await migrateIfEmpty(tracked, migrationsList.migrationDirectories).finally(() => Promise.all(opened.splice(0).map((a) => a.dispose())));
+    if (fresh) {
+      logger.info({ provider, applied: fresh }, "database created");
+      return fresh;
+    }
+  }
+  const applied = await applyWithEngine(tracked, migrationsList).finally(() => Promise.all(opened.map((a) => a.dispose())));
+  if (applied.length) logger.info({ provider, applied }, "database migrated");
+  return applied;
+}
+
+/**
+ * Applies pending migrations through Prisma's schema engine (Wasm), as
+ * `prisma migrate deploy` would; the caller closes the connections it opens.
+ */
+export async function applyWithEngine(
+  factory: SqlMigrationAwareDriverAdapterFactory,
+  migrationsList: Awaited<ReturnType<typeof readMigrations>>,
+): Promise<string[]> {
   const { createSchemaEngine } = await import("./schema-engine.js");
-  const engine = await createSchemaEngine(tracked);
+  const engine = await createSchemaEngine(factory);
   try {
     const { appliedMigrationNames } = await engine.applyMigrations({
       migrationsList,
       filters: { externalTables: [], externalEnums: [] },
     });
-    if (appliedMigrationNames.length) logger.info({ provider, applied: appliedMigrationNames }, "database migrated");
     return appliedMigrationNames;
   } finally {
     engine.free();
-    await Promise.all(opened.map((a) => a.dispose()));
   }
 }
 
@@ -85,4 +104,23 @@ export async function allApplied(factory: SqlMigrationAwareDriverAdapterFactory,
   } catch {
     return false;
   }
+}
+
+/**
+ * On a new SQLite file, applies every migration without the schema engine
+ * (see fresh-migrate.ts) and returns their names; undefined when the file
+ * already has tables, so the engine decides as before.
+ */
+async function migrateIfEmpty(
+  factory: SqlMigrationAwareDriverAdapterFactory,
+  dirs: Awaited<ReturnType<typeof readMigrations>>["migrationDirectories"],
+): Promise<string[] | undefined> {
+  const db = await factory.connect();
+  if (!(await isEmptySqlite(db))) return undefined;
+  const scripts = dirs.map((d) => {
+    const file = d.migrationFile.content;
+    if (file.tag === "error") throw new Error(`cannot read migration ${d.path}: ${file.value}`);
+    return { name: d.path, sql: file.value };
+  });
+  return applyToEmptySqlite(db, scripts);
 }
