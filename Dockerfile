@@ -14,7 +14,9 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY gen ./gen
 COPY prisma ./prisma
 COPY src ./src
-# gen/ (protobuf and Prisma clients, committed) compiles into dist/gen next to dist/src.
+COPY scripts/bundle.mjs ./scripts/bundle.mjs
+# gen/ (protobuf and Prisma clients, committed) compiles into dist/gen next to dist/src;
+# the server runs from its bundle in dist/server (scripts/bundle.mjs).
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim AS runtime
@@ -32,4 +34,4 @@ VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/health').then(r => process.exit(r.ok ? 0 : 1)).catch(() => process.exit(1))"]
-CMD ["node", "dist/src/main.js"]
+CMD ["node", "dist/server/main.mjs"]

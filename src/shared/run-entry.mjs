@@ -16,21 +16,28 @@ function newest(dir) {
   return latest;
 }
 
+/** Whether a built file exists and is at least as new as every source file. */
+function isFresh(built) {
+  const sourceDirs = ["src", "gen"].map((d) => join(ROOT, d)).filter((d) => existsSync(d));
+  return existsSync(built) && sourceDirs.every((d) => newest(d) <= statSync(built).mtimeMs);
+}
+
 /**
- * Loads a program's entry module: the compiled one under dist/ when it is at
- * least as new as every source file (what `npm ci` builds, and the container
- * image ships), else the TypeScript sources through tsx. Compiled code starts
- * in about a third of the time and memory; the check (a stat of each source
- * file, a few milliseconds) keeps an edited checkout from running stale code.
+ * Loads a program's entry module: its bundle (the server's, see
+ * scripts/bundle.mjs) or else its compiled module under dist/, when at least as
+ * new as every source file (what `npm ci` builds, and the container image
+ * ships), else the TypeScript sources through tsx. Built code starts in a
+ * fraction of the time and memory; the check (a stat of each source file, a
+ * few milliseconds) keeps an edited checkout from running stale code.
  * @param {string} source the entry's path from the repository root, e.g. "src/main.ts"
+ * @param {{ bundle?: string }} [options] the entry's bundle from the repository root, if it has one
  * @returns {Promise<Record<string, unknown>>} the loaded module
  */
-export async function loadEntry(source) {
-  const compiled = join(ROOT, "dist", source.replace(/\.ts$/, ".js"));
-  const sourceDirs = ["src", "gen"].map((d) => join(ROOT, d)).filter((d) => existsSync(d));
-  const fresh = existsSync(compiled) && sourceDirs.every((d) => newest(d) <= statSync(compiled).mtimeMs);
-  if (fresh) return import(pathToFileURL(compiled).href);
-  if (existsSync(compiled)) {
+export async function loadEntry(source, options = {}) {
+  const candidates = [options.bundle, join("dist", source.replace(/\.ts$/, ".js"))].filter(Boolean).map((p) => join(ROOT, p));
+  const fresh = candidates.find(isFresh);
+  if (fresh) return import(pathToFileURL(fresh).href);
+  if (candidates.some((c) => existsSync(c))) {
     process.stderr.write(`${source}: dist/ is older than the sources, running them through tsx (npm run build refreshes dist/)\n`);
   }
   const { register } = await import("tsx/esm/api");

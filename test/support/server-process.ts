@@ -37,6 +37,8 @@ export interface ServerProcessOptions {
   dbPath?: string;
   /** Extra environment, applied over the defaults (which are listed in startServerProcess). */
   env?: Record<string, string>;
+  /** Node's arguments: the TypeScript sources through tsx by default; a test of the bundle passes its file. */
+  entry?: string[];
   /** Give up when "capstan listening" has not been logged within this time. Default 30 s. */
   startTimeoutMs?: number;
 }
@@ -68,7 +70,7 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
     HEARTBEAT_FLUSH_INTERVAL: "1h",
     ...options.env,
   };
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, options.entry ?? ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   const logs: string[] = [];
   let exitCode: number | string | undefined;
   const exited = new Promise<void>((resolve) => {
