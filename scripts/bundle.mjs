@@ -13,6 +13,25 @@
 import { build } from "esbuild";
 import { rmSync } from "node:fs";
 
+/**
+ * rate-limiter-flexible's entry requires every limiter it has (Redis, Mongo,
+ * cluster, ...), about 100 KB; Capstan uses the in-memory one. Served from its
+ * two files instead; importing anything else from the package fails the build.
+ */
+const rateLimiterMemoryOnly = {
+  name: "rate-limiter-memory-only",
+  setup(b) {
+    b.onResolve({ filter: /^rate-limiter-flexible$/ }, () => ({ path: "rate-limiter-flexible", namespace: "capstan-shim" }));
+    b.onLoad({ filter: /.*/, namespace: "capstan-shim" }, () => ({
+      contents:
+        'export { default as RateLimiterMemory } from "rate-limiter-flexible/lib/RateLimiterMemory.js";\n' +
+        'export { default as RateLimiterRes } from "rate-limiter-flexible/lib/RateLimiterRes.js";\n',
+      resolveDir: process.cwd(),
+      loader: "js",
+    }));
+  },
+};
+
 // Another folder two levels below the repository (as dist/server is: the server finds
 // prisma/ and package.json from there) may be given, for a test of the bundle.
 const outdir = process.argv[2] ?? "dist/server";
@@ -33,5 +52,6 @@ await build({
   external: ["better-sqlite3", "@prisma/schema-engine-wasm", "tsx"],
   // CommonJS dependencies (pino, ws, pg) call require(); an ES module has none.
   banner: { js: "import { createRequire as __capstanRequire } from 'node:module'; const require = __capstanRequire(import.meta.url);" },
+  plugins: [rateLimiterMemoryOnly],
   logLevel: "warning",
 });
