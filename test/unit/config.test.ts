@@ -90,3 +90,19 @@ describe("security configuration", () => {
     expect(loadConfig({}, false).auth).toMatchObject({ dev: false, adminToken: undefined, clientCa: undefined });
   });
 });
+
+describe("messages for bad values", () => {
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ PORT: "http" }, "PORT: must be a whole number from 0 to 65535"],
+    [{ PORT: "80.5" }, "PORT: must be a whole number from 0 to 65535"],
+    [{ PORT: "70000" }, "PORT: must be a whole number from 0 to 65535"],
+    [{ HEARTBEAT_TTL: "soon" }, 'HEARTBEAT_TTL: "soon" is not a duration such as 15s, 500ms or 2m'],
+    [{ LOG_LEVEL: "loud" }, "LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent"],
+    [{ PUBLIC_URL: "cp.example.com" }, "PUBLIC_URL: must be a URL such as https://cp.example.com"],
+    [{ DATABASE_URL: "mysql://x" }, "DATABASE_URL: must start with file:, postgresql:// or postgres://"],
+    [{ CAPSTAN_JOIN_TOKEN: "short" }, "CAPSTAN_JOIN_TOKEN: must be at least 16 characters"],
+  ];
+  it.each(cases)("%j is refused with a message that says what is accepted", (env, message) => {
+    expect(() => loadConfig(env, false)).toThrow(message);
+  });
+});
