@@ -31,6 +31,7 @@ import { SessionRegistry } from "../sessions/session-registry.js";
 import { version } from "../shared/version.js";
 import { DeploymentState } from "../state/deployment-state.js";
 import { JobState } from "../state/job-state.js";
+import { MetricsHistory } from "../state/metrics-history.js";
 import { NodeState } from "../state/node-state.js";
 import { ServiceState } from "../state/service-state.js";
 import { openDatabase, type Database } from "../store/database.js";
@@ -127,6 +128,8 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     stops.push(() => audit.flush());
     const nodeState = new NodeState();
     nodeState.load(await db.nodes.listAll());
+    const history = new MetricsHistory(config.heartbeatHistory);
+    history.follow(nodeState);
     const registry = new NodeRegistry({ store: db.nodes, state: nodeState, logger, certifiedNames: config.auth.clientCa !== undefined });
     const liveness = new LivenessMonitor(registry, nodeState, db.nodes, { heartbeatTtlMs: config.heartbeatTtlMs, flushIntervalMs: config.heartbeatFlushMs }, logger);
     await liveness.start();
@@ -201,6 +204,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
         publicUrl: config.publicUrl,
         chunksHeld: (id, limit) => ({ ids: chunkIndex.chunksOf(id, limit), total: chunkIndex.countOf(id) }),
         chunks,
+        history,
       },
       agents: { registry, agentStream },
       deployments: { deployments, projects, services, serviceState, snapshot, jobs, events },

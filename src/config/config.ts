@@ -12,6 +12,8 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   readonly heartbeatTtlMs: number;
   readonly heartbeatFlushMs: number;
+  /** Heartbeat metrics kept per node for charts: how far back, and at most one sample per step. */
+  readonly heartbeatHistory: { readonly windowMs: number; readonly stepMs: number };
   readonly shutdownTimeoutMs: number;
   /** How often the service reconciler runs (it also runs soon after changes). */
   readonly reconcileIntervalMs: number;
@@ -137,6 +139,8 @@ const schema = z.object({
   ),
   HEARTBEAT_TTL: duration(15_000),
   HEARTBEAT_FLUSH_INTERVAL: duration(10_000),
+  HEARTBEAT_HISTORY: duration(10 * 60_000),
+  HEARTBEAT_HISTORY_STEP: duration(10_000),
   SHUTDOWN_TIMEOUT: duration(10_000),
   RECONCILE_INTERVAL: duration(2_000),
   REPLICA_GRACE: duration(30_000),
@@ -231,6 +235,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
     databaseUrl: e.DATABASE_URL || undefined,
     heartbeatTtlMs: e.HEARTBEAT_TTL,
     heartbeatFlushMs: e.HEARTBEAT_FLUSH_INTERVAL,
+    heartbeatHistory: Object.freeze({ windowMs: e.HEARTBEAT_HISTORY, stepMs: e.HEARTBEAT_HISTORY_STEP }),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     reconcileIntervalMs: e.RECONCILE_INTERVAL,
     replicaGraceMs: e.REPLICA_GRACE,

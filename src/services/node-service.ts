@@ -1,8 +1,10 @@
 import { create } from "@bufbuild/protobuf";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { NodeSummarySchema, type NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
+import { NodeMetricsSampleSchema, NodeSummarySchema, type NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
 import type { ChunkManager } from "../managers/chunk-manager.js";
 import type { NodeRegistry } from "../managers/node-registry.js";
+import type { MetricsHistory } from "../state/metrics-history.js";
 import { registersAnonymously, registersWithCredential } from "../rpc/access-policy.js";
 import { peerKey, principalKey } from "../rpc/context.js";
 import {
@@ -26,6 +28,8 @@ export interface NodeServiceDeps {
   chunksHeld: (nodeId: string, limit: number) => { ids: string[]; total: number };
   /** Where chunks a node registers with (seed 004's `available_chunks`) are recorded, as a full report. */
   chunks: Pick<ChunkManager, "checkIds" | "fullReport">;
+  /** Recent heartbeat metrics per node. */
+  history: Pick<MetricsHistory, "samples">;
 }
 
 /** How many of a node's chunk ids a list carries per node, and GetNode carries. */
@@ -73,6 +77,23 @@ export function createNodeService(deps: NodeServiceDeps): ServiceImpl<typeof Nod
     },
     getNode(req) {
       return { node: withChunks(registry.get(req.nodeId), CHUNKS_IN_GET) };
+    },
+    getNodeMetricsHistory(req) {
+      // NotFound for an unknown node, rather than an empty history.
+      registry.get(req.nodeId);
+      const since = req.since ? timestampDate(req.since) : undefined;
+      const samples = deps.history.samples(req.nodeId, since).map((s) =>
+        create(NodeMetricsSampleSchema, {
+          time: timestampFromDate(s.at),
+          cpuUsage: s.cpuUsage,
+          memUsage: s.memUsage,
+          load1: s.load1,
+          memoryUsedMb: s.memoryUsedMb,
+          diskFreeMb: s.diskFreeMb,
+          activeConnections: s.activeConnections,
+        }),
+      );
+      return { samples };
     },
     async heartbeat(req) {
       const node = await registry.heartbeat(req.nodeId, metricsFromHeartbeat(req));

@@ -87,6 +87,11 @@ describe("the capstan CLI against a real server and agent", () => {
     const got = ok(await cli("node", "get", "cli-agent"));
     expect(got).toMatch(new RegExp(`id:\\s+${nodeId}`));
     expect(got).toMatch(/labels:\s+zone=a/);
+    // The agent's heartbeats are kept for charts; the table shows them oldest first.
+    await eventually(async () => json<{ samples?: unknown[] }>(await cli("node", "history", "cli-agent", "-o", "json")).samples?.length, 30_000, "a heartbeat sample");
+    const history = ok(await cli("node", "history", "cli-agent", "--since", "10m")).trimEnd().split("\n");
+    expect(history[0]).toMatch(/^TIME\s+CPU\s+MEM\s+LOAD1\s+MEM USED\s+DISK FREE\s+CONNS$/);
+    expect(history[1]).toMatch(/\d+\.\d%\s+\d+\.\d%/);
   }, CEILING);
 
   it("changes a node's eligibility and drains it, and back", async () => {

@@ -20,7 +20,7 @@ async function until(check: () => Promise<boolean>, timeoutMs = 5000): Promise<v
 describe.each(providers())("NodeService end to end on %s", (provider) => {
   let db: TestDatabase;
   let server: TestServer;
-  const env = () => ({ DATABASE_URL: db.url, HEARTBEAT_TTL: TTL, HEARTBEAT_FLUSH_INTERVAL: "200ms" });
+  const env = () => ({ DATABASE_URL: db.url, HEARTBEAT_TTL: TTL, HEARTBEAT_FLUSH_INTERVAL: "200ms", HEARTBEAT_HISTORY_STEP: "1ms" });
 
   beforeAll(async () => {
     db = await createTestDatabase(provider);
@@ -74,6 +74,24 @@ describe.each(providers())("NodeService end to end on %s", (provider) => {
     expect((err as ConnectError).code).toBe(Code.InvalidArgument);
     expect((err as ConnectError).rawMessage.startsWith(`${field}: `)).toBe(true);
     expect((await client.listNodes({})).count).toBe(before);
+  });
+
+  it("keeps each node's recent heartbeat metrics for charts, over REST and gRPC, oldest first", async () => {
+    const client = createClient(NodeService, server.grpc);
+    await client.registerNode({ nodeId: "chart-node", name: "chart-node", address: "10.0.0.7" });
+    for (const cpu of [10, 20, 30]) {
+      await client.heartbeat({ nodeId: "chart-node", cpuUsage: cpu, memUsage: cpu + 1, load1: cpu / 10, memoryUsedMb: 100 + cpu, diskFreeMb: 5000, activeConnections: 2 });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const res = await fetch(`${server.url}/api/v1/nodes/chart-node/metrics/history`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { samples: Array<Record<string, unknown>> };
+    expect(body.samples.map((s) => s.cpu_usage)).toEqual([10, 20, 30]);
+    expect(body.samples[2]).toMatchObject({ mem_usage: 31, load1: 3, memory_used_mb: 130, disk_free_mb: 5000, active_connections: 2 });
+    expect(typeof body.samples[0].time).toBe("string");
+    const since = (await client.getNodeMetricsHistory({ nodeId: "chart-node" })).samples[1].time;
+    expect((await client.getNodeMetricsHistory({ nodeId: "chart-node", since })).samples.map((s) => s.cpuUsage)).toEqual([20, 30]);
+    expect((await fetch(`${server.url}/api/v1/nodes/nobody/metrics/history`)).status).toBe(404);
   });
 
   it("answers NotFound for a heartbeat from an unknown node, and InvalidArgument for a negative figure", async () => {

@@ -1,8 +1,10 @@
 import type { Command } from "commander";
 import { NodeEligibility, NodeSchema, NodeStatus, type Node } from "../../../gen/proto/capstan/v1/node_pb.js";
-import { DeleteNodeResponseSchema, ListNodesResponseSchema, NodeService } from "../../../gen/proto/capstan/v1/node_service_pb.js";
+import { DeleteNodeResponseSchema, GetNodeMetricsHistoryResponseSchema, ListNodesResponseSchema, NodeService } from "../../../gen/proto/capstan/v1/node_service_pb.js";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { UsageError } from "../errors.js";
 import { action, allPages, type Ctx, type Io } from "../kit.js";
+import { parseDuration } from "./tokens.js";
 import { age, details, enumName, labels, list, parseEnum, table, time } from "../output.js";
 
 /** A node's state in one word or a few: online, offline, draining, ineligible, disconnected. */
@@ -53,7 +55,7 @@ function showNode(ctx: Ctx, node: Node | undefined): void {
   );
 }
 
-/** nodes, node get|drain|eligibility|rm. */
+/** nodes, node get|history|drain|eligibility|rm. */
 export function registerNodes(program: Command, io: Io): void {
   program
     .command("nodes")
@@ -94,6 +96,29 @@ export function registerNodes(program: Command, io: Io): void {
       action(io, async (ctx, id: string) => {
         const nodeId = await resolveNodeId(ctx, id);
         showNode(ctx, (await (await ctx.clients()).of(NodeService).getNode({ nodeId })).node);
+      }),
+    );
+  node
+    .command("history")
+    .description("a node's recent heartbeat metrics, oldest first (the server keeps HEARTBEAT_HISTORY of them)")
+    .argument("<node>", "node id or name")
+    .option("--since <duration>", "only the last part of the window, e.g. 2m or 30s")
+    .action(
+      action(io, async (ctx, id: string, opts: { since?: string }) => {
+        const nodeId = await resolveNodeId(ctx, id);
+        const since = opts.since === undefined ? undefined : timestampFromMs(Date.now() - parseDuration("--since", opts.since) * 1000);
+        const res = await (await ctx.clients()).of(NodeService).getNodeMetricsHistory({ nodeId, since });
+        ctx.show(GetNodeMetricsHistoryResponseSchema, res, () =>
+          table(res.samples, [
+            { header: "TIME", value: (s) => time(s.time) },
+            { header: "CPU", value: (s) => `${s.cpuUsage.toFixed(1)}%` },
+            { header: "MEM", value: (s) => `${s.memUsage.toFixed(1)}%` },
+            { header: "LOAD1", value: (s) => s.load1.toFixed(2) },
+            { header: "MEM USED", value: (s) => `${s.memoryUsedMb} MiB` },
+            { header: "DISK FREE", value: (s) => `${s.diskFreeMb} MiB` },
+            { header: "CONNS", value: (s) => String(s.activeConnections) },
+          ]),
+        );
       }),
     );
   node

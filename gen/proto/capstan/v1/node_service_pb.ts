@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file capstan/v1/node_service.proto.
  */
 export const file_capstan_v1_node_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jYXBzdGFuL3YxL25vZGVfc2VydmljZS5wcm90bxIKY2Fwc3Rhbi52MSKNAwoTUmVnaXN0ZXJOb2RlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDwoHYWRkcmVzcxgDIAEoCRI7CgZsYWJlbHMYBCADKAsyKy5jYXBzdGFuLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuTGFiZWxzRW50cnkSDAoEdGFncxgFIAMoCRIyCgxjYXBhYmlsaXRpZXMYBiABKAsyHC5jYXBzdGFuLnYxLk5vZGVDYXBhYmlsaXRpZXMSOQoFcG9ydHMYByADKAsyKi5jYXBzdGFuLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuUG9ydHNFbnRyeRIVCg1hZ2VudF92ZXJzaW9uGAggASgJEhgKEGF2YWlsYWJsZV9jaHVua3MYCSADKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARosCgpQb3J0c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDToCOAEihwEKFFJlZ2lzdGVyTm9kZVJlc3BvbnNlEg8KB21lc3NhZ2UYASABKAkSHgoEbm9kZRgCIAEoCzIQLmNhcHN0YW4udjEuTm9kZRIPCgdub2RlX2lkGAMgASgJEhIKCm5vZGVfdG9rZW4YBCABKAkSGQoRY29udHJvbF9wbGFuZV91cmwYBSABKAkihgEKEExpc3ROb2Rlc1JlcXVlc3QSJgoGc3RhdHVzGAEgASgOMhYuY2Fwc3Rhbi52MS5Ob2RlU3RhdHVzEhYKDmxhYmVsX3NlbGVjdG9yGAIgASgJEgsKA3RhZxgDIAEoCRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJcChFMaXN0Tm9kZXNSZXNwb25zZRIfCgVub2RlcxgBIAMoCzIQLmNhcHN0YW4udjEuTm9kZRINCgVjb3VudBgCIAEoBRIXCg9uZXh0X3BhZ2VfdG9rZW4YAyABKAkiIQoOR2V0Tm9kZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSIxCg9HZXROb2RlUmVzcG9uc2USHgoEbm9kZRgBIAEoCzIQLmNhcHN0YW4udjEuTm9kZSLdAgoQSGVhcnRiZWF0UmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEhEKCWNwdV91c2FnZRgCIAEoARIRCgltZW1fdXNhZ2UYAyABKAESFAoMZGlza19mcmVlX21iGAQgASgNEhoKEnJ1bm5pbmdfY29udGFpbmVycxgFIAMoCRIWCg5tZW1vcnlfdXNlZF9tYhgGIAEoDRIUCgxkaXNrX3VzZWRfbWIYByABKA0SFgoOY2FjaGVfaGl0X3JhdGUYCCABKAESFAoMdG90YWxfY2h1bmtzGAkgASgNEhoKEmFjdGl2ZV9jb25uZWN0aW9ucxgKIAEoDRIZChF1cGxvYWRfc3BlZWRfbWJwcxgLIAEoARIbChNkb3dubG9hZF9zcGVlZF9tYnBzGAwgASgBEg0KBWxvYWQxGA0gASgBEg4KBm9ubGluZRgOIAEoCBIRCgl0aW1lc3RhbXAYDyABKAEiYwoRSGVhcnRiZWF0UmVzcG9uc2USDgoGc3RhdHVzGAEgASgJEhEKCXRpbWVzdGFtcBgCIAEoARIrCgtub2RlX3N0YXR1cxgDIAEoDjIWLmNhcHN0YW4udjEuTm9kZVN0YXR1cyJeChlTZXROb2RlRWxpZ2liaWxpdHlSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSMAoLZWxpZ2liaWxpdHkYAiABKA4yGy5jYXBzdGFuLnYxLk5vZGVFbGlnaWJpbGl0eSI8ChpTZXROb2RlRWxpZ2liaWxpdHlSZXNwb25zZRIeCgRub2RlGAEgASgLMhAuY2Fwc3Rhbi52MS5Ob2RlIjMKEERyYWluTm9kZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIOCgZjYW5jZWwYAiABKAgiMwoRRHJhaW5Ob2RlUmVzcG9uc2USHgoEbm9kZRgBIAEoCzIQLmNhcHN0YW4udjEuTm9kZSIkChFEZWxldGVOb2RlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIhQKEkRlbGV0ZU5vZGVSZXNwb25zZSJBChhMaXN0Tm9kZVN1bW1hcmllc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiKwoMTm9kZUNhcGFjaXR5EgsKA2NwdRgBIAEoARIOCgZtZW1vcnkYAiABKAEijAIKC05vZGVTdW1tYXJ5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDwoHYWRkcmVzcxgDIAEoCRIzCgZsYWJlbHMYBCADKAsyIy5jYXBzdGFuLnYxLk5vZGVTdW1tYXJ5LkxhYmVsc0VudHJ5EioKCGNhcGFjaXR5GAUgASgLMhguY2Fwc3Rhbi52MS5Ob2RlQ2FwYWNpdHkSDgoGc3RhdHVzGAYgASgJEjIKDmxhc3RfaGVhcnRiZWF0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIlwKGUxpc3ROb2RlU3VtbWFyaWVzUmVzcG9uc2USJgoFaXRlbXMYASADKAsyFy5jYXBzdGFuLnYxLk5vZGVTdW1tYXJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTKzCAoLTm9kZVNlcnZpY2USlQEKDFJlZ2lzdGVyTm9kZRIfLmNhcHN0YW4udjEuUmVnaXN0ZXJOb2RlUmVxdWVzdBogLmNhcHN0YW4udjEuUmVnaXN0ZXJOb2RlUmVzcG9uc2UiQoq1GAMIyQGStRgCCAeC0+STAi86ASpaEjoBKiINL2FwaS92MS9ub2RlcyIWL2FwaS92MS9ub2Rlcy9yZWdpc3RlchJrCglMaXN0Tm9kZXMSHC5jYXBzdGFuLnYxLkxpc3ROb2Rlc1JlcXVlc3QaHS5jYXBzdGFuLnYxLkxpc3ROb2Rlc1Jlc3BvbnNlIiGKtRgCGAGStRgCCAOC0+STAg8SDS9hcGkvdjEvbm9kZXMSaQoHR2V0Tm9kZRIaLmNhcHN0YW4udjEuR2V0Tm9kZVJlcXVlc3QaGy5jYXBzdGFuLnYxLkdldE5vZGVSZXNwb25zZSIlkrUYAggDgtPkkwIZEhcvYXBpL3YxL25vZGVzL3tub2RlX2lkfRKkAQoJSGVhcnRiZWF0EhwuY2Fwc3Rhbi52MS5IZWFydGJlYXRSZXF1ZXN0Gh0uY2Fwc3Rhbi52MS5IZWFydGJlYXRSZXNwb25zZSJakrUYAggGgtPkkwJOOgEqWiY6ASoaIS9hcGkvdjEvbm9kZXMve25vZGVfaWR9L2hlYXJ0YmVhdCIhL2FwaS92MS9ub2Rlcy97bm9kZV9pZH0vaGVhcnRiZWF0EpkBChJTZXROb2RlRWxpZ2liaWxpdHkSJS5jYXBzdGFuLnYxLlNldE5vZGVFbGlnaWJpbGl0eVJlcXVlc3QaJi5jYXBzdGFuLnYxLlNldE5vZGVFbGlnaWJpbGl0eVJlc3BvbnNlIjSStRgCCAWC0+STAig6ASoiIy9hcGkvdjEvbm9kZXMve25vZGVfaWR9L2VsaWdpYmlsaXR5EngKCURyYWluTm9kZRIcLmNhcHN0YW4udjEuRHJhaW5Ob2RlUmVxdWVzdBodLmNhcHN0YW4udjEuRHJhaW5Ob2RlUmVzcG9uc2UiLpK1GAIIBYLT5JMCIjoBKiIdL2FwaS92MS9ub2Rlcy97bm9kZV9pZH0vZHJhaW4ScgoKRGVsZXRlTm9kZRIdLmNhcHN0YW4udjEuRGVsZXRlTm9kZVJlcXVlc3QaHi5jYXBzdGFuLnYxLkRlbGV0ZU5vZGVSZXNwb25zZSIlkrUYAggFgtPkkwIZKhcvYXBpL3YxL25vZGVzL3tub2RlX2lkfRKCAQoRTGlzdE5vZGVTdW1tYXJpZXMSJC5jYXBzdGFuLnYxLkxpc3ROb2RlU3VtbWFyaWVzUmVxdWVzdBolLmNhcHN0YW4udjEuTGlzdE5vZGVTdW1tYXJpZXNSZXNwb25zZSIgirUYBBABGAGStRgCCAOC0+STAgwSCi9hcGkvbm9kZXNiBnByb3RvMw", [file_capstan_v1_access_options, file_capstan_v1_http_options, file_capstan_v1_node, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("Ch1jYXBzdGFuL3YxL25vZGVfc2VydmljZS5wcm90bxIKY2Fwc3Rhbi52MSKNAwoTUmVnaXN0ZXJOb2RlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDwoHYWRkcmVzcxgDIAEoCRI7CgZsYWJlbHMYBCADKAsyKy5jYXBzdGFuLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuTGFiZWxzRW50cnkSDAoEdGFncxgFIAMoCRIyCgxjYXBhYmlsaXRpZXMYBiABKAsyHC5jYXBzdGFuLnYxLk5vZGVDYXBhYmlsaXRpZXMSOQoFcG9ydHMYByADKAsyKi5jYXBzdGFuLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuUG9ydHNFbnRyeRIVCg1hZ2VudF92ZXJzaW9uGAggASgJEhgKEGF2YWlsYWJsZV9jaHVua3MYCSADKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARosCgpQb3J0c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDToCOAEihwEKFFJlZ2lzdGVyTm9kZVJlc3BvbnNlEg8KB21lc3NhZ2UYASABKAkSHgoEbm9kZRgCIAEoCzIQLmNhcHN0YW4udjEuTm9kZRIPCgdub2RlX2lkGAMgASgJEhIKCm5vZGVfdG9rZW4YBCABKAkSGQoRY29udHJvbF9wbGFuZV91cmwYBSABKAkihgEKEExpc3ROb2Rlc1JlcXVlc3QSJgoGc3RhdHVzGAEgASgOMhYuY2Fwc3Rhbi52MS5Ob2RlU3RhdHVzEhYKDmxhYmVsX3NlbGVjdG9yGAIgASgJEgsKA3RhZxgDIAEoCRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJcChFMaXN0Tm9kZXNSZXNwb25zZRIfCgVub2RlcxgBIAMoCzIQLmNhcHN0YW4udjEuTm9kZRINCgVjb3VudBgCIAEoBRIXCg9uZXh0X3BhZ2VfdG9rZW4YAyABKAkiIQoOR2V0Tm9kZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSIxCg9HZXROb2RlUmVzcG9uc2USHgoEbm9kZRgBIAEoCzIQLmNhcHN0YW4udjEuTm9kZSJaChxHZXROb2RlTWV0cmljc0hpc3RvcnlSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSKQoFc2luY2UYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrwBChFOb2RlTWV0cmljc1NhbXBsZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgljcHVfdXNhZ2UYAiABKAESEQoJbWVtX3VzYWdlGAMgASgBEg0KBWxvYWQxGAQgASgBEhYKDm1lbW9yeV91c2VkX21iGAUgASgNEhQKDGRpc2tfZnJlZV9tYhgGIAEoDRIaChJhY3RpdmVfY29ubmVjdGlvbnMYByABKA0iTwodR2V0Tm9kZU1ldHJpY3NIaXN0b3J5UmVzcG9uc2USLgoHc2FtcGxlcxgBIAMoCzIdLmNhcHN0YW4udjEuTm9kZU1ldHJpY3NTYW1wbGUi3QIKEEhlYXJ0YmVhdFJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIRCgljcHVfdXNhZ2UYAiABKAESEQoJbWVtX3VzYWdlGAMgASgBEhQKDGRpc2tfZnJlZV9tYhgEIAEoDRIaChJydW5uaW5nX2NvbnRhaW5lcnMYBSADKAkSFgoObWVtb3J5X3VzZWRfbWIYBiABKA0SFAoMZGlza191c2VkX21iGAcgASgNEhYKDmNhY2hlX2hpdF9yYXRlGAggASgBEhQKDHRvdGFsX2NodW5rcxgJIAEoDRIaChJhY3RpdmVfY29ubmVjdGlvbnMYCiABKA0SGQoRdXBsb2FkX3NwZWVkX21icHMYCyABKAESGwoTZG93bmxvYWRfc3BlZWRfbWJwcxgMIAEoARINCgVsb2FkMRgNIAEoARIOCgZvbmxpbmUYDiABKAgSEQoJdGltZXN0YW1wGA8gASgBImMKEUhlYXJ0YmVhdFJlc3BvbnNlEg4KBnN0YXR1cxgBIAEoCRIRCgl0aW1lc3RhbXAYAiABKAESKwoLbm9kZV9zdGF0dXMYAyABKA4yFi5jYXBzdGFuLnYxLk5vZGVTdGF0dXMiXgoZU2V0Tm9kZUVsaWdpYmlsaXR5UmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEjAKC2VsaWdpYmlsaXR5GAIgASgOMhsuY2Fwc3Rhbi52MS5Ob2RlRWxpZ2liaWxpdHkiPAoaU2V0Tm9kZUVsaWdpYmlsaXR5UmVzcG9uc2USHgoEbm9kZRgBIAEoCzIQLmNhcHN0YW4udjEuTm9kZSIzChBEcmFpbk5vZGVSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDgoGY2FuY2VsGAIgASgIIjMKEURyYWluTm9kZVJlc3BvbnNlEh4KBG5vZGUYASABKAsyEC5jYXBzdGFuLnYxLk5vZGUiJAoRRGVsZXRlTm9kZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSIUChJEZWxldGVOb2RlUmVzcG9uc2UiQQoYTGlzdE5vZGVTdW1tYXJpZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIisKDE5vZGVDYXBhY2l0eRILCgNjcHUYASABKAESDgoGbWVtb3J5GAIgASgBIowCCgtOb2RlU3VtbWFyeRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB2FkZHJlc3MYAyABKAkSMwoGbGFiZWxzGAQgAygLMiMuY2Fwc3Rhbi52MS5Ob2RlU3VtbWFyeS5MYWJlbHNFbnRyeRIqCghjYXBhY2l0eRgFIAEoCzIYLmNhcHN0YW4udjEuTm9kZUNhcGFjaXR5Eg4KBnN0YXR1cxgGIAEoCRIyCg5sYXN0X2hlYXJ0YmVhdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJcChlMaXN0Tm9kZVN1bW1hcmllc1Jlc3BvbnNlEiYKBWl0ZW1zGAEgAygLMhcuY2Fwc3Rhbi52MS5Ob2RlU3VtbWFyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAky2QkKC05vZGVTZXJ2aWNlEpUBCgxSZWdpc3Rlck5vZGUSHy5jYXBzdGFuLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QaIC5jYXBzdGFuLnYxLlJlZ2lzdGVyTm9kZVJlc3BvbnNlIkKKtRgDCMkBkrUYAggHgtPkkwIvOgEqWhI6ASoiDS9hcGkvdjEvbm9kZXMiFi9hcGkvdjEvbm9kZXMvcmVnaXN0ZXISawoJTGlzdE5vZGVzEhwuY2Fwc3Rhbi52MS5MaXN0Tm9kZXNSZXF1ZXN0Gh0uY2Fwc3Rhbi52MS5MaXN0Tm9kZXNSZXNwb25zZSIhirUYAhgBkrUYAggDgtPkkwIPEg0vYXBpL3YxL25vZGVzEmkKB0dldE5vZGUSGi5jYXBzdGFuLnYxLkdldE5vZGVSZXF1ZXN0GhsuY2Fwc3Rhbi52MS5HZXROb2RlUmVzcG9uc2UiJZK1GAIIA4LT5JMCGRIXL2FwaS92MS9ub2Rlcy97bm9kZV9pZH0SowEKFUdldE5vZGVNZXRyaWNzSGlzdG9yeRIoLmNhcHN0YW4udjEuR2V0Tm9kZU1ldHJpY3NIaXN0b3J5UmVxdWVzdBopLmNhcHN0YW4udjEuR2V0Tm9kZU1ldHJpY3NIaXN0b3J5UmVzcG9uc2UiNZK1GAIIA4LT5JMCKRInL2FwaS92MS9ub2Rlcy97bm9kZV9pZH0vbWV0cmljcy9oaXN0b3J5EqQBCglIZWFydGJlYXQSHC5jYXBzdGFuLnYxLkhlYXJ0YmVhdFJlcXVlc3QaHS5jYXBzdGFuLnYxLkhlYXJ0YmVhdFJlc3BvbnNlIlqStRgCCAaC0+STAk46ASpaJjoBKhohL2FwaS92MS9ub2Rlcy97bm9kZV9pZH0vaGVhcnRiZWF0IiEvYXBpL3YxL25vZGVzL3tub2RlX2lkfS9oZWFydGJlYXQSmQEKElNldE5vZGVFbGlnaWJpbGl0eRIlLmNhcHN0YW4udjEuU2V0Tm9kZUVsaWdpYmlsaXR5UmVxdWVzdBomLmNhcHN0YW4udjEuU2V0Tm9kZUVsaWdpYmlsaXR5UmVzcG9uc2UiNJK1GAIIBYLT5JMCKDoBKiIjL2FwaS92MS9ub2Rlcy97bm9kZV9pZH0vZWxpZ2liaWxpdHkSeAoJRHJhaW5Ob2RlEhwuY2Fwc3Rhbi52MS5EcmFpbk5vZGVSZXF1ZXN0Gh0uY2Fwc3Rhbi52MS5EcmFpbk5vZGVSZXNwb25zZSIukrUYAggFgtPkkwIiOgEqIh0vYXBpL3YxL25vZGVzL3tub2RlX2lkfS9kcmFpbhJyCgpEZWxldGVOb2RlEh0uY2Fwc3Rhbi52MS5EZWxldGVOb2RlUmVxdWVzdBoeLmNhcHN0YW4udjEuRGVsZXRlTm9kZVJlc3BvbnNlIiWStRgCCAWC0+STAhkqFy9hcGkvdjEvbm9kZXMve25vZGVfaWR9EoIBChFMaXN0Tm9kZVN1bW1hcmllcxIkLmNhcHN0YW4udjEuTGlzdE5vZGVTdW1tYXJpZXNSZXF1ZXN0GiUuY2Fwc3Rhbi52MS5MaXN0Tm9kZVN1bW1hcmllc1Jlc3BvbnNlIiCKtRgEEAEYAZK1GAIIA4LT5JMCDBIKL2FwaS9ub2Rlc2IGcHJvdG8z", [file_capstan_v1_access_options, file_capstan_v1_http_options, file_capstan_v1_node, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * RegisterNode's request. The REST gateway also accepts the seeds' spellings
@@ -246,6 +246,108 @@ export const GetNodeResponseSchema: GenMessage<GetNodeResponse> = /*@__PURE__*/
   messageDesc(file_capstan_v1_node_service, 5);
 
 /**
+ * GetNodeMetricsHistory's request.
+ *
+ * @generated from message capstan.v1.GetNodeMetricsHistoryRequest
+ */
+export type GetNodeMetricsHistoryRequest = Message<"capstan.v1.GetNodeMetricsHistoryRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * Only samples at or after this time; unset: the whole window.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 2;
+   */
+  since?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message capstan.v1.GetNodeMetricsHistoryRequest.
+ * Use `create(GetNodeMetricsHistoryRequestSchema)` to create a new message.
+ */
+export const GetNodeMetricsHistoryRequestSchema: GenMessage<GetNodeMetricsHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_capstan_v1_node_service, 6);
+
+/**
+ * A heartbeat's figures that charts use, and when the server received it.
+ *
+ * @generated from message capstan.v1.NodeMetricsSample
+ */
+export type NodeMetricsSample = Message<"capstan.v1.NodeMetricsSample"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 1;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * CPU utilisation in percent (0-100).
+   *
+   * @generated from field: double cpu_usage = 2;
+   */
+  cpuUsage: number;
+
+  /**
+   * Memory utilisation in percent (0-100).
+   *
+   * @generated from field: double mem_usage = 3;
+   */
+  memUsage: number;
+
+  /**
+   * One-minute load average.
+   *
+   * @generated from field: double load1 = 4;
+   */
+  load1: number;
+
+  /**
+   * @generated from field: uint32 memory_used_mb = 5;
+   */
+  memoryUsedMb: number;
+
+  /**
+   * @generated from field: uint32 disk_free_mb = 6;
+   */
+  diskFreeMb: number;
+
+  /**
+   * @generated from field: uint32 active_connections = 7;
+   */
+  activeConnections: number;
+};
+
+/**
+ * Describes the message capstan.v1.NodeMetricsSample.
+ * Use `create(NodeMetricsSampleSchema)` to create a new message.
+ */
+export const NodeMetricsSampleSchema: GenMessage<NodeMetricsSample> = /*@__PURE__*/
+  messageDesc(file_capstan_v1_node_service, 7);
+
+/**
+ * GetNodeMetricsHistory's response.
+ *
+ * @generated from message capstan.v1.GetNodeMetricsHistoryResponse
+ */
+export type GetNodeMetricsHistoryResponse = Message<"capstan.v1.GetNodeMetricsHistoryResponse"> & {
+  /**
+   * Oldest first.
+   *
+   * @generated from field: repeated capstan.v1.NodeMetricsSample samples = 1;
+   */
+  samples: NodeMetricsSample[];
+};
+
+/**
+ * Describes the message capstan.v1.GetNodeMetricsHistoryResponse.
+ * Use `create(GetNodeMetricsHistoryResponseSchema)` to create a new message.
+ */
+export const GetNodeMetricsHistoryResponseSchema: GenMessage<GetNodeMetricsHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_capstan_v1_node_service, 8);
+
+/**
  * A heartbeat: seed 001's metrics and seed 004's cache metrics, flat, as the
  * seeds send them.
  *
@@ -337,7 +439,7 @@ export type HeartbeatRequest = Message<"capstan.v1.HeartbeatRequest"> & {
  * Use `create(HeartbeatRequestSchema)` to create a new message.
  */
 export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_node_service, 6);
+  messageDesc(file_capstan_v1_node_service, 9);
 
 /**
  * Heartbeat's response (seed 001).
@@ -370,7 +472,7 @@ export type HeartbeatResponse = Message<"capstan.v1.HeartbeatResponse"> & {
  * Use `create(HeartbeatResponseSchema)` to create a new message.
  */
 export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_node_service, 7);
+  messageDesc(file_capstan_v1_node_service, 10);
 
 /**
  * SetNodeEligibility's request.
@@ -394,7 +496,7 @@ export type SetNodeEligibilityRequest = Message<"capstan.v1.SetNodeEligibilityRe
  * Use `create(SetNodeEligibilityRequestSchema)` to create a new message.
  */
 export const SetNodeEligibilityRequestSchema: GenMessage<SetNodeEligibilityRequest> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_node_service, 8);
+  messageDesc(file_capstan_v1_node_service, 11);
 
 /**
  * SetNodeEligibility's response.
@@ -413,7 +515,7 @@ export type SetNodeEligibilityResponse = Message<"capstan.v1.SetNodeEligibilityR
  * Use `create(SetNodeEligibilityResponseSchema)` to create a new message.
  */
 export const SetNodeEligibilityResponseSchema: GenMessage<SetNodeEligibilityResponse> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_node_service, 9);
+  messageDesc(file_capstan_v1_node_service, 12);
 
 /**
  * DrainNode's request.
@@ -439,7 +541,7 @@ export type DrainNodeRequest = Message<"capstan.v1.DrainNodeRequest"> & {
  * Use `create(DrainNodeRequestSchema)` to create a new message.
  */
 export const DrainNodeRequestSchema: GenMessage<DrainNodeRequest> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_node_service, 10);
+  messageDesc(file_capstan_v1_node_service, 13);
 
 /**
  * DrainNode's response.
@@ -458,7 +560,7 @@ export type DrainNodeResponse = Message<"capstan.v1.DrainNodeResponse"> & {
  * Use `create(DrainNodeResponseSchema)` to create a new message.
  */
 export const DrainNodeResponseSchema: GenMessage<DrainNodeResponse> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_node_service, 11);
+  messageDesc(file_capstan_v1_node_service, 14);
 
 /**
  * DeleteNode's request.
@@ -477,7 +579,7 @@ export type DeleteNodeRequest = Message<"capstan.v1.DeleteNodeRequest"> & {
  * Use `create(DeleteNodeRequestSchema)` to create a new message.
  */
 export const DeleteNodeRequestSchema: GenMessage<DeleteNodeRequest> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_node_service, 12);
+  messageDesc(file_capstan_v1_node_service, 15);
 
 /**
  * DeleteNode's response.
@@ -492,7 +594,7 @@ export type DeleteNodeResponse = Message<"capstan.v1.DeleteNodeResponse"> & {
  * Use `create(DeleteNodeResponseSchema)` to create a new message.
  */
 export const DeleteNodeResponseSchema: GenMessage<DeleteNodeResponse> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_node_service, 13);
+  messageDesc(file_capstan_v1_node_service, 16);
 
 /**
  * ListNodeSummaries' request.
@@ -520,7 +622,7 @@ export type ListNodeSummariesRequest = Message<"capstan.v1.ListNodeSummariesRequ
  * Use `create(ListNodeSummariesRequestSchema)` to create a new message.
  */
 export const ListNodeSummariesRequestSchema: GenMessage<ListNodeSummariesRequest> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_node_service, 14);
+  messageDesc(file_capstan_v1_node_service, 17);
 
 /**
  * Capacity in Orion's terms.
@@ -548,7 +650,7 @@ export type NodeCapacity = Message<"capstan.v1.NodeCapacity"> & {
  * Use `create(NodeCapacitySchema)` to create a new message.
  */
 export const NodeCapacitySchema: GenMessage<NodeCapacity> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_node_service, 15);
+  messageDesc(file_capstan_v1_node_service, 18);
 
 /**
  * A node in the shape Orion reads.
@@ -599,7 +701,7 @@ export type NodeSummary = Message<"capstan.v1.NodeSummary"> & {
  * Use `create(NodeSummarySchema)` to create a new message.
  */
 export const NodeSummarySchema: GenMessage<NodeSummary> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_node_service, 16);
+  messageDesc(file_capstan_v1_node_service, 19);
 
 /**
  * ListNodeSummaries' response.
@@ -625,7 +727,7 @@ export type ListNodeSummariesResponse = Message<"capstan.v1.ListNodeSummariesRes
  * Use `create(ListNodeSummariesResponseSchema)` to create a new message.
  */
 export const ListNodeSummariesResponseSchema: GenMessage<ListNodeSummariesResponse> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_node_service, 17);
+  messageDesc(file_capstan_v1_node_service, 20);
 
 /**
  * Registration, listing, liveness and drain of the machines Capstan manages
@@ -666,6 +768,18 @@ export const NodeService: GenService<{
     methodKind: "unary";
     input: typeof GetNodeRequestSchema;
     output: typeof GetNodeResponseSchema;
+  },
+  /**
+   * A node's recent heartbeat metrics, oldest first, for charts: at most one
+   * sample per HEARTBEAT_HISTORY_STEP (10 s) over HEARTBEAT_HISTORY (10 minutes), as
+   * the server that answers received them. Kept in memory: a restart starts afresh.
+   *
+   * @generated from rpc capstan.v1.NodeService.GetNodeMetricsHistory
+   */
+  getNodeMetricsHistory: {
+    methodKind: "unary";
+    input: typeof GetNodeMetricsHistoryRequestSchema;
+    output: typeof GetNodeMetricsHistoryResponseSchema;
   },
   /**
    * Records a heartbeat with resource metrics; the node is online until the
