@@ -21,7 +21,7 @@ const all = paths(buildProgram(io().io));
 describe("capstan --help", () => {
   it("covers the commands issue 14 asks for (events -f waits for the event stream)", () => {
     const names = all.map((p) => p.join(" "));
-    for (const want of ["login", "nodes", "node get", "node drain", "node eligibility", "node rm", "deploy", "deployments", "deployment get", "deployment rm", "rollback", "apply", "services", "service get", "explain", "jobs", "job get", "job cancel", "logs", "chunks locate", "chunks metrics", "token create", "token ls", "token revoke", "whoami", "audit", "completion"]) {
+    for (const want of ["login", "nodes", "node get", "node history", "node drain", "node eligibility", "node rm", "deploy", "deployments", "deployment get", "deployment rm", "rollback", "apply", "services", "service get", "explain", "jobs", "job get", "job cancel", "logs", "chunks locate", "chunks metrics", "token create", "token ls", "token revoke", "whoami", "audit", "completion"]) {
       expect(names).toContain(want);
     }
   });
@@ -56,7 +56,7 @@ describe("capstan completion", () => {
   };
   it.each([
     { line: "capstan no", want: ["node", "nodes"] },
-    { line: "capstan node ", want: ["--help", "-o", "-s", "-t", "--ca", "--cert", "--context", "--key", "--output", "--protocol", "--server", "--token", "--version", "drain", "eligibility", "get", "rm"] },
+    { line: "capstan node ", want: ["--help", "-o", "-s", "-t", "--ca", "--cert", "--context", "--key", "--output", "--protocol", "--server", "--token", "--version", "drain", "eligibility", "get", "history", "rm"] },
     { line: "capstan --server http://x deploy --", want: ["--env", "--file", "--help", "--name", "--node", "--wait", "--ca", "--cert", "--context", "--key", "--output", "--protocol", "--server", "--token", "--version"] },
     { line: "capstan -o json chunks l", want: ["locate"] },
   ])("completes '$line'", ({ line, want }) => {
