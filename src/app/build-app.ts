@@ -13,6 +13,9 @@ import { NodeRegistry } from "../managers/node-registry.js";
 import { ProjectManager } from "../managers/project-manager.js";
 import { ServiceManager } from "../managers/service-manager.js";
 import { ServiceReconciler } from "../managers/service-reconciler.js";
+import { AfterDeployRunner } from "../managers/after-deploy.js";
+import { ScheduleRunner } from "../managers/schedule-runner.js";
+import { TaskManager } from "../managers/task-manager.js";
 import { TokenManager } from "../managers/token-manager.js";
 import { clusterSnapshot } from "../orchestrator/cluster-view.js";
 import { accessPolicy } from "../rpc/access-policy.js";
@@ -41,7 +44,7 @@ import { SERVICES, type RouteDeps } from "./routes.js";
  * The stores and lifecycle of a database, as the wiring uses them: the opened
  * Prisma database in production, memory stores (test/fakes) in unit tests.
  */
-export type AppStores = Pick<Database, "nodes" | "jobs" | "deployments" | "services" | "chunkTargets" | "tokens" | "audit" | "health" | "transaction" | "ping" | "close"> & {
+export type AppStores = Pick<Database, "nodes" | "jobs" | "deployments" | "services" | "chunkTargets" | "tokens" | "audit" | "tasks" | "health" | "transaction" | "ping" | "close"> & {
   /** "sqlite", "postgresql", or what a fake calls itself; SystemService reports it. */
   readonly provider: string;
 };
@@ -154,9 +157,18 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       graceMs: config.replicaGraceMs,
       heartbeatTtlMs: config.heartbeatTtlMs,
       maxParallel: config.maxParallel,
+      backoff: { baseMs: config.tasks.launchBackoffMs, maxMs: config.tasks.launchBackoffMaxMs },
     }, logger);
     await reconciler.start();
     stops.push(() => reconciler.stop());
+    // One-off tasks (issue 16). Schedules and after-deploy hooks fire from one place per cluster, like the reconciler.
+    const tasks = new TaskManager(db, jobs, snapshot, { defaultTimeoutMs: config.tasks.timeoutMs, keep: 20 }, logger);
+    await tasks.start();
+    const schedules = new ScheduleRunner(serviceState, tasks, db.tasks, { intervalMs: 1_000 }, logger);
+    const afterDeploy = new AfterDeployRunner(serviceState, tasks, 1_000, logger);
+    schedules.start();
+    afterDeploy.start();
+    stops.push(() => schedules.stop(), () => afterDeploy.stop());
     const services = new ServiceManager(db.services, serviceState, snapshot, () => reconciler.trigger());
     // Node and job changes can unblock pending work: look again soon.
     nodeState.onChange((change) => {
@@ -207,7 +219,8 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
         history,
       },
       agents: { registry, agentStream },
-      deployments: { deployments, projects, services, serviceState, snapshot, jobs, events },
+      deployments: { deployments, projects, services, serviceState, snapshot, jobs, events, tasks },
+      tasks: { tasks, state: serviceState },
       chunks,
       tokens,
       audit,

@@ -6,6 +6,7 @@ import { ChunkIndexService } from "../../gen/proto/capstan/v1/chunk_index_servic
 import { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
 import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
 import { SystemService } from "../../gen/proto/capstan/v1/system_service_pb.js";
+import { TaskService } from "../../gen/proto/capstan/v1/task_service_pb.js";
 import { TokenService } from "../../gen/proto/capstan/v1/token_service_pb.js";
 import { Health } from "../../gen/proto/health/v1/health_pb.js";
 import type { AuditLog } from "../managers/audit-log.js";
@@ -21,10 +22,11 @@ import { createChunkIndexService } from "../services/chunk-index-service.js";
 import { createDeploymentService, type DeploymentServiceDeps } from "../services/deployment-service.js";
 import { createNodeService, type NodeServiceDeps } from "../services/node-service.js";
 import { createSystemService, type SystemServiceDeps } from "../services/system-service.js";
+import { createTaskService, type TaskServiceDeps } from "../services/task-service.js";
 import { createTokenService } from "../services/token-service.js";
 
 /** The services Capstan serves, for reflection, the access policy and the REST gateway. */
-export const SERVICES: readonly DescService[] = [NodeService, DeploymentService, ChunkIndexService, AgentService, TokenService, AuditService, SystemService];
+export const SERVICES: readonly DescService[] = [NodeService, DeploymentService, TaskService, ChunkIndexService, AgentService, TokenService, AuditService, SystemService];
 
 /**
  * What the handlers of every service need, and nothing else: no config, no
@@ -35,6 +37,7 @@ export interface RouteDeps {
   nodes: NodeServiceDeps;
   agents: AgentServiceDeps;
   deployments: DeploymentServiceDeps;
+  tasks: TaskServiceDeps;
   chunks: ChunkManager;
   tokens: TokenManager;
   audit: AuditLog;
@@ -53,6 +56,7 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
     router.service(NodeService, createNodeService(deps.nodes));
     router.service(AgentService, createAgentService(deps.agents));
     router.service(DeploymentService, createDeploymentService(deps.deployments));
+    router.service(TaskService, createTaskService(deps.tasks));
     router.service(ChunkIndexService, createChunkIndexService(deps.chunks));
     router.service(TokenService, createTokenService(deps.tokens));
     router.service(AuditService, createAuditService(deps.audit));

@@ -69,6 +69,9 @@ export class Executor {
         return this.processes.launch(p.value.service, p.value.replicaId, r, signal);
       case "stopReplica":
         return this.processes.stop(p.value.replicaId, r);
+      case "runTask":
+        if (!p.value.service) return refuse(r, "run_task.service is required");
+        return this.processes.runTask(p.value.service, p.value.taskId, r, signal);
       case "replicateChunk":
       case "evictChunk":
         return refuse(r, `capstan-agent does not hold chunks; ${p.case === "replicateChunk" ? "replicate_chunk" : "evict_chunk"} is for cache nodes`);

@@ -86,7 +86,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       stateDir,
       name: values.name ?? facts.hostname,
       labels,
-      tags: [...new Set([...(values.tag ?? []), "process", ...(facts.dockerAvailable ? ["docker", "compose"] : [])])],
+      tags: [...new Set([...(values.tag ?? []), "process", "task", ...(facts.dockerAvailable ? ["docker", "compose"] : [])])],
       version,
       facts,
       ca: values.ca ? readFileSync(values.ca) : undefined,

@@ -71,7 +71,7 @@ export class ServiceManager {
           for (const r of discounted) placer.discount(spec.name, r.nodeId);
           return placer.place(req);
         });
-        const placed = preview.launches.flatMap((l) => (l.nodeId ? [l.nodeId] : []));
+        const placed = spec.schedule ? [] : preview.launches.flatMap((l) => (l.nodeId ? [l.nodeId] : []));
         changes.push({
           serviceName: spec.name,
           action,
@@ -124,6 +124,8 @@ export class ServiceManager {
   }
 
   private view(s: StoredService): ServiceView {
+    // A scheduled service runs no replicas (issue 16): it is active while its schedule is.
+    if (s.spec.schedule) return { ...s, status: "running", statusMessage: `scheduled "${s.spec.schedule}" (${s.spec.scheduleTimeZone || "UTC"}): runs once at each time, as a task` };
     const replicas = this.state.replicasOf(s.spec.name).filter((r) => r.specHash === s.specHash);
     const running = replicas.filter((r) => r.status === "running").length;
     const failed = replicas.some((r) => r.status === "failed");

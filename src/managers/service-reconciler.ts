@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { ServiceState } from "../state/service-state.js";
 import { reconcile } from "../orchestrator/reconcile.js";
+import { launchRetryAt, type BackoffPolicy } from "../orchestrator/launch-backoff.js";
 import type { ClusterSnapshot } from "../orchestrator/snapshot.js";
 import type { CommandBus } from "../model/command-bus.js";
 import { FailedPreconditionError } from "../model/errors.js";
@@ -22,6 +23,8 @@ export interface ReconcilerOptions {
   graceMs: number;
   heartbeatTtlMs: number;
   maxParallel: number;
+  /** How a service's failed launches are retried (default 1 s doubling to 5 min). */
+  backoff?: BackoffPolicy;
   now?: () => number;
 }
 
@@ -32,6 +35,9 @@ const FROM_JOB: Partial<Record<Job["status"], ReplicaStatus>> = {
   timed_out: "failed",
   cancelled: "stopped",
 };
+
+/** A replica that ran this long before failing resets its service's launch backoff. */
+const RESET_AFTER_MS = 10 * 60_000;
 
 /**
  * The small runner that applies the pure reconciler's plans: it persists
@@ -48,6 +54,8 @@ export class ServiceReconciler {
   private readonly now: () => number;
   /** The last reason logged per service whose replicas cannot be placed (logged again only when it changes). */
   private readonly unplaced = new Map<string, string>();
+  /** Consecutive failed launches per service (reset when one runs): their next launch waits (launchRetryAt). */
+  private readonly failures = new Map<string, { count: number; at: Date; error: string }>();
 
   constructor(
     private readonly stores: ReplicaStores,
@@ -118,7 +126,8 @@ export class ServiceReconciler {
         .map((n) => n.id),
     );
     const plan = reconcile({
-      services: this.state.listServices().map((s) => ({ spec: s.spec, specHash: s.specHash })),
+      // A scheduled service runs no replicas: each time it runs as a task (ScheduleRunner).
+      services: this.state.listServices().filter((s) => !s.spec.schedule).map((s) => ({ spec: s.spec, specHash: s.specHash })),
       replicas: [...this.state.replicas.values()],
       snapshot: this.snapshot(),
       lostNodes,
@@ -128,6 +137,7 @@ export class ServiceReconciler {
     this.state.placementCursor = plan.cursor;
     this.state.messages.clear();
     for (const [service, message] of Object.entries(plan.messages)) this.state.messages.set(service, message);
+    plan.launches = this.holdBackedOff(plan.launches, now);
     this.noteUnplaced(plan.messages);
     for (const id of plan.lost) {
       await this.setStatus(id, "lost");
@@ -177,6 +187,20 @@ export class ServiceReconciler {
     await this.collectGarbage();
   }
 
+  /** Drops the launches of services whose launches keep failing until their backoff passes, saying so on the service. */
+  private holdBackedOff<T extends { serviceName: string }>(launches: T[], now: number): T[] {
+    const policy = this.options.backoff ?? { baseMs: 1_000, maxMs: 300_000 };
+    return launches.filter((l) => {
+      const f = this.failures.get(l.serviceName);
+      const retryAt = f && launchRetryAt(f.count, f.at, policy);
+      if (!f || !retryAt || retryAt.getTime() <= now) return true;
+      this.state.messages.set(l.serviceName, `launch failed ${f.count} time${f.count === 1 ? "" : "s"} (${f.error}); retrying at ${retryAt.toISOString()}`);
+      const wait = setTimeout(() => this.trigger(), retryAt.getTime() - now);
+      wait.unref();
+      return false;
+    });
+  }
+
   /** Logs why a service's replicas cannot be placed when the reason changes (not every pass), and when they can be again. */
   private noteUnplaced(messages: Readonly<Record<string, string>>): void {
     for (const [service, reason] of Object.entries(messages)) {
@@ -203,10 +227,24 @@ export class ServiceReconciler {
       // A lost replica stays lost until the node is back and it is stopped.
       if (!status || r.status === "lost" || (r.jobId !== "" && r.jobId !== job.id)) return;
       if (status !== r.status && !(r.status === "stopping" && status === "running")) await this.setStatus(r.id, status);
+      this.noteLaunchOutcome(r.serviceName, job, status);
       if (status !== "running") this.trigger();
     } else if (job.type === "stop_replica" && job.status === "completed") {
       await this.setStatus(r.id, "stopped");
     }
+  }
+
+  /**
+   * Counts a failed launch toward the service's backoff. A replica that ran
+   * for RESET_AFTER_MS before failing starts the count again (as Kubernetes'
+   * CrashLoopBackOff resets); "running" alone does not, since a launch whose
+   * hooks.beforeStart fails was in progress before it failed.
+   */
+  private noteLaunchOutcome(serviceName: string, job: Job, status: ReplicaStatus): void {
+    if (status !== "failed") return;
+    const ranFor = (job.finishedAt?.getTime() ?? this.now()) - (job.startedAt?.getTime() ?? this.now());
+    const f = ranFor >= RESET_AFTER_MS ? undefined : this.failures.get(serviceName);
+    this.failures.set(serviceName, { count: (f?.count ?? 0) + 1, at: new Date(this.now()), error: job.error || `exit code ${job.exitCode}` });
   }
 
   private setStatus(id: string, status: ReplicaStatus): Promise<void> {

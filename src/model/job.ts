@@ -22,7 +22,8 @@ export type CommandPayload =
       targetNodeId: string;
       priority: number;
     }
-  | { type: "evict_chunk"; chunkId: string };
+  | { type: "evict_chunk"; chunkId: string }
+  | { type: "run_task"; service: ServiceSpec; taskId: string };
 
 /** The kinds of command. */
 export type CommandType = CommandPayload["type"];
@@ -65,6 +66,7 @@ export const DEFAULT_TIMEOUT_MS: Record<CommandType, number> = {
   stop_replica: 2 * 60_000,
   replicate_chunk: 30 * 60_000,
   evict_chunk: 5 * 60_000,
+  run_task: 60 * 60_000,
 };
 
 /** An agent's report on a job. */
@@ -101,7 +103,7 @@ export function redactPayload(payload: CommandPayload): CommandPayload {
   if (payload.type === "deploy_compose") {
     return { ...payload, env: Object.fromEntries(Object.keys(payload.env).map((k) => [k, "[redacted]"])) };
   }
-  if (payload.type === "launch_replica") {
+  if (payload.type === "launch_replica" || payload.type === "run_task") {
     const env = Object.fromEntries(Object.keys(payload.service.env).map((k) => [k, "[redacted]"]));
     return { ...payload, service: { ...payload.service, env } };
   }

@@ -43,6 +43,12 @@ export interface ServiceSpec {
   placement: PlacementRequirements;
   /** How replicas are replaced; absent in specs stored before it existed (defaults apply). */
   update?: UpdatePolicy;
+
+  // --- Schedules, one-off tasks and hooks (issue 16) ---
+  /** IANA time zone `schedule` is read in; "" or absent: UTC. */
+  scheduleTimeZone?: string;
+  /** Whether a scheduled run may start while the previous one runs; absent or false: that time is skipped. */
+  scheduleAllowOverlap?: boolean;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { ValidationError, type ValidationIssue } from "./errors.js";
 import type { ServiceSpec } from "./service-spec.js";
+import { cronProblems } from "./cron.js";
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const TYPES = new Set(["node", "nextjs", "bun", "deno", "vite", "worker"]);
@@ -37,6 +38,9 @@ export function validateServices(services: ServiceSpec[], base = "spec.services"
     if (s.command.trim() === "" && s.image === "" && !(s.entry || "index.ts")) bad("command", "a command, an image or an entry is required");
     if (s.update && (!Number.isInteger(s.update.maxParallel) || s.update.maxParallel < 0)) bad("update.maxParallel", "must be a whole number, at least 0 (0: the server's MAX_PARALLEL)");
     if (s.update && (!Number.isInteger(s.update.maxUnavailable) || s.update.maxUnavailable < 0)) bad("update.maxUnavailable", "must be a whole number, at least 0");
+    // Issue 16: a schedule is checked by the cron library that runs it; a time zone needs a schedule.
+    if (s.schedule) for (const p of cronProblems(s.schedule, s.scheduleTimeZone ?? "")) bad(p.field, p.message);
+    else if (s.scheduleTimeZone) bad("scheduleTimeZone", "needs a schedule");
     if (s.autoscaling?.enabled && s.autoscaling.minReplicas > s.autoscaling.maxReplicas) {
       bad("autoscaling.minReplicas", "must not exceed maxReplicas");
     }

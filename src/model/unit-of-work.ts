@@ -4,6 +4,7 @@ import type { DeploymentStore } from "./deployment.js";
 import type { JobStore } from "./job-store.js";
 import type { NodeStore } from "./node-store.js";
 import type { ServiceStore } from "./service-store.js";
+import type { TaskStore } from "./task.js";
 import type { TokenStore } from "./token-store.js";
 
 /**
@@ -18,6 +19,7 @@ export interface Transaction {
   readonly chunkTargets: ChunkTargetStore;
   readonly tokens: TokenStore;
   readonly audit: AuditStore;
+  readonly tasks: TaskStore;
   /**
    * Runs fn once the transaction has committed, never after a rollback: the
    * place for what must follow a durable write (updating the in-memory views,

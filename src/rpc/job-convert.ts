@@ -35,6 +35,7 @@ const typeToPb: Record<CommandType, PbType> = {
   stop_replica: PbType.STOP_REPLICA,
   replicate_chunk: PbType.REPLICATE_CHUNK,
   evict_chunk: PbType.EVICT_CHUNK,
+  run_task: PbType.RUN_TASK,
 };
 
 /** Domain job status to proto. */
@@ -79,6 +80,8 @@ function payloadToProto(p: CommandPayload): PbCommand["payload"] {
       return { case: "replicateChunk", value: { $typeName: "capstan.v1.ReplicateChunkPayload", ...omitType(p) } };
     case "evict_chunk":
       return { case: "evictChunk", value: { $typeName: "capstan.v1.EvictChunkPayload", chunkId: p.chunkId } };
+    case "run_task":
+      return { case: "runTask", value: { $typeName: "capstan.v1.RunTaskPayload", service: serviceSpecToProto(p.service), taskId: p.taskId } };
   }
 }
 
@@ -155,6 +158,9 @@ export function payloadFromProto(c: PbCommand): CommandPayload {
       return { type: "replicate_chunk", chunkId: p.value.chunkId, sourceNodeId: p.value.sourceNodeId, sourceAddress: p.value.sourceAddress, targetNodeId: p.value.targetNodeId, priority: p.value.priority };
     case "evictChunk":
       return { type: "evict_chunk", chunkId: p.value.chunkId };
+    case "runTask":
+      if (!p.value.service) throw new InvalidArgumentError("run_task.service", "is required");
+      return { type: "run_task", service: serviceSpecFromProto(p.value.service, "run_task.service"), taskId: p.value.taskId };
     default:
       throw new InvalidArgumentError("command.payload", "is missing");
   }

@@ -41,6 +41,9 @@ export function serviceSpecFromProto(s: PbService, field: string): ServiceSpec {
     dependencies: [...s.dependencies],
     placement: requirementsFromProto(s.placement, `${field}.placement`),
     update: s.update ? { maxParallel: s.update.maxParallel, maxUnavailable: s.update.maxUnavailable } : undefined,
+    // Issue 16: schedules.
+    ...(s.scheduleTimeZone ? { scheduleTimeZone: s.scheduleTimeZone } : {}),
+    ...(s.scheduleAllowOverlap ? { scheduleAllowOverlap: true } : {}),
   };
 }
 
@@ -67,5 +70,8 @@ export function serviceSpecToProto(s: ServiceSpec): PbService {
     dependencies: s.dependencies,
     placement: requirementsToProto(s.placement),
     update: s.update,
+    // Issue 16: schedules.
+    scheduleTimeZone: s.scheduleTimeZone ?? "",
+    scheduleAllowOverlap: s.scheduleAllowOverlap ?? false,
   });
 }

@@ -5,6 +5,7 @@ import type { JobEvents } from "../managers/job-events.js";
 import type { DeploymentManager } from "../managers/deployment-manager.js";
 import type { ProjectManager } from "../managers/project-manager.js";
 import type { ServiceManager } from "../managers/service-manager.js";
+import type { TaskManager } from "../managers/task-manager.js";
 import type { ClusterSnapshot } from "../orchestrator/snapshot.js";
 import type { ServiceState } from "../state/service-state.js";
 import { createDeploymentHandlers } from "./deployment-handlers.js";
@@ -20,13 +21,15 @@ export interface DeploymentServiceDeps {
   snapshot: () => ClusterSnapshot;
   jobs: JobLifecycle;
   events: JobEvents;
+  /** Tasks, for the scheduled runs and the after-deploy outcome shown on services. */
+  tasks?: TaskManager;
 }
 
 /** DeploymentService: compose deployments and projects, services, explanations and jobs, one file per concern. */
 export function createDeploymentService(deps: DeploymentServiceDeps): ServiceImpl<typeof DeploymentService> {
   return {
     ...createDeploymentHandlers({ deployments: deps.deployments, projects: deps.projects, listJobs: (f) => deps.jobs.list(f), listUnfinishedJobs: (f) => deps.jobs.listUnfinished(f), bus: deps.jobs }),
-    ...createServiceHandlers({ services: deps.services, state: deps.serviceState, snapshot: deps.snapshot }),
+    ...createServiceHandlers({ services: deps.services, state: deps.serviceState, snapshot: deps.snapshot, tasks: deps.tasks }),
     ...createJobHandlers({ jobs: deps.jobs, events: deps.events }),
   };
 }

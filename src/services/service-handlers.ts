@@ -7,6 +7,9 @@ import { InvalidArgumentError } from "../model/errors.js";
 import { listOrder, paginate } from "../model/pagination.js";
 import type { ServiceManager, ServiceView } from "../managers/service-manager.js";
 import type { ServiceState } from "../state/service-state.js";
+import type { TaskManager } from "../managers/task-manager.js";
+import { nextScheduleTime } from "../orchestrator/schedule.js";
+import { taskToProto } from "../rpc/task-convert.js";
 import { Placer } from "../orchestrator/placer.js";
 import type { ClusterSnapshot } from "../orchestrator/snapshot.js";
 import { requirementsFromProto } from "../rpc/placement-convert.js";
@@ -20,6 +23,7 @@ export interface ServiceHandlerDeps {
   services: ServiceManager;
   state: ServiceState;
   snapshot: () => ClusterSnapshot;
+  tasks?: TaskManager;
 }
 
 const SERVICE_ORDER = listOrder<ServiceView>({ name: "services.name", parts: ["string"], key: (s) => [s.spec.name] });
@@ -38,6 +42,13 @@ export function createServiceHandlers(deps: ServiceHandlerDeps): Handlers {
     pb.replicaSet = deps.state.replicasOf(s.spec.name).map((r) =>
       create(ReplicaSchema, { id: r.id, serviceName: r.serviceName, nodeId: r.nodeId, status: r.status, jobId: r.jobId, createTime: ts(r.createdAt) }),
     );
+    // Issue 16: the schedule's last runs and next time, and the after-deploy hook's outcome.
+    if (deps.tasks && s.spec.schedule) {
+      pb.recentTasks = deps.tasks.recent(s.spec.name, "schedule").slice(0, 10).map((t) => taskToProto(t));
+      pb.nextScheduleTime = ts(nextScheduleTime(s.spec.schedule, s.spec.scheduleTimeZone ?? "", new Date()));
+    }
+    const hook = deps.tasks?.recent(s.spec.name, "after_deploy").find((t) => t.specHash === deps.state.services.get(s.spec.name)?.specHash);
+    if (hook) pb.afterDeployTask = taskToProto(hook);
     return pb;
   };
   return {

@@ -15,6 +15,8 @@ import { PrismaJobStore } from "./job-repository.js";
 import { applyMigrations } from "./migrate.js";
 import { PrismaNodeStore } from "./node-repository.js";
 import type { Provider } from "./providers.js";
+import { PrismaTaskStore } from "./task-repository.js";
+import type { TaskStore } from "../model/task.js";
 import { PrismaServiceStore } from "./service-repository.js";
 import { PrismaTokenStore } from "./token-repository.js";
 import type { Db, DbClient } from "./db.js";
@@ -37,6 +39,7 @@ export interface Database extends UnitOfWork {
   readonly chunkTargets: ChunkTargetStore;
   readonly tokens: TokenStore;
   readonly audit: AuditStore;
+  readonly tasks: TaskStore;
   /** The raw client, for tests that inspect rows. */
   readonly prisma: Db;
   /**
@@ -122,6 +125,7 @@ function stores(db: DbClient, health: StoreHealth): Omit<Transaction, "onCommit"
     chunkTargets: faultAware(new PrismaChunkTargetStore(db), health),
     tokens: faultAware(new PrismaTokenStore(db), health),
     audit: faultAware(new PrismaAuditStore(db), health),
+    tasks: faultAware(new PrismaTaskStore(db), health),
   };
 }
 

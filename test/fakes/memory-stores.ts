@@ -8,6 +8,7 @@ import { StoreHealth } from "../../src/state/store-health.js";
 import type { Transaction } from "../../src/model/unit-of-work.js";
 import { MemoryJobStore } from "./memory-job-store.js";
 import { MemoryNodeStore } from "./memory-node-store.js";
+import { MemoryTaskStore } from "./memory-task-store.js";
 import { MemoryTokenStore } from "./memory-token-store.js";
 
 /** An in-memory DeploymentStore: rows are copies, revisions go with their deployment, as in the Prisma store. */
@@ -123,6 +124,7 @@ export interface MemoryStores extends AppStores {
   readonly chunkTargets: MemoryChunkTargetStore;
   readonly tokens: MemoryTokenStore;
   readonly audit: MemoryAuditStore;
+  readonly tasks: MemoryTaskStore;
   /** Whether close() was called: the app must close its stores when it stops. */
   readonly closed: boolean;
 }
@@ -144,6 +146,7 @@ export function memoryStores(): MemoryStores {
     chunkTargets: new MemoryChunkTargetStore(),
     tokens: new MemoryTokenStore(),
     audit: new MemoryAuditStore(),
+    tasks: new MemoryTaskStore(),
     health: new StoreHealth(),
     get closed() {
       return closed;

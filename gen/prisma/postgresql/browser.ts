@@ -62,3 +62,10 @@ export type ApiToken = Prisma.ApiTokenModel
  * 
  */
 export type AuditEvent = Prisma.AuditEventModel
+/**
+ * Model Task
+ * One run of a service spec to completion (issue 16): on demand, at a
+ * schedule's time, or a service's hooks.afterDeploy. The latest scheduledAt of
+ * a service's schedule runs is its schedule's last fire time.
+ */
+export type Task = Prisma.TaskModel

@@ -41,20 +41,13 @@ export class ProcessDriver {
     const controller = new AbortController();
     signal.addEventListener("abort", () => controller.abort(), { once: true });
     const cwd = resolve(this.workdir, service.path || ".");
-    const firstPort = service.ports[0]?.targetPort || service.ports[0]?.port;
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      ...(firstPort ? { PORT: String(firstPort) } : {}),
-      ...service.env,
-      CAPSTAN_SERVICE: service.name,
-      CAPSTAN_REPLICA_ID: replicaId,
-    };
-    r.log("agent", `starting ${argv.join(" ")} in ${cwd}`);
+    const env = replicaEnv(service, { CAPSTAN_REPLICA_ID: replicaId });
     let settle!: () => void;
     const running: Running = { controller, done: new Promise((ok) => (settle = ok)), stopping: false };
     this.replicas.set(replicaId, running);
     try {
+      if (!(await this.beforeStart(service, cwd, env, r, controller.signal))) return;
+      r.log("agent", `starting ${argv.join(" ")} in ${cwd}`);
       const res = await runProcess({ command: argv[0], args: argv.slice(1), cwd, env, signal: controller.signal, killGraceMs: this.stopGraceMs }, r);
       const stopped = running.stopping;
       r.finish({
@@ -67,6 +60,48 @@ export class ProcessDriver {
       this.replicas.delete(replicaId);
       settle();
     }
+  }
+
+  /**
+   * Runs a service spec once, to completion (a one-off task): hooks.beforeStart
+   * first, then the command; the job succeeds on exit code 0. A cancel stops
+   * it (SIGTERM, then SIGKILL after the grace period).
+   */
+  async runTask(service: ServiceSpec, taskId: string, r: JobReporter, signal: AbortSignal): Promise<void> {
+    const argv = commandLine(service);
+    if (!argv) {
+      r.finish({ ok: false, exitCode: 2, error: "the service has neither a command nor a runtime and entry" });
+      return;
+    }
+    const cwd = resolve(this.workdir, service.path || ".");
+    const env = replicaEnv(service, { CAPSTAN_TASK_ID: taskId });
+    if (!(await this.beforeStart(service, cwd, env, r, signal))) return;
+    r.log("agent", `running ${argv.join(" ")} in ${cwd}`);
+    const res = await runProcess({ command: argv[0], args: argv.slice(1), cwd, env, signal, killGraceMs: this.stopGraceMs }, r);
+    const cancelled = signal.aborted;
+    const ok = !cancelled && res.exitCode === 0;
+    r.finish({
+      ok,
+      exitCode: res.exitCode,
+      error: ok ? undefined : cancelled ? "cancelled" : `exited with ${res.signal ?? res.exitCode}`,
+      result: { taskId, signal: res.signal ?? "" },
+    });
+  }
+
+  /**
+   * Runs hooks.beforeStart, if any, through /bin/sh in the replica's directory
+   * with its env; its output goes to the job's log. On failure the job
+   * finishes failed (the launch fails) and false is returned.
+   */
+  private async beforeStart(service: ServiceSpec, cwd: string, env: NodeJS.ProcessEnv, r: JobReporter, signal: AbortSignal): Promise<boolean> {
+    const hook = service.hooks?.beforeStart.trim() ?? "";
+    if (hook === "") return true;
+    r.log("agent", `running hooks.beforeStart in ${cwd}: ${hook}`);
+    const res = await runProcess({ command: "/bin/sh", args: ["-c", hook], cwd, env, signal, killGraceMs: this.stopGraceMs }, r);
+    if (res.exitCode === 0 && !signal.aborted) return true;
+    const why = signal.aborted ? "was stopped" : `exited with ${res.signal ?? res.exitCode}`;
+    r.finish({ ok: false, exitCode: res.exitCode, error: `hooks.beforeStart ${why}; the replica was not started`, result: { hook: "beforeStart" } });
+    return false;
   }
 
   /** Stops a replica (SIGTERM, then SIGKILL after the grace period). */
@@ -90,6 +125,19 @@ export class ProcessDriver {
     }
     await Promise.all([...this.replicas.values()].map((r) => r.done));
   }
+}
+
+/** The environment a replica or task runs with: PATH, HOME, PORT (first port), the spec's env, and Capstan's ids. */
+function replicaEnv(service: ServiceSpec, ids: Record<string, string>): NodeJS.ProcessEnv {
+  const firstPort = service.ports[0]?.targetPort || service.ports[0]?.port;
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    ...(firstPort ? { PORT: String(firstPort) } : {}),
+    ...service.env,
+    CAPSTAN_SERVICE: service.name,
+    ...ids,
+  };
 }
 
 /**

@@ -59,7 +59,8 @@ export const ModelName = {
   Replica: 'Replica',
   ChunkTarget: 'ChunkTarget',
   ApiToken: 'ApiToken',
-  AuditEvent: 'AuditEvent'
+  AuditEvent: 'AuditEvent',
+  Task: 'Task'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -225,6 +226,24 @@ export const AuditEventScalarFieldEnum = {
 } as const
 
 export type AuditEventScalarFieldEnum = (typeof AuditEventScalarFieldEnum)[keyof typeof AuditEventScalarFieldEnum]
+
+
+export const TaskScalarFieldEnum = {
+  id: 'id',
+  serviceName: 'serviceName',
+  kind: 'kind',
+  status: 'status',
+  jobId: 'jobId',
+  nodeId: 'nodeId',
+  exitCode: 'exitCode',
+  error: 'error',
+  scheduledAt: 'scheduledAt',
+  specHash: 'specHash',
+  createdAt: 'createdAt',
+  finishedAt: 'finishedAt'
+} as const
+
+export type TaskScalarFieldEnum = (typeof TaskScalarFieldEnum)[keyof typeof TaskScalarFieldEnum]
 
 
 export const SortOrder = {

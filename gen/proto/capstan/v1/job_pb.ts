@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file capstan/v1/job.proto.
  */
 export const file_capstan_v1_job: GenFile = /*@__PURE__*/
-  fileDesc("ChRjYXBzdGFuL3YxL2pvYi5wcm90bxIKY2Fwc3Rhbi52MSK4AQoURGVwbG95Q29tcG9zZVBheWxvYWQSFAoMcHJvamVjdF9uYW1lGAEgASgJEhQKDGNvbXBvc2VfZmlsZRgCIAEoCRI2CgNlbnYYAyADKAsyKS5jYXBzdGFuLnYxLkRlcGxveUNvbXBvc2VQYXlsb2FkLkVudkVudHJ5EhAKCHJldmlzaW9uGAQgASgFGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiKgoSU3RvcENvbXBvc2VQYXlsb2FkEhQKDHByb2plY3RfbmFtZRgBIAEoCSIlCg1TdGF0dXNQYXlsb2FkEhQKDHByb2plY3RfbmFtZRgBIAEoCSIUChJIZWFsdGhDaGVja1BheWxvYWQiUAoUTGF1bmNoUmVwbGljYVBheWxvYWQSJAoHc2VydmljZRgBIAEoCzITLmNhcHN0YW4udjEuU2VydmljZRISCgpyZXBsaWNhX2lkGAIgASgJIj4KElN0b3BSZXBsaWNhUGF5bG9hZBIUCgxzZXJ2aWNlX25hbWUYASABKAkSEgoKcmVwbGljYV9pZBgCIAEoCSKDAQoVUmVwbGljYXRlQ2h1bmtQYXlsb2FkEhAKCGNodW5rX2lkGAEgASgJEhYKDnNvdXJjZV9ub2RlX2lkGAIgASgJEhYKDnNvdXJjZV9hZGRyZXNzGAMgASgJEhYKDnRhcmdldF9ub2RlX2lkGAQgASgJEhAKCHByaW9yaXR5GAUgASgFIiUKEUV2aWN0Q2h1bmtQYXlsb2FkEhAKCGNodW5rX2lkGAEgASgJIssECgdDb21tYW5kEg4KBmpvYl9pZBgBIAEoCRIlCgR0eXBlGAIgASgOMhcuY2Fwc3Rhbi52MS5Db21tYW5kVHlwZRI6Cg5kZXBsb3lfY29tcG9zZRgDIAEoCzIgLmNhcHN0YW4udjEuRGVwbG95Q29tcG9zZVBheWxvYWRIABI2CgxzdG9wX2NvbXBvc2UYBCABKAsyHi5jYXBzdGFuLnYxLlN0b3BDb21wb3NlUGF5bG9hZEgAEisKBnN0YXR1cxgFIAEoCzIZLmNhcHN0YW4udjEuU3RhdHVzUGF5bG9hZEgAEjYKDGhlYWx0aF9jaGVjaxgGIAEoCzIeLmNhcHN0YW4udjEuSGVhbHRoQ2hlY2tQYXlsb2FkSAASOgoObGF1bmNoX3JlcGxpY2EYByABKAsyIC5jYXBzdGFuLnYxLkxhdW5jaFJlcGxpY2FQYXlsb2FkSAASNgoMc3RvcF9yZXBsaWNhGAggASgLMh4uY2Fwc3Rhbi52MS5TdG9wUmVwbGljYVBheWxvYWRIABI8Cg9yZXBsaWNhdGVfY2h1bmsYCSABKAsyIS5jYXBzdGFuLnYxLlJlcGxpY2F0ZUNodW5rUGF5bG9hZEgAEjQKC2V2aWN0X2NodW5rGAogASgLMh0uY2Fwc3Rhbi52MS5FdmljdENodW5rUGF5bG9hZEgAEiwKCGRlYWRsaW5lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdhdHRlbXB0GAwgASgFQgkKB3BheWxvYWQiUQoHTG9nTGluZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzdHJlYW0YAiABKAkSDAoEdGV4dBgDIAEoCSLmBAoDSm9iEgoKAmlkGAEgASgJEg8KB25vZGVfaWQYAiABKAkSJQoEdHlwZRgDIAEoDjIXLmNhcHN0YW4udjEuQ29tbWFuZFR5cGUSJQoGc3RhdHVzGAQgASgOMhUuY2Fwc3Rhbi52MS5Kb2JTdGF0dXMSFQoNZGVwbG95bWVudF9pZBgFIAEoCRIUCgxzZXJ2aWNlX25hbWUYBiABKAkSEgoKcmVwbGljYV9pZBgHIAEoCRIkCgdjb21tYW5kGAggASgLMhMuY2Fwc3Rhbi52MS5Db21tYW5kEgwKBGxvZ3MYCSABKAkSDQoFZXJyb3IYCiABKAkSEQoJZXhpdF9jb2RlGAsgASgFEicKBnJlc3VsdBgMIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEAoIYXR0ZW1wdHMYDSABKAUSLwoLY3JlYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1kaXNwYXRjaF90aW1lGBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGBEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hfdGltZRgSIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZGVhZGxpbmUYEyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKtoBCglKb2JTdGF0dXMSGgoWSk9CX1NUQVRVU19VTlNQRUNJRklFRBAAEhUKEUpPQl9TVEFUVVNfUVVFVUVEEAESGQoVSk9CX1NUQVRVU19ESVNQQVRDSEVEEAISGgoWSk9CX1NUQVRVU19JTl9QUk9HUkVTUxADEhgKFEpPQl9TVEFUVVNfQ09NUExFVEVEEAQSFQoRSk9CX1NUQVRVU19GQUlMRUQQBRIYChRKT0JfU1RBVFVTX0NBTkNFTExFRBAGEhgKFEpPQl9TVEFUVVNfVElNRURfT1VUEAcqowIKC0NvbW1hbmRUeXBlEhwKGENPTU1BTkRfVFlQRV9VTlNQRUNJRklFRBAAEh8KG0NPTU1BTkRfVFlQRV9ERVBMT1lfQ09NUE9TRRABEh0KGUNPTU1BTkRfVFlQRV9TVE9QX0NPTVBPU0UQAhIXChNDT01NQU5EX1RZUEVfU1RBVFVTEAMSHQoZQ09NTUFORF9UWVBFX0hFQUxUSF9DSEVDSxAEEh8KG0NPTU1BTkRfVFlQRV9MQVVOQ0hfUkVQTElDQRAFEh0KGUNPTU1BTkRfVFlQRV9TVE9QX1JFUExJQ0EQBhIgChxDT01NQU5EX1RZUEVfUkVQTElDQVRFX0NIVU5LEAcSHAoYQ09NTUFORF9UWVBFX0VWSUNUX0NIVU5LEAhiBnByb3RvMw", [file_capstan_v1_service, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChRjYXBzdGFuL3YxL2pvYi5wcm90bxIKY2Fwc3Rhbi52MSK4AQoURGVwbG95Q29tcG9zZVBheWxvYWQSFAoMcHJvamVjdF9uYW1lGAEgASgJEhQKDGNvbXBvc2VfZmlsZRgCIAEoCRI2CgNlbnYYAyADKAsyKS5jYXBzdGFuLnYxLkRlcGxveUNvbXBvc2VQYXlsb2FkLkVudkVudHJ5EhAKCHJldmlzaW9uGAQgASgFGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiKgoSU3RvcENvbXBvc2VQYXlsb2FkEhQKDHByb2plY3RfbmFtZRgBIAEoCSIlCg1TdGF0dXNQYXlsb2FkEhQKDHByb2plY3RfbmFtZRgBIAEoCSIUChJIZWFsdGhDaGVja1BheWxvYWQiUAoUTGF1bmNoUmVwbGljYVBheWxvYWQSJAoHc2VydmljZRgBIAEoCzITLmNhcHN0YW4udjEuU2VydmljZRISCgpyZXBsaWNhX2lkGAIgASgJIj4KElN0b3BSZXBsaWNhUGF5bG9hZBIUCgxzZXJ2aWNlX25hbWUYASABKAkSEgoKcmVwbGljYV9pZBgCIAEoCSKDAQoVUmVwbGljYXRlQ2h1bmtQYXlsb2FkEhAKCGNodW5rX2lkGAEgASgJEhYKDnNvdXJjZV9ub2RlX2lkGAIgASgJEhYKDnNvdXJjZV9hZGRyZXNzGAMgASgJEhYKDnRhcmdldF9ub2RlX2lkGAQgASgJEhAKCHByaW9yaXR5GAUgASgFIiUKEUV2aWN0Q2h1bmtQYXlsb2FkEhAKCGNodW5rX2lkGAEgASgJIkcKDlJ1blRhc2tQYXlsb2FkEiQKB3NlcnZpY2UYASABKAsyEy5jYXBzdGFuLnYxLlNlcnZpY2USDwoHdGFza19pZBgCIAEoCSL7BAoHQ29tbWFuZBIOCgZqb2JfaWQYASABKAkSJQoEdHlwZRgCIAEoDjIXLmNhcHN0YW4udjEuQ29tbWFuZFR5cGUSOgoOZGVwbG95X2NvbXBvc2UYAyABKAsyIC5jYXBzdGFuLnYxLkRlcGxveUNvbXBvc2VQYXlsb2FkSAASNgoMc3RvcF9jb21wb3NlGAQgASgLMh4uY2Fwc3Rhbi52MS5TdG9wQ29tcG9zZVBheWxvYWRIABIrCgZzdGF0dXMYBSABKAsyGS5jYXBzdGFuLnYxLlN0YXR1c1BheWxvYWRIABI2CgxoZWFsdGhfY2hlY2sYBiABKAsyHi5jYXBzdGFuLnYxLkhlYWx0aENoZWNrUGF5bG9hZEgAEjoKDmxhdW5jaF9yZXBsaWNhGAcgASgLMiAuY2Fwc3Rhbi52MS5MYXVuY2hSZXBsaWNhUGF5bG9hZEgAEjYKDHN0b3BfcmVwbGljYRgIIAEoCzIeLmNhcHN0YW4udjEuU3RvcFJlcGxpY2FQYXlsb2FkSAASPAoPcmVwbGljYXRlX2NodW5rGAkgASgLMiEuY2Fwc3Rhbi52MS5SZXBsaWNhdGVDaHVua1BheWxvYWRIABI0CgtldmljdF9jaHVuaxgKIAEoCzIdLmNhcHN0YW4udjEuRXZpY3RDaHVua1BheWxvYWRIABIuCghydW5fdGFzaxgNIAEoCzIaLmNhcHN0YW4udjEuUnVuVGFza1BheWxvYWRIABIsCghkZWFkbGluZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHYXR0ZW1wdBgMIAEoBUIJCgdwYXlsb2FkIlEKB0xvZ0xpbmUSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc3RyZWFtGAIgASgJEgwKBHRleHQYAyABKAki5gQKA0pvYhIKCgJpZBgBIAEoCRIPCgdub2RlX2lkGAIgASgJEiUKBHR5cGUYAyABKA4yFy5jYXBzdGFuLnYxLkNvbW1hbmRUeXBlEiUKBnN0YXR1cxgEIAEoDjIVLmNhcHN0YW4udjEuSm9iU3RhdHVzEhUKDWRlcGxveW1lbnRfaWQYBSABKAkSFAoMc2VydmljZV9uYW1lGAYgASgJEhIKCnJlcGxpY2FfaWQYByABKAkSJAoHY29tbWFuZBgIIAEoCzITLmNhcHN0YW4udjEuQ29tbWFuZBIMCgRsb2dzGAkgASgJEg0KBWVycm9yGAogASgJEhEKCWV4aXRfY29kZRgLIAEoBRInCgZyZXN1bHQYDCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhAKCGF0dGVtcHRzGA0gASgFEi8KC2NyZWF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNZGlzcGF0Y2hfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoX3RpbWUYEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGRlYWRsaW5lGBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCraAQoJSm9iU3RhdHVzEhoKFkpPQl9TVEFUVVNfVU5TUEVDSUZJRUQQABIVChFKT0JfU1RBVFVTX1FVRVVFRBABEhkKFUpPQl9TVEFUVVNfRElTUEFUQ0hFRBACEhoKFkpPQl9TVEFUVVNfSU5fUFJPR1JFU1MQAxIYChRKT0JfU1RBVFVTX0NPTVBMRVRFRBAEEhUKEUpPQl9TVEFUVVNfRkFJTEVEEAUSGAoUSk9CX1NUQVRVU19DQU5DRUxMRUQQBhIYChRKT0JfU1RBVFVTX1RJTUVEX09VVBAHKr4CCgtDb21tYW5kVHlwZRIcChhDT01NQU5EX1RZUEVfVU5TUEVDSUZJRUQQABIfChtDT01NQU5EX1RZUEVfREVQTE9ZX0NPTVBPU0UQARIdChlDT01NQU5EX1RZUEVfU1RPUF9DT01QT1NFEAISFwoTQ09NTUFORF9UWVBFX1NUQVRVUxADEh0KGUNPTU1BTkRfVFlQRV9IRUFMVEhfQ0hFQ0sQBBIfChtDT01NQU5EX1RZUEVfTEFVTkNIX1JFUExJQ0EQBRIdChlDT01NQU5EX1RZUEVfU1RPUF9SRVBMSUNBEAYSIAocQ09NTUFORF9UWVBFX1JFUExJQ0FURV9DSFVOSxAHEhwKGENPTU1BTkRfVFlQRV9FVklDVF9DSFVOSxAIEhkKFUNPTU1BTkRfVFlQRV9SVU5fVEFTSxAJYgZwcm90bzM", [file_capstan_v1_service, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Bring a compose project up (docker compose -p project -f file up -d).
@@ -214,6 +214,31 @@ export const EvictChunkPayloadSchema: GenMessage<EvictChunkPayload> = /*@__PURE_
   messageDesc(file_capstan_v1_job, 7);
 
 /**
+ * Run a service spec once, to completion: the job finishes when the process
+ * exits (COMPLETED on exit code 0, else FAILED with the exit code).
+ *
+ * @generated from message capstan.v1.RunTaskPayload
+ */
+export type RunTaskPayload = Message<"capstan.v1.RunTaskPayload"> & {
+  /**
+   * @generated from field: capstan.v1.Service service = 1;
+   */
+  service?: Service | undefined;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+};
+
+/**
+ * Describes the message capstan.v1.RunTaskPayload.
+ * Use `create(RunTaskPayloadSchema)` to create a new message.
+ */
+export const RunTaskPayloadSchema: GenMessage<RunTaskPayload> = /*@__PURE__*/
+  messageDesc(file_capstan_v1_job, 8);
+
+/**
  * A command sent down an agent stream.
  *
  * @generated from message capstan.v1.Command
@@ -282,6 +307,12 @@ export type Command = Message<"capstan.v1.Command"> & {
      */
     value: EvictChunkPayload;
     case: "evictChunk";
+  } | {
+    /**
+     * @generated from field: capstan.v1.RunTaskPayload run_task = 13;
+     */
+    value: RunTaskPayload;
+    case: "runTask";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -302,7 +333,7 @@ export type Command = Message<"capstan.v1.Command"> & {
  * Use `create(CommandSchema)` to create a new message.
  */
 export const CommandSchema: GenMessage<Command> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_job, 8);
+  messageDesc(file_capstan_v1_job, 9);
 
 /**
  * One line of a job's output.
@@ -333,7 +364,7 @@ export type LogLine = Message<"capstan.v1.LogLine"> & {
  * Use `create(LogLineSchema)` to create a new message.
  */
 export const LogLineSchema: GenMessage<LogLine> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_job, 9);
+  messageDesc(file_capstan_v1_job, 10);
 
 /**
  * A command and what became of it.
@@ -452,7 +483,7 @@ export type Job = Message<"capstan.v1.Job"> & {
  * Use `create(JobSchema)` to create a new message.
  */
 export const JobSchema: GenMessage<Job> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_job, 10);
+  messageDesc(file_capstan_v1_job, 11);
 
 /**
  * Life of a job: every command an agent receives is a persisted job.
@@ -565,6 +596,11 @@ export enum CommandType {
    * @generated from enum value: COMMAND_TYPE_EVICT_CHUNK = 8;
    */
   EVICT_CHUNK = 8,
+
+  /**
+   * @generated from enum value: COMMAND_TYPE_RUN_TASK = 9;
+   */
+  RUN_TASK = 9,
 }
 
 /**

@@ -6,6 +6,8 @@ import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { PlacementRequirements } from "./placement_pb.js";
 import { file_capstan_v1_placement } from "./placement_pb.js";
+import type { Task } from "./task_pb.js";
+import { file_capstan_v1_task } from "./task_pb.js";
 import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb.js";
 import type { Timestamp, Value } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -15,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file capstan/v1/service.proto.
  */
 export const file_capstan_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("ChhjYXBzdGFuL3YxL3NlcnZpY2UucHJvdG8SCmNhcHN0YW4udjEiUAoLU2VydmljZVBvcnQSDAoEbmFtZRgBIAEoCRIMCgRwb3J0GAIgASgNEhAKCHByb3RvY29sGAMgASgJEhMKC3RhcmdldF9wb3J0GAQgASgNIi8KEFNlcnZpY2VSZXNvdXJjZXMSCwoDY3B1GAEgASgBEg4KBm1lbW9yeRgCIAEoASI6CgxTZXJ2aWNlSG9va3MSFAoMYmVmb3JlX3N0YXJ0GAEgASgJEhQKDGFmdGVyX2RlcGxveRgCIAEoCSKtAQoSU2VydmljZUF1dG9zY2FsaW5nEg8KB2VuYWJsZWQYASABKAgSFAoMbWluX3JlcGxpY2FzGAIgASgFEhQKDG1heF9yZXBsaWNhcxgDIAEoBRIaChJzY2FsZV91cF90aHJlc2hvbGQYBCABKAESHAoUc2NhbGVfZG93bl90aHJlc2hvbGQYBSABKAESIAoYc2NhbGVfZG93bl9kZWxheV9zZWNvbmRzGAYgASgFIo0BCgdSZXBsaWNhEgoKAmlkGAEgASgJEhQKDHNlcnZpY2VfbmFtZRgCIAEoCRIPCgdub2RlX2lkGAMgASgJEg4KBnN0YXR1cxgEIAEoCRIOCgZqb2JfaWQYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqwHCgdTZXJ2aWNlEgwKBG5hbWUYASABKAkSDAoEcGF0aBgCIAEoCRIMCgR0eXBlGAMgASgJEg0KBWVudHJ5GAQgASgJEg8KB2NvbW1hbmQYBSABKAkSDwoHcnVudGltZRgGIAEoCRINCgVpbWFnZRgHIAEoCRIQCghyZXBsaWNhcxgIIAEoBRImCgVwb3J0cxgJIAMoCzIXLmNhcHN0YW4udjEuU2VydmljZVBvcnQSKQoDZW52GAogAygLMhwuY2Fwc3Rhbi52MS5TZXJ2aWNlLkVudkVudHJ5Ei8KCXJlc291cmNlcxgLIAEoCzIcLmNhcHN0YW4udjEuU2VydmljZVJlc291cmNlcxIQCghzY2hlZHVsZRgMIAEoCRInCgVob29rcxgNIAEoCzIYLmNhcHN0YW4udjEuU2VydmljZUhvb2tzEicKB3BsdWdpbnMYDiADKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSMwoLYXV0b3NjYWxpbmcYDyABKAsyHi5jYXBzdGFuLnYxLlNlcnZpY2VBdXRvc2NhbGluZxIqCgpzZXJ2ZXJsZXNzGBAgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEi8KBmxhYmVscxgRIAMoCzIfLmNhcHN0YW4udjEuU2VydmljZS5MYWJlbHNFbnRyeRIUCgxkZXBlbmRlbmNpZXMYEiADKAkSNAoJcGxhY2VtZW50GBMgASgLMiEuY2Fwc3Rhbi52MS5QbGFjZW1lbnRSZXF1aXJlbWVudHMSDwoCaWQYFCABKAlCA+BBAxITCgZzdGF0dXMYFSABKAlCA+BBAxIzCgpjcmVhdGVkX2F0GBYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjMKCnVwZGF0ZWRfYXQYFyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSLQoLcmVwbGljYV9zZXQYGCADKAsyEy5jYXBzdGFuLnYxLlJlcGxpY2FCA+BBAxIoCgZ1cGRhdGUYGSABKAsyGC5jYXBzdGFuLnYxLlVwZGF0ZVBvbGljeRIbCg5zdGF0dXNfbWVzc2FnZRgaIAEoCUID4EEDGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI9CgxVcGRhdGVQb2xpY3kSFAoMbWF4X3BhcmFsbGVsGAEgASgFEhcKD21heF91bmF2YWlsYWJsZRgCIAEoBSJICg5Db25maWdNZXRhZGF0YRIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhMKC2Vudmlyb25tZW50GAMgASgJIoMBCgpDb25maWdTcGVjEiUKCHNlcnZpY2VzGAEgAygLMhMuY2Fwc3Rhbi52MS5TZXJ2aWNlEiUKBW5vZGVzGAIgAygLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEicKB3BsdWdpbnMYAyADKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUi5QEKDVNlcnZpY2VDaGFuZ2USFAoMc2VydmljZV9uYW1lGAEgASgJEg4KBmFjdGlvbhgCIAEoCRIVCg1mcm9tX3JlcGxpY2FzGAMgASgFEhMKC3RvX3JlcGxpY2FzGAQgASgFEj0KCnBsYWNlbWVudHMYBSADKAsyKS5jYXBzdGFuLnYxLlNlcnZpY2VDaGFuZ2UuUGxhY2VtZW50c0VudHJ5EhAKCHVucGxhY2VkGAYgAygJGjEKD1BsYWNlbWVudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjkKC1NlcnZpY2VQbGFuEioKB2NoYW5nZXMYASADKAsyGS5jYXBzdGFuLnYxLlNlcnZpY2VDaGFuZ2ViBnByb3RvMw", [file_capstan_v1_placement, file_google_api_field_behavior, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChhjYXBzdGFuL3YxL3NlcnZpY2UucHJvdG8SCmNhcHN0YW4udjEiUAoLU2VydmljZVBvcnQSDAoEbmFtZRgBIAEoCRIMCgRwb3J0GAIgASgNEhAKCHByb3RvY29sGAMgASgJEhMKC3RhcmdldF9wb3J0GAQgASgNIi8KEFNlcnZpY2VSZXNvdXJjZXMSCwoDY3B1GAEgASgBEg4KBm1lbW9yeRgCIAEoASI6CgxTZXJ2aWNlSG9va3MSFAoMYmVmb3JlX3N0YXJ0GAEgASgJEhQKDGFmdGVyX2RlcGxveRgCIAEoCSKtAQoSU2VydmljZUF1dG9zY2FsaW5nEg8KB2VuYWJsZWQYASABKAgSFAoMbWluX3JlcGxpY2FzGAIgASgFEhQKDG1heF9yZXBsaWNhcxgDIAEoBRIaChJzY2FsZV91cF90aHJlc2hvbGQYBCABKAESHAoUc2NhbGVfZG93bl90aHJlc2hvbGQYBSABKAESIAoYc2NhbGVfZG93bl9kZWxheV9zZWNvbmRzGAYgASgFIo0BCgdSZXBsaWNhEgoKAmlkGAEgASgJEhQKDHNlcnZpY2VfbmFtZRgCIAEoCRIPCgdub2RlX2lkGAMgASgJEg4KBnN0YXR1cxgEIAEoCRIOCgZqb2JfaWQYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoQJCgdTZXJ2aWNlEgwKBG5hbWUYASABKAkSDAoEcGF0aBgCIAEoCRIMCgR0eXBlGAMgASgJEg0KBWVudHJ5GAQgASgJEg8KB2NvbW1hbmQYBSABKAkSDwoHcnVudGltZRgGIAEoCRINCgVpbWFnZRgHIAEoCRIQCghyZXBsaWNhcxgIIAEoBRImCgVwb3J0cxgJIAMoCzIXLmNhcHN0YW4udjEuU2VydmljZVBvcnQSKQoDZW52GAogAygLMhwuY2Fwc3Rhbi52MS5TZXJ2aWNlLkVudkVudHJ5Ei8KCXJlc291cmNlcxgLIAEoCzIcLmNhcHN0YW4udjEuU2VydmljZVJlc291cmNlcxIQCghzY2hlZHVsZRgMIAEoCRInCgVob29rcxgNIAEoCzIYLmNhcHN0YW4udjEuU2VydmljZUhvb2tzEicKB3BsdWdpbnMYDiADKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSMwoLYXV0b3NjYWxpbmcYDyABKAsyHi5jYXBzdGFuLnYxLlNlcnZpY2VBdXRvc2NhbGluZxIqCgpzZXJ2ZXJsZXNzGBAgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEi8KBmxhYmVscxgRIAMoCzIfLmNhcHN0YW4udjEuU2VydmljZS5MYWJlbHNFbnRyeRIUCgxkZXBlbmRlbmNpZXMYEiADKAkSNAoJcGxhY2VtZW50GBMgASgLMiEuY2Fwc3Rhbi52MS5QbGFjZW1lbnRSZXF1aXJlbWVudHMSDwoCaWQYFCABKAlCA+BBAxITCgZzdGF0dXMYFSABKAlCA+BBAxIzCgpjcmVhdGVkX2F0GBYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjMKCnVwZGF0ZWRfYXQYFyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSLQoLcmVwbGljYV9zZXQYGCADKAsyEy5jYXBzdGFuLnYxLlJlcGxpY2FCA+BBAxIoCgZ1cGRhdGUYGSABKAsyGC5jYXBzdGFuLnYxLlVwZGF0ZVBvbGljeRIbCg5zdGF0dXNfbWVzc2FnZRgaIAEoCUID4EEDEhoKEnNjaGVkdWxlX3RpbWVfem9uZRgoIAEoCRIeChZzY2hlZHVsZV9hbGxvd19vdmVybGFwGCkgASgIEisKDHJlY2VudF90YXNrcxgqIAMoCzIQLmNhcHN0YW4udjEuVGFza0ID4EEDEjsKEm5leHRfc2NoZWR1bGVfdGltZRgrIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIwChFhZnRlcl9kZXBsb3lfdGFzaxgsIAEoCzIQLmNhcHN0YW4udjEuVGFza0ID4EEDGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI9CgxVcGRhdGVQb2xpY3kSFAoMbWF4X3BhcmFsbGVsGAEgASgFEhcKD21heF91bmF2YWlsYWJsZRgCIAEoBSJICg5Db25maWdNZXRhZGF0YRIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhMKC2Vudmlyb25tZW50GAMgASgJIoMBCgpDb25maWdTcGVjEiUKCHNlcnZpY2VzGAEgAygLMhMuY2Fwc3Rhbi52MS5TZXJ2aWNlEiUKBW5vZGVzGAIgAygLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEicKB3BsdWdpbnMYAyADKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUi5QEKDVNlcnZpY2VDaGFuZ2USFAoMc2VydmljZV9uYW1lGAEgASgJEg4KBmFjdGlvbhgCIAEoCRIVCg1mcm9tX3JlcGxpY2FzGAMgASgFEhMKC3RvX3JlcGxpY2FzGAQgASgFEj0KCnBsYWNlbWVudHMYBSADKAsyKS5jYXBzdGFuLnYxLlNlcnZpY2VDaGFuZ2UuUGxhY2VtZW50c0VudHJ5EhAKCHVucGxhY2VkGAYgAygJGjEKD1BsYWNlbWVudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjkKC1NlcnZpY2VQbGFuEioKB2NoYW5nZXMYASADKAsyGS5jYXBzdGFuLnYxLlNlcnZpY2VDaGFuZ2ViBnByb3RvMw", [file_capstan_v1_placement, file_capstan_v1_task, file_google_api_field_behavior, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A port a service listens on (seed 003).
@@ -82,17 +84,23 @@ export const ServiceResourcesSchema: GenMessage<ServiceResources> = /*@__PURE__*
   messageDesc(file_capstan_v1_service, 1);
 
 /**
- * Lifecycle hooks (seed 003).
+ * Lifecycle hooks (seed 003): shell command lines run by /bin/sh on the node.
  *
  * @generated from message capstan.v1.ServiceHooks
  */
 export type ServiceHooks = Message<"capstan.v1.ServiceHooks"> & {
   /**
+   * Runs before each replica starts, in its directory with its env; a
+   * failure (non-zero exit) fails the launch with the hook's output.
+   *
    * @generated from field: string before_start = 1;
    */
   beforeStart: string;
 
   /**
+   * Runs once per apply (spec change), on one node that runs a replica,
+   * after every replica of that apply runs; its outcome is the service's after_deploy_task.
+   *
    * @generated from field: string after_deploy = 2;
    */
   afterDeploy: string;
@@ -269,7 +277,9 @@ export type Service = Message<"capstan.v1.Service"> & {
   resources?: ServiceResources | undefined;
 
   /**
-   * Cron expression for scheduled services.
+   * Cron expression for scheduled services: five fields (minute precision) or
+   * six (with seconds first). A scheduled service runs no replicas: each time
+   * it runs once, as a task, to completion. See schedule_time_zone.
    *
    * @generated from field: string schedule = 12;
    */
@@ -352,6 +362,44 @@ export type Service = Message<"capstan.v1.Service"> & {
    * @generated from field: string status_message = 26;
    */
   statusMessage: string;
+
+  /**
+   * --- Schedules, one-off tasks and hooks (issue 16); fields from 40 on. ---
+   * The IANA time zone `schedule` is read in (e.g. "Europe/Paris"); UTC when empty.
+   *
+   * @generated from field: string schedule_time_zone = 40;
+   */
+  scheduleTimeZone: string;
+
+  /**
+   * Whether a scheduled run may start while the previous one still runs.
+   * Default false: that time is skipped (Nomad's prohibit_overlap).
+   *
+   * @generated from field: bool schedule_allow_overlap = 41;
+   */
+  scheduleAllowOverlap: boolean;
+
+  /**
+   * The schedule's last runs, newest first (at most 10).
+   *
+   * @generated from field: repeated capstan.v1.Task recent_tasks = 42;
+   */
+  recentTasks: Task[];
+
+  /**
+   * When the schedule fires next.
+   *
+   * @generated from field: google.protobuf.Timestamp next_schedule_time = 43;
+   */
+  nextScheduleTime?: Timestamp | undefined;
+
+  /**
+   * hooks.after_deploy's run for the current spec: absent until every replica
+   * of the apply runs.
+   *
+   * @generated from field: capstan.v1.Task after_deploy_task = 44;
+   */
+  afterDeployTask?: Task | undefined;
 };
 
 /**
