@@ -5,6 +5,7 @@ import { registerJobs } from "./commands/jobs.js";
 import { registerLogin } from "./commands/login.js";
 import { registerNodes } from "./commands/nodes.js";
 import { registerServices } from "./commands/services.js";
+import { registerTasks } from "./commands/tasks.js";
 import { registerTokens } from "./commands/tokens.js";
 import { completionScript } from "./completion.js";
 import { describeFailure } from "./errors.js";
@@ -33,6 +34,7 @@ export function buildProgram(io: Io): Command {
   registerDeployments(program, io);
   registerServices(program, io);
   registerJobs(program, io);
+  registerTasks(program, io);
   registerChunks(program, io);
   registerTokens(program, io);
   program

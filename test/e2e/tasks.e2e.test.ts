@@ -10,6 +10,7 @@ import { JobStatus } from "../../gen/proto/capstan/v1/job_pb.js";
 import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
 import { TaskService } from "../../gen/proto/capstan/v1/task_service_pb.js";
 import { eventually, startAgent, type AgentProcess } from "../support/agent-process.js";
+import { runCli } from "../support/cli-process.js";
 import { httpRequest } from "../support/http.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -75,6 +76,20 @@ describe("schedules, one-off tasks and hooks with real agents (process driver)",
     }, 20_000, "REST task succeeded");
     expect(got.logs).toContain("rest-ok");
     expect(got.exitCode ?? 0).toBe(0);
+  });
+
+  it("capstan run follows a task's logs and exits with its outcome; capstan tasks lists it", async () => {
+    const cli = (...args: string[]) => runCli(["--server", server.url, ...args], { XDG_CONFIG_HOME: join(dir, "cli") });
+    const ok = await cli("run", "--command", "echo cli says $GREETING", "--env", "GREETING=hi", "--name", "cli-task");
+    expect(ok.stdout).toContain("cli says hi");
+    expect(ok.stderr).toMatch(/task task-\S+ succeeded/);
+    expect(ok.code).toBe(0);
+    const bad = await cli("run", "--command", "echo about to fail; exit 5", "--name", "cli-bad");
+    expect(bad.stdout).toContain("about to fail");
+    expect(bad.stderr).toContain("failed: exited with 5");
+    expect(bad.code).toBe(1);
+    const listed = await cli("tasks", "--service", "cli-bad");
+    expect(listed.stdout).toMatch(/cli-bad\s+manual\s+failed\s+5/);
   });
 
   it("CancelTask stops a running task's process", async () => {

@@ -21,7 +21,7 @@ const all = paths(buildProgram(io().io));
 describe("capstan --help", () => {
   it("covers the commands issue 14 asks for (events -f waits for the event stream)", () => {
     const names = all.map((p) => p.join(" "));
-    for (const want of ["login", "nodes", "node get", "node history", "node drain", "node eligibility", "node rm", "deploy", "deployments", "deployment get", "deployment rm", "rollback", "apply", "services", "service get", "explain", "jobs", "job get", "job cancel", "logs", "chunks locate", "chunks metrics", "token create", "token ls", "token revoke", "whoami", "audit", "completion"]) {
+    for (const want of ["login", "nodes", "node get", "node history", "node drain", "node eligibility", "node rm", "deploy", "deployments", "deployment get", "deployment rm", "rollback", "apply", "services", "service get", "explain", "jobs", "job get", "job cancel", "logs", "run", "tasks", "task get", "task cancel", "chunks locate", "chunks metrics", "token create", "token ls", "token revoke", "whoami", "audit", "completion"]) {
       expect(names).toContain(want);
     }
   });
