@@ -68,7 +68,7 @@ describe("schedules, one-off tasks and hooks with real agents (process driver)",
     expect(done.logs).toContain("oops");
 
     const rest = await httpRequest(`${server.url}/api/v1/tasks`, { body: { service: { name: "once-rest", command: "echo rest-ok" } } });
-    expect(rest.status).toBe(200);
+    expect(rest.status).toBe(202);
     const id = rest.json.task.id as string;
     const got = await eventually(async () => {
       const r = await httpRequest(`${server.url}/api/v1/tasks/${id}`);
