@@ -2,6 +2,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { emptyCapabilities, type Node } from "../../src/model/node.js";
 import { noRequirements } from "../../src/model/placement.js";
+import type { Task } from "../../src/model/task.js";
 import { PrismaBetterSqlite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { openDatabase, type Database } from "../../src/store/database.js";
@@ -128,6 +129,28 @@ describe.each(providers())("stores on %s", (provider) => {
     expect(await db.jobs.get("job-4")).toEqual({ ...job4, status: "completed", logs: "done\n", finishedAt: at(9) });
     await db.jobs.save({ ...job4, id: "job-5" });
     expect(await db.jobs.get("job-5")).toEqual({ ...job4, id: "job-5" });
+  });
+
+  it("round-trips tasks, finds a schedule's last fire time, lists newest first and prunes finished history", async () => {
+    const task = (id: string, s: number, over: Partial<Task> = {}): Task => ({
+      id, serviceName: "cron", kind: "schedule", status: "succeeded", jobId: `job-${id}`, nodeId: "n1", exitCode: 0, error: "",
+      scheduledAt: at(s), specHash: "", createdAt: at(s), finishedAt: at(s + 1), ...over,
+    });
+    expect(await db.tasks.lastScheduled("cron")).toBeUndefined();
+    await db.tasks.save(task("t1", 1));
+    await db.tasks.save(task("t2", 2, { status: "skipped", jobId: "", error: "the previous run is still running", finishedAt: at(2) }));
+    await db.tasks.save(task("t3", 3, { status: "running", finishedAt: undefined }));
+    await db.tasks.save(task("m1", 4, { kind: "manual", scheduledAt: undefined, exitCode: 3, status: "failed" }));
+    expect(await db.tasks.get("t3")).toEqual(task("t3", 3, { status: "running", finishedAt: undefined }));
+    expect(await db.tasks.get("m1")).toEqual(task("m1", 4, { kind: "manual", scheduledAt: undefined, exitCode: 3, status: "failed" }));
+    expect((await db.tasks.lastScheduled("cron"))?.toISOString()).toBe(at(3).toISOString());
+    expect((await db.tasks.list({ serviceName: "cron", limit: 10 })).map((t) => t.id)).toEqual(["m1", "t3", "t2", "t1"]);
+    expect((await db.tasks.list({ kind: "schedule", unfinished: true, limit: 10 })).map((t) => t.id)).toEqual(["t3"]);
+    await db.tasks.prune("cron", "schedule", 1);
+    // The newest finished one stays, and unfinished ones are never pruned.
+    expect((await db.tasks.list({ serviceName: "cron", kind: "schedule", limit: 10 })).map((t) => t.id)).toEqual(["t3", "t2"]);
+    await db.tasks.save({ ...task("t3", 3), status: "succeeded", exitCode: 0 });
+    expect((await db.tasks.get("t3"))?.status).toBe("succeeded");
   });
 
   it("round-trips deployments with revisions, and services with replicas", async () => {
