@@ -14,5 +14,7 @@ export function placeTask(spec: ServiceSpec, snapshot: ClusterSnapshot, only?: R
   const nodes = only ? snapshot.nodes.filter((n) => only.has(n.id)) : snapshot.nodes;
   const requirements = { ...spec.placement, requiredTags: [...new Set([...spec.placement.requiredTags, TASK_TAG])] };
   const result = new Placer({ ...snapshot, nodes }).place({ requirements, count: 1, group: `task:${spec.name}` });
-  return { nodeId: result.placements[0], reason: result.unplaced > 0 ? result.summary : "" };
+  if (result.unplaced === 0) return { nodeId: result.placements[0], reason: "" };
+  const hint = (result.rejections.tags ?? 0) > 0 ? `; tasks run only on agents tagged "${TASK_TAG}" (capstan-agent; Orion's agents cannot report a task's end)` : "";
+  return { nodeId: undefined, reason: `${result.summary}${hint}` };
 }

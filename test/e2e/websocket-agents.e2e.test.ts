@@ -103,6 +103,36 @@ describe("JSON agents on /ws", () => {
     agent.ws.close();
   });
 
+  it("sends hooks inside seed 003's launch, and runs no task on its agent (it cannot report an exit): RunTask is refused, a scheduled time skipped", async () => {
+    const agent = connect(`${server.url.replace("http", "ws")}/ws?token=${JOIN}`);
+    await agent.open;
+    agent.ws.send(JSON.stringify({ type: "hello", payload: { nodeId: "orion-node-2", name: "orion-2", address: "10.9.0.2", labels: { os: "linux", arch: "x64" } } }));
+    await eventually(async () => (await rest("GET", "/api/nodes")).json.items.find((n: any) => n.id === "orion-node-2" && n.status === "ready"), 5000, "node ready");
+    const applied = await rest("POST", "/api/apply", {
+      apiVersion: "orion/v1",
+      kind: "Config",
+      metadata: { name: "hooks", environment: "dev" },
+      spec: {
+        services: [
+          { name: "hooked", command: "node server.js", hooks: { beforeStart: "npm run migrate" } },
+          { name: "cron", command: "node job.js", schedule: "* * * * * *" },
+        ],
+      },
+    });
+    expect(applied.status).toBe(202);
+    const launch = await eventually(() => agent.received.find((m) => m.type === "launch" && m.payload.service.name === "hooked"), 5000, "launch received");
+    expect(launch.payload.service.hooks).toEqual({ beforeStart: "npm run migrate" });
+    const skipped = await eventually(async () => (await rest("GET", "/api/services/cron/tasks")).json.tasks?.find((t: any) => t.status === "skipped"), 10_000, "a skipped time");
+    expect(skipped.error).toContain('tasks run only on agents tagged "task"');
+    expect(agent.received.some((m) => m.type === "launch" && m.payload.service.name === "cron")).toBe(false);
+    const run = await rest("POST", "/api/v1/tasks", { service_name: "hooked" });
+    expect(run.status).toBe(412);
+    expect(JSON.stringify(run.json)).toContain('tasks run only on agents tagged');
+    await rest("DELETE", "/api/services/cron");
+    await rest("DELETE", "/api/services/hooked");
+    agent.ws.close();
+  });
+
   it("answers seed 003's invalid config with 400, a message and the list of issues", async () => {
     const r = await rest("POST", "/api/apply", { apiVersion: "orion/v1", kind: "Config", metadata: { name: "bad" }, spec: { services: [{ name: "Bad Name", replicas: -1 }] } });
     expect(r.status).toBe(400);
