@@ -55,7 +55,7 @@ export class ServiceReconciler {
   /** The last reason logged per service whose replicas cannot be placed (logged again only when it changes). */
   private readonly unplaced = new Map<string, string>();
   /** Consecutive failed launches per service (reset when one runs): their next launch waits (launchRetryAt). */
-  private readonly failures = new Map<string, { count: number; at: Date; error: string }>();
+  private readonly failures = new Map<string, { count: number; at: Date; error: string; specHash: string }>();
 
   constructor(
     private readonly stores: ReplicaStores,
@@ -192,6 +192,11 @@ export class ServiceReconciler {
     const policy = this.options.backoff ?? { baseMs: 1_000, maxMs: 300_000 };
     return launches.filter((l) => {
       const f = this.failures.get(l.serviceName);
+      // A new spec (e.g. a fixed hook) launches at once: the failures were the old spec's.
+      if (f && f.specHash !== this.state.services.get(l.serviceName)?.specHash) {
+        this.failures.delete(l.serviceName);
+        return true;
+      }
       const retryAt = f && launchRetryAt(f.count, f.at, policy);
       if (!f || !retryAt || retryAt.getTime() <= now) return true;
       this.state.messages.set(l.serviceName, `launch failed ${f.count} time${f.count === 1 ? "" : "s"} (${f.error}); retrying at ${retryAt.toISOString()}`);
@@ -227,7 +232,7 @@ export class ServiceReconciler {
       // A lost replica stays lost until the node is back and it is stopped.
       if (!status || r.status === "lost" || (r.jobId !== "" && r.jobId !== job.id)) return;
       if (status !== r.status && !(r.status === "stopping" && status === "running")) await this.setStatus(r.id, status);
-      this.noteLaunchOutcome(r.serviceName, job, status);
+      this.noteLaunchOutcome(r, job, status);
       if (status !== "running") this.trigger();
     } else if (job.type === "stop_replica" && job.status === "completed") {
       await this.setStatus(r.id, "stopped");
@@ -240,11 +245,12 @@ export class ServiceReconciler {
    * CrashLoopBackOff resets); "running" alone does not, since a launch whose
    * hooks.beforeStart fails was in progress before it failed.
    */
-  private noteLaunchOutcome(serviceName: string, job: Job, status: ReplicaStatus): void {
+  private noteLaunchOutcome(r: Replica, job: Job, status: ReplicaStatus): void {
     if (status !== "failed") return;
     const ranFor = (job.finishedAt?.getTime() ?? this.now()) - (job.startedAt?.getTime() ?? this.now());
-    const f = ranFor >= RESET_AFTER_MS ? undefined : this.failures.get(serviceName);
-    this.failures.set(serviceName, { count: (f?.count ?? 0) + 1, at: new Date(this.now()), error: job.error || `exit code ${job.exitCode}` });
+    const previous = this.failures.get(r.serviceName);
+    const f = ranFor >= RESET_AFTER_MS || previous?.specHash !== r.specHash ? undefined : previous;
+    this.failures.set(r.serviceName, { count: (f?.count ?? 0) + 1, at: new Date(this.now()), error: job.error || `exit code ${job.exitCode}`, specHash: r.specHash });
   }
 
   private setStatus(id: string, status: ReplicaStatus): Promise<void> {

@@ -39,4 +39,47 @@ describe("service reconciler", () => {
     expect([replica.jobId, replica.status, job.status, agent.commandIds()]).toEqual([job.id, row.replica, row.job, [job.id]]);
     expect(state.replicas.get(replica.id)).toEqual(replica);
   });
+
+  it("backs off a service whose launches fail: 1 s, then 2 s, saying so on the service; a new spec launches at once", async () => {
+    const clock = new ManualClock();
+    const stores = memoryStores();
+    await stores.services.saveService({ id: "s1", spec: spec("web"), specHash: "h1", createdAt: clock.date(), updatedAt: clock.date() });
+    parts = await startJobParts(stores.jobs, clock);
+    const agent = new RecordingSession("n1");
+    parts.sessions.attach(agent);
+    const state = new ServiceState();
+    const reconciler = new ServiceReconciler(stores, state, parts.jobs, () => [], () => ({ nodes: [snap("n1")] }), {
+      intervalMs: 60_000, graceMs: 1000, heartbeatTtlMs: 1000, maxParallel: 3, backoff: { baseMs: 1000, maxMs: 60_000 }, now: clock.now,
+    }, pino({ level: "silent" }));
+    await reconciler.start();
+    const settle = () => new Promise((r) => setTimeout(r, 10));
+    const failLast = async () => {
+      const jobId = agent.commandIds().at(-1) as string;
+      await parts?.jobs.applyUpdate("n1", { jobId, status: "failed", lines: [], exitCode: 7, error: "hooks.beforeStart exited with 7", result: undefined });
+      await settle();
+    };
+    const launches = () => agent.commandIds().length;
+    await reconciler.pass();
+    expect(launches()).toBe(1);
+    await failLast();
+    await reconciler.pass();
+    expect(launches()).toBe(1);
+    expect(state.messages.get("web")).toMatch(/^launch failed 1 time \(hooks.beforeStart exited with 7\); retrying at 2026-01-01T00:00:01.000Z$/);
+    clock.advance(1000);
+    await reconciler.pass();
+    expect(launches()).toBe(2);
+    await failLast();
+    clock.advance(1000);
+    await reconciler.pass();
+    expect(launches()).toBe(2);
+    expect(state.messages.get("web")).toContain("launch failed 2 times");
+    clock.advance(1000);
+    await reconciler.pass();
+    expect(launches()).toBe(3);
+    await failLast();
+    state.services.set("web", { id: "s1", spec: spec("web", { command: "fixed" }), specHash: "h2", createdAt: clock.date(), updatedAt: clock.date() });
+    await reconciler.pass();
+    expect(launches()).toBe(4);
+    reconciler.stop();
+  });
 });
