@@ -97,7 +97,7 @@ export interface BuiltApp<S extends AppStores = AppStores> {
  * whatever was started is stopped and the database closed.
  */
 export async function buildApp(config: Config, logger: Logger, io: AppIo = {}): Promise<BuiltApp<Database>> {
-  const db = await openDatabase(config.databaseUrl, logger);
+  const db = await openDatabase(config.databaseUrl, logger, { replicaId: config.replicaId });
   return wireApp(db, config, logger, io);
 }
 

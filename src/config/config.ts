@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { BlockList, isIP } from "node:net";
 import * as z from "zod/mini";
 import type { AnonymousScope } from "../model/principal.js";
@@ -10,6 +11,16 @@ export interface Config {
   readonly port: number;
   /** Unset: embedded SQLite in ./data/capstan.db. */
   readonly databaseUrl: string | undefined;
+  /**
+   * REPLICA_ID: this process's name among the replicas on one database (the
+   * origin of the changes it writes). Default: host name and process id.
+   */
+  readonly replicaId: string;
+  /**
+   * ADVERTISE_URL: where the other replicas reach this one (http:// or
+   * https://, scheme, host and port only). Unset: nowhere (one replica).
+   */
+  readonly advertiseUrl: string | undefined;
   readonly heartbeatTtlMs: number;
   readonly heartbeatFlushMs: number;
   /** Heartbeat metrics kept per node for charts: how far back, and at most one sample per step. */
@@ -139,6 +150,16 @@ const schema = z.object({
   DATABASE_URL: z.optional(
     z.string().check(z.refine((u) => u === "" || /^(file:|postgres(ql)?:\/\/)/.test(u), { message: "must start with file:, postgresql:// or postgres://" })),
   ),
+  REPLICA_ID: z.optional(
+    z.string().check(z.refine((id) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(id), { message: "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit" })),
+  ),
+  ADVERTISE_URL: z.optional(
+    z.string().check(
+      z.refine((u) => /^https?:\/\/[^/?#\s]+\/?$/.test(u) && URL.canParse(u), {
+        message: "must be an http:// or https:// URL naming a host and port only, such as http://10.0.0.5:8080 (no path, query or fragment)",
+      }),
+    ),
+  ),
   HEARTBEAT_TTL: duration(15_000),
   HEARTBEAT_FLUSH_INTERVAL: duration(10_000),
   HEARTBEAT_HISTORY: duration(10 * 60_000),
@@ -238,6 +259,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
     host: e.HOST,
     port: e.PORT,
     databaseUrl: e.DATABASE_URL || undefined,
+    replicaId: e.REPLICA_ID ?? defaultReplicaId(),
+    advertiseUrl: e.ADVERTISE_URL?.replace(/\/$/, ""),
     heartbeatTtlMs: e.HEARTBEAT_TTL,
     heartbeatFlushMs: e.HEARTBEAT_FLUSH_INTERVAL,
     heartbeatHistory: Object.freeze({ windowMs: e.HEARTBEAT_HISTORY, stepMs: e.HEARTBEAT_HISTORY_STEP }),
@@ -279,6 +302,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
     }),
     grpcFastPaths: e.GRPC_FAST_PATHS === "1" || e.GRPC_FAST_PATHS === "true",
   });
+}
+
+/** The host name (cut to a valid id) and process id: unique per process on one machine. */
+function defaultReplicaId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 48) || "replica";
+  return `${host}-${process.pid}`;
 }
 
 function readPem(variable: string, path: string): Buffer {

@@ -1,10 +1,17 @@
 import { Prisma } from "../../gen/prisma/sqlite/client.js";
 import type { AuditEvent, AuditFilter, AuditStore } from "../model/audit.js";
 import type { DbClient } from "./db.js";
+import type { WriteScope } from "./change-log.js";
 
 /** AuditStore on Prisma: append-only, read newest first by time-ordered id. */
 export class PrismaAuditStore implements AuditStore {
-  constructor(private readonly db: DbClient) {}
+  // The audit trail is read from the store, never from memory: its rows need no change feed
+  // entries, and its appends use the bare client (no transaction of their own).
+  private readonly db: DbClient;
+
+  constructor(scope: WriteScope) {
+    this.db = scope.db;
+  }
 
   /**
    * One multi-row INSERT written as SQL with bound values. Through the query

@@ -26,6 +26,9 @@ import { StoreHealth } from "../state/store-health.js";
 import { faultAware, guardStoreCall } from "./store-faults.js";
 import { probeWrite, StoreProbe } from "./store-probe.js";
 import type { Transaction, UnitOfWork } from "../model/unit-of-work.js";
+import type { Change, ChangeFeed } from "../model/change-feed.js";
+import { ChangeCollector, changesChannel, type WriteScope } from "./change-log.js";
+import { PrismaChangeFeed, type Listener } from "./change-feed-store.js";
 
 /** The opened database: its stores, its transaction scope and its lifecycle. */
 export interface Database extends UnitOfWork {
@@ -40,6 +43,11 @@ export interface Database extends UnitOfWork {
   readonly tokens: TokenStore;
   readonly audit: AuditStore;
   readonly tasks: TaskStore;
+  /**
+   * The ordered change feed every write above adds to in its own
+   * transaction (see change-log.ts), as the replicas read it.
+   */
+  readonly feed: ChangeFeed;
   /** The raw client, for tests that inspect rows. */
   readonly prisma: Db;
   /**
@@ -53,6 +61,12 @@ export interface Database extends UnitOfWork {
   close(): Promise<void>;
 }
 
+/** How this process writes to the database. */
+export interface DatabaseOptions {
+  /** REPLICA_ID: recorded as the origin of every change this process writes (default "local"). */
+  replicaId?: string;
+}
+
 /** The embedded default when DATABASE_URL is unset. */
 export const DEFAULT_SQLITE_PATH = "./data/capstan.db";
 
@@ -61,20 +75,21 @@ export const DEFAULT_SQLITE_PATH = "./data/capstan.db";
  * when unset; file:PATH for SQLite elsewhere; postgresql:// for PostgreSQL),
  * applies pending migrations, and returns its stores.
  */
-export async function openDatabase(url: string | undefined, logger: Logger): Promise<Database> {
-  if (url && /^postgres(ql)?:\/\//.test(url)) return openPostgres(url, logger);
+export async function openDatabase(url: string | undefined, logger: Logger, options: DatabaseOptions = {}): Promise<Database> {
+  const origin = options.replicaId ?? "local";
+  if (url && /^postgres(ql)?:\/\//.test(url)) return openPostgres(url, logger, origin);
   const path = resolve(url ? url.replace(/^file:(\/\/)?/, "") : DEFAULT_SQLITE_PATH);
   mkdirSync(dirname(path), { recursive: true });
   const unlock = await lockSqliteFile(path);
   try {
-    return await openSqliteLocked(path, logger, unlock);
+    return await openSqliteLocked(path, logger, origin, unlock);
   } catch (err) {
     unlock();
     throw err;
   }
 }
 
-async function openSqliteLocked(path: string, logger: Logger, unlock: () => void): Promise<Database> {
+async function openSqliteLocked(path: string, logger: Logger, origin: string, unlock: () => void): Promise<Database> {
   // Each provider's client and driver load only when used: the other one's cost a
   // noticeable part of start-up time for nothing.
   const [{ default: Sqlite }, { PrismaBetterSqlite3 }, { PrismaClient: SqliteClient }] = await Promise.all([
@@ -92,10 +107,11 @@ async function openSqliteLocked(path: string, logger: Logger, unlock: () => void
   // Gated: a query outside a transaction must not run inside an open one (see sqlite-gate.ts).
   const prisma = new SqliteClient({ adapter: gateTransactions(new PrismaBetterSqlite3({ url: `file:${path}`, timeout: 5000 })) });
   await prisma.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
-  return assemble("sqlite", path, prisma, logger, unlock);
+  // One process writes an SQLite file (sqlite-lock.ts): nobody else's commits to listen for.
+  return assemble({ provider: "sqlite", location: path, prisma, logger, origin, listen: undefined, release: unlock });
 }
 
-async function openPostgres(url: string, logger: Logger): Promise<Database> {
+async function openPostgres(url: string, logger: Logger, origin: string): Promise<Database> {
   const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([import("@prisma/adapter-pg"), import("../../gen/prisma/postgresql/client.js")]);
   const parsed = new URL(url);
   const schema = parsed.searchParams.get("schema") ?? undefined;
@@ -112,39 +128,87 @@ async function openPostgres(url: string, logger: Logger): Promise<Database> {
   const pool = { connectionString, connectionTimeoutMillis: 5_000 };
   const prisma = new PostgresClient({ adapter: new PrismaPg(pool, schema ? { schema } : undefined) }) as unknown as Db;
   const u = new URL(url);
-  return assemble("postgresql", `${u.host}${u.pathname}${schema ? `?schema=${schema}` : ""}`, prisma, logger);
+  const { listenForChanges } = await import("./change-listener.js");
+  return assemble({
+    provider: "postgresql",
+    location: `${u.host}${u.pathname}${schema ? `?schema=${schema}` : ""}`,
+    prisma,
+    logger,
+    origin,
+    listen: (wake) => listenForChanges(connectionString, changesChannel(schema), wake, logger),
+    channel: changesChannel(schema),
+  });
 }
 
 /** The stores, on the client or on a client bound to a transaction, each classifying its faults. */
-function stores(db: DbClient, health: StoreHealth): Omit<Transaction, "onCommit"> {
+function stores(scope: WriteScope, health: StoreHealth): Omit<Transaction, "onCommit"> {
   return {
-    nodes: faultAware(new PrismaNodeStore(db), health),
-    jobs: faultAware(new PrismaJobStore(db), health),
-    deployments: faultAware(new PrismaDeploymentStore(db), health),
-    services: faultAware(new PrismaServiceStore(db), health),
-    chunkTargets: faultAware(new PrismaChunkTargetStore(db), health),
-    tokens: faultAware(new PrismaTokenStore(db), health),
-    audit: faultAware(new PrismaAuditStore(db), health),
-    tasks: faultAware(new PrismaTaskStore(db), health),
+    nodes: faultAware(new PrismaNodeStore(scope), health),
+    jobs: faultAware(new PrismaJobStore(scope), health),
+    deployments: faultAware(new PrismaDeploymentStore(scope), health),
+    services: faultAware(new PrismaServiceStore(scope), health),
+    chunkTargets: faultAware(new PrismaChunkTargetStore(scope), health),
+    tokens: faultAware(new PrismaTokenStore(scope), health),
+    audit: faultAware(new PrismaAuditStore(scope), health),
+    // Tasks are read from the store, never kept in memory: their writes need no change rows.
+    tasks: faultAware(new PrismaTaskStore(scope.db), health),
   };
 }
 
-function assemble(provider: Provider, location: string, prisma: Db, logger: Logger, release = () => {}): Database {
+interface Parts {
+  provider: Provider;
+  location: string;
+  prisma: Db;
+  logger: Logger;
+  /** REPLICA_ID, the origin of this process's changes. */
+  origin: string;
+  /** How to hear of other processes' commits (PostgreSQL only). */
+  listen: Listener | undefined;
+  /** The NOTIFY channel commits wake listeners on (PostgreSQL only). */
+  channel?: string;
+  release?: () => void;
+}
+
+function assemble({ provider, location, prisma, logger, origin, listen, channel, release = () => {} }: Parts): Database {
   const health = new StoreHealth();
   const probe = new StoreProbe(health, () => probeWrite(prisma), logger);
+  const feed = new PrismaChangeFeed(prisma, listen);
+  /**
+   * One interactive transaction: the work, then its change rows (numbered
+   * last, see ChangeCollector.flush) and, on PostgreSQL, a NOTIFY that is
+   * delivered when it commits. After the commit, this process's own
+   * listeners hear of the changes, then the onCommit functions run.
+   */
+  const run = async <T>(work: (client: DbClient, changes: ChangeCollector) => Promise<T>): Promise<T> => {
+    let committed: Change[] = [];
+    const result = await guardStoreCall(
+      () =>
+        prisma.$transaction(async (client) => {
+          const changes = new ChangeCollector();
+          const out = await work(client, changes);
+          committed = await changes.flush(client, origin, channel);
+          return out;
+        }),
+      health,
+      true,
+    );
+    feed.committed(committed);
+    return result;
+  };
+  const root: WriteScope = { db: prisma, write: (work) => run((client, changes) => work(client, changes.note)) };
   return {
     provider,
     location,
     prisma,
     health,
-    ...stores(prisma, health),
+    feed,
+    ...stores(root, health),
     async transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
       const after: Array<() => Promise<void> | void> = [];
-      const result = await guardStoreCall(
-        () => prisma.$transaction(async (client) => work({ ...stores(client, health), onCommit: (fn) => void after.push(fn) })),
-        health,
-        true,
-      );
+      const result = await run((client, changes) => {
+        const scope: WriteScope = { db: client, write: (w) => w(client, changes.note) };
+        return work({ ...stores(scope, health), onCommit: (fn) => void after.push(fn) });
+      });
       for (const fn of after) await fn();
       return result;
     },

@@ -1,14 +1,15 @@
 import type { Deployment as Row, DeploymentRevision as RevisionRow } from "../../gen/prisma/sqlite/client.js";
 import type { Deployment, DeploymentRevision, DeploymentStore } from "../model/deployment.js";
 import { noRequirements } from "../model/placement.js";
-import { allOrNothing, type DbClient } from "./db.js";
+import type { WriteScope } from "./change-log.js";
 import { parseJson, toJson } from "./json.js";
 
 function toRow(d: Deployment): Row {
   return { ...d, env: toJson(d.env), requirements: toJson(d.requirements) };
 }
 
-function fromRow(r: Row): Deployment {
+/** A stored row as a Deployment. */
+export function deploymentFromRow(r: Row): Deployment {
   return {
     ...r,
     status: r.status as Deployment["status"],
@@ -23,34 +24,42 @@ function revisionFromRow(r: RevisionRow): DeploymentRevision {
 
 /** DeploymentStore on Prisma. */
 export class PrismaDeploymentStore implements DeploymentStore {
-  constructor(private readonly db: DbClient) {}
+  constructor(private readonly scope: WriteScope) {}
+
+  private get db() {
+    return this.scope.db;
+  }
 
   async listAll(): Promise<Deployment[]> {
-    return (await this.db.deployment.findMany({ orderBy: { createdAt: "asc" } })).map(fromRow);
+    return (await this.db.deployment.findMany({ orderBy: { createdAt: "asc" } })).map(deploymentFromRow);
   }
 
   async get(id: string): Promise<Deployment | undefined> {
     const row = await this.db.deployment.findUnique({ where: { id } });
-    return row ? fromRow(row) : undefined;
+    return row ? deploymentFromRow(row) : undefined;
   }
 
   /** An upsert written as update-else-insert; see PrismaJobStore.save for why. */
   async save(d: Deployment): Promise<void> {
     const { id, ...fields } = toRow(d);
-    const { count } = await this.db.deployment.updateMany({ where: { id }, data: fields });
-    if (count === 0) await this.db.deployment.create({ data: { id, ...fields } });
+    await this.scope.write(async (db, note) => {
+      const { count } = await db.deployment.updateMany({ where: { id }, data: fields });
+      if (count === 0) await db.deployment.create({ data: { id, ...fields } });
+      note("deployment", id, "put");
+    });
   }
 
   /** Removes the deployment and its revisions together. */
   async delete(id: string): Promise<void> {
-    await allOrNothing(this.db, [
-      this.db.deploymentRevision.deleteMany({ where: { deploymentId: id } }),
-      this.db.deployment.deleteMany({ where: { id } }),
-    ]);
+    await this.scope.write(async (db, note) => {
+      await db.deploymentRevision.deleteMany({ where: { deploymentId: id } });
+      await db.deployment.deleteMany({ where: { id } });
+      note("deployment", id, "delete");
+    });
   }
 
   async addRevision(r: DeploymentRevision): Promise<void> {
-    await this.db.deploymentRevision.create({ data: { ...r, env: toJson(r.env) } });
+    await this.scope.write((db) => db.deploymentRevision.create({ data: { ...r, env: toJson(r.env) } }));
   }
 
   async listRevisions(deploymentId: string): Promise<DeploymentRevision[]> {
@@ -59,6 +68,6 @@ export class PrismaDeploymentStore implements DeploymentStore {
   }
 
   async setRevisionOutcome(deploymentId: string, revision: number, outcome: DeploymentRevision["outcome"], jobId: string): Promise<void> {
-    await this.db.deploymentRevision.updateMany({ where: { deploymentId, revision }, data: { outcome, jobId } });
+    await this.scope.write((db) => db.deploymentRevision.updateMany({ where: { deploymentId, revision }, data: { outcome, jobId } }));
   }
 }

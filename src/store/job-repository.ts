@@ -1,7 +1,7 @@
 import type { Job as Row, Prisma } from "../../gen/prisma/sqlite/client.js";
 import type { CommandPayload, Job, JobStatus } from "../model/job.js";
 import type { JobFilter, JobStore } from "../model/job-store.js";
-import type { DbClient } from "./db.js";
+import type { WriteScope } from "./change-log.js";
 import { parseJson, toJson } from "./json.js";
 
 function toRow(j: Job): Row {
@@ -29,7 +29,8 @@ function toRow(j: Job): Row {
   };
 }
 
-function fromRow(r: Row): Job {
+/** A stored row as a Job. */
+export function jobFromRow(r: Row): Job {
   return {
     id: r.id,
     nodeId: r.nodeId,
@@ -56,10 +57,17 @@ function fromRow(r: Row): Job {
 
 /** JobStore on Prisma. Ids are time-ordered, so (created_at, id) orders jobs stably. */
 export class PrismaJobStore implements JobStore {
-  constructor(private readonly db: DbClient) {}
+  constructor(private readonly scope: WriteScope) {}
+
+  private get db() {
+    return this.scope.db;
+  }
 
   async create(job: Job): Promise<void> {
-    await this.db.job.create({ data: toRow(job) });
+    await this.scope.write(async (db, note) => {
+      await db.job.create({ data: toRow(job) });
+      note("job", job.id, "put");
+    });
   }
 
   /**
@@ -70,13 +78,16 @@ export class PrismaJobStore implements JobStore {
    */
   async save(job: Job): Promise<void> {
     const { id, ...fields } = toRow(job);
-    const { count } = await this.db.job.updateMany({ where: { id }, data: fields });
-    if (count === 0) await this.db.job.create({ data: { id, ...fields } });
+    await this.scope.write(async (db, note) => {
+      const { count } = await db.job.updateMany({ where: { id }, data: fields });
+      if (count === 0) await db.job.create({ data: { id, ...fields } });
+      note("job", id, "put");
+    });
   }
 
   async get(id: string): Promise<Job | undefined> {
     const row = await this.db.job.findUnique({ where: { id } });
-    return row ? fromRow(row) : undefined;
+    return row ? jobFromRow(row) : undefined;
   }
 
   async list(f: JobFilter): Promise<Job[]> {
@@ -97,6 +108,6 @@ export class PrismaJobStore implements JobStore {
     }
     const order = f.newestFirst ? "desc" : "asc";
     const rows = await this.db.job.findMany({ where, orderBy: [{ createdAt: order }, { id: order }], take: f.limit });
-    return rows.map(fromRow);
+    return rows.map(jobFromRow);
   }
 }

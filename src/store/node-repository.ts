@@ -1,7 +1,7 @@
 import type { Node as Row } from "../../gen/prisma/sqlite/client.js";
 import { emptyCapabilities, type Node, type NodeStatus } from "../model/node.js";
 import type { NodeStore } from "../model/node-store.js";
-import { allOrNothing, type DbClient } from "./db.js";
+import type { WriteScope } from "./change-log.js";
 import { parseJson, toJson } from "./json.js";
 
 function toRow(n: Node): Row {
@@ -27,7 +27,8 @@ function toRow(n: Node): Row {
   };
 }
 
-function fromRow(r: Row): Node {
+/** A stored row as a Node. */
+export function nodeFromRow(r: Row): Node {
   return {
     id: r.id,
     name: r.name,
@@ -54,15 +55,22 @@ const FLUSH_BATCH = 500;
 
 /** NodeStore on Prisma. */
 export class PrismaNodeStore implements NodeStore {
-  constructor(private readonly db: DbClient) {}
+  constructor(private readonly scope: WriteScope) {}
+
+  private get db() {
+    return this.scope.db;
+  }
 
   async listAll(): Promise<Node[]> {
-    return (await this.db.node.findMany({ orderBy: { id: "asc" } })).map(fromRow);
+    return (await this.db.node.findMany({ orderBy: { id: "asc" } })).map(nodeFromRow);
   }
 
   async upsert(node: Node): Promise<void> {
     const row = toRow(node);
-    await this.db.node.upsert({ where: { id: node.id }, create: row, update: row });
+    await this.scope.write(async (db, note) => {
+      await db.node.upsert({ where: { id: node.id }, create: row, update: row });
+      note("node", node.id, "put");
+    });
   }
 
   /**
@@ -76,19 +84,28 @@ export class PrismaNodeStore implements NodeStore {
    */
   async insert(node: Node): Promise<void> {
     const r = toRow(node);
-    await this.db.$executeRaw`INSERT INTO nodes (id, name, address, labels, tags, capabilities, ports, status, eligibility, draining,
+    await this.scope.write(async (db, note) => {
+      note("node", node.id, "put");
+      await db.$executeRaw`INSERT INTO nodes (id, name, address, labels, tags, capabilities, ports, status, eligibility, draining,
       agent_version, token_hash, anonymous, agent_kind, metrics, last_heartbeat_at, created_at, updated_at)
       VALUES (${r.id}, ${r.name}, ${r.address}, ${r.labels}, ${r.tags}, ${r.capabilities}, ${r.ports}, ${r.status}, ${r.eligibility},
       ${r.draining}, ${r.agentVersion}, ${r.tokenHash}, ${r.anonymous}, ${r.agentKind}, ${r.metrics}, ${r.lastHeartbeatAt}, ${r.createdAt}, ${r.updatedAt})`;
+    });
   }
 
   async delete(id: string): Promise<boolean> {
-    return (await this.db.node.deleteMany({ where: { id } })).count > 0;
+    return this.scope.write(async (db, note) => {
+      note("node", id, "delete");
+      return (await db.node.deleteMany({ where: { id } })).count > 0;
+    });
   }
 
   async setStatus(id: string, status: NodeStatus, at: Date, heartbeat?: Pick<Node, "lastHeartbeatAt" | "metrics">): Promise<void> {
     const seen = heartbeat && { lastHeartbeatAt: heartbeat.lastHeartbeatAt ?? null, metrics: heartbeat.metrics ? toJson(heartbeat.metrics) : null };
-    await this.db.node.updateMany({ where: { id }, data: { status, updatedAt: at, ...seen } });
+    await this.scope.write(async (db, note) => {
+      note("node", id, "put");
+      await db.node.updateMany({ where: { id }, data: { status, updatedAt: at, ...seen } });
+    });
   }
 
   /**
@@ -97,15 +114,17 @@ export class PrismaNodeStore implements NodeStore {
    */
   async flushHeartbeats(entries: ReadonlyArray<Pick<Node, "id" | "lastHeartbeatAt" | "metrics">>): Promise<void> {
     for (let i = 0; i < entries.length; i += FLUSH_BATCH) {
-      await allOrNothing(
-        this.db,
-        entries.slice(i, i + FLUSH_BATCH).map((e) =>
-          this.db.node.updateMany({
+      const batch = entries.slice(i, i + FLUSH_BATCH);
+      await this.scope.write(async (db, note) => {
+        for (const e of batch) {
+          await db.node.updateMany({
             where: { id: e.id },
             data: { lastHeartbeatAt: e.lastHeartbeatAt ?? null, metrics: e.metrics ? toJson(e.metrics) : null },
-          }),
-        ),
-      );
+          });
+        }
+        // One change row per batch, not per heartbeat: other replicas load the batch's nodes.
+        note("heartbeats", batch.map((e) => e.id).join(","), "put");
+      });
     }
   }
 }

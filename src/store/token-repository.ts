@@ -1,9 +1,10 @@
 import type { ApiToken as Row } from "../../gen/prisma/sqlite/client.js";
 import type { Scope } from "../model/principal.js";
 import type { ApiToken, TokenStore } from "../model/token-store.js";
-import type { DbClient } from "./db.js";
+import type { WriteScope } from "./change-log.js";
 
-function fromRow(r: Row): ApiToken {
+/** A stored row as an ApiToken. */
+export function tokenFromRow(r: Row): ApiToken {
   return {
     id: r.id,
     name: r.name,
@@ -18,14 +19,20 @@ function fromRow(r: Row): ApiToken {
 
 /** TokenStore on Prisma. */
 export class PrismaTokenStore implements TokenStore {
-  constructor(private readonly db: DbClient) {}
+  constructor(private readonly scope: WriteScope) {}
+
+  private get db() {
+    return this.scope.db;
+  }
 
   async listAll(): Promise<ApiToken[]> {
-    return (await this.db.apiToken.findMany({ orderBy: { id: "asc" } })).map(fromRow);
+    return (await this.db.apiToken.findMany({ orderBy: { id: "asc" } })).map(tokenFromRow);
   }
 
   async insert(t: ApiToken): Promise<void> {
-    await this.db.apiToken.create({
+    await this.scope.write(async (db, note) => {
+      note("token", t.id, "put");
+      await db.apiToken.create({
       data: {
         id: t.id,
         name: t.name,
@@ -36,10 +43,14 @@ export class PrismaTokenStore implements TokenStore {
         expiresAt: t.expiresAt ?? null,
         revokedAt: t.revokedAt ?? null,
       },
+      });
     });
   }
 
   async revoke(id: string, at: Date): Promise<void> {
-    await this.db.apiToken.update({ where: { id }, data: { revokedAt: at } });
+    await this.scope.write(async (db, note) => {
+      await db.apiToken.update({ where: { id }, data: { revokedAt: at } });
+      note("token", id, "put");
+    });
   }
 }

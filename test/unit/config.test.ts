@@ -22,6 +22,11 @@ describe("configuration", () => {
     [{ TLS_CERT: "/nonexistent.pem", TLS_KEY: "/nonexistent.key" }, "TLS_CERT"],
     [{ CAPSTAN_JOIN_TOKEN: "short" }, "CAPSTAN_JOIN_TOKEN"],
     [{ PUBLIC_URL: "not a url" }, "PUBLIC_URL"],
+    [{ REPLICA_ID: "-starts-with-a-dash" }, "REPLICA_ID"],
+    [{ REPLICA_ID: "has space" }, "REPLICA_ID"],
+    [{ ADVERTISE_URL: "10.0.0.5:8080" }, "ADVERTISE_URL"],
+    [{ ADVERTISE_URL: "ftp://10.0.0.5:8080" }, "ADVERTISE_URL"],
+    [{ ADVERTISE_URL: "http://10.0.0.5:8080/capstan" }, "ADVERTISE_URL"],
   ])("rejects %j naming %s", (env, variable) => {
     let error: unknown;
     try {
@@ -45,6 +50,15 @@ describe("configuration", () => {
     expect(loadConfig({ GRPC_FAST_PATHS: "0" }, false).grpcFastPaths).toBe(false);
     expect(loadConfig({ GRPC_FAST_PATHS: "false" }, false).grpcFastPaths).toBe(false);
     expect(loadConfig({ GRPC_FAST_PATHS: "1" }, false).grpcFastPaths).toBe(true);
+  });
+
+  it("names each replica by REPLICA_ID, by default after its host and process, and reads where it is reached", () => {
+    const defaults = loadConfig({}, false);
+    expect(defaults.replicaId).toMatch(new RegExp(`-${process.pid}$`));
+    expect(defaults.advertiseUrl).toBeUndefined();
+    const set = loadConfig({ REPLICA_ID: "cp-a.1", ADVERTISE_URL: "http://10.0.0.5:8080/" }, false);
+    expect(set.replicaId).toBe("cp-a.1");
+    expect(set.advertiseUrl).toBe("http://10.0.0.5:8080");
   });
 
   it("treats empty variables as unset", () => {

@@ -93,3 +93,18 @@ export type AuditEvent = Prisma.AuditEventModel
  * a service's schedule runs is its schedule's last fire time.
  */
 export type Task = Prisma.TaskModel
+/**
+ * Model Change
+ * The change feed (an outbox): one row per change to the state the replicas
+ * keep in memory, written in the same transaction as the change. seq comes
+ * from change_counter, which every writing transaction updates just before
+ * it commits, so seq order is commit order and a reader never sees a later
+ * seq before an earlier one. A row names what changed (entity and key; for
+ * a heartbeat flush, the nodes' ids comma-joined); readers load its current state.
+ */
+export type Change = Prisma.ChangeModel
+/**
+ * Model ChangeCounter
+ * The one counter row (id 1) change sequence numbers are taken from.
+ */
+export type ChangeCounter = Prisma.ChangeCounterModel

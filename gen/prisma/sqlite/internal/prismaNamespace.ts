@@ -406,7 +406,9 @@ export const ModelName = {
   ChunkTarget: 'ChunkTarget',
   ApiToken: 'ApiToken',
   AuditEvent: 'AuditEvent',
-  Task: 'Task'
+  Task: 'Task',
+  Change: 'Change',
+  ChangeCounter: 'ChangeCounter'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -422,7 +424,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "node" | "job" | "deployment" | "deploymentRevision" | "service" | "replica" | "chunkTarget" | "apiToken" | "auditEvent" | "task"
+    modelProps: "node" | "job" | "deployment" | "deploymentRevision" | "service" | "replica" | "chunkTarget" | "apiToken" | "auditEvent" | "task" | "change" | "changeCounter"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -1166,6 +1168,154 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    Change: {
+      payload: Prisma.$ChangePayload<ExtArgs>
+      fields: Prisma.ChangeFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.ChangeFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangePayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.ChangeFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangePayload>
+        }
+        findFirst: {
+          args: Prisma.ChangeFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangePayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.ChangeFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangePayload>
+        }
+        findMany: {
+          args: Prisma.ChangeFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangePayload>[]
+        }
+        create: {
+          args: Prisma.ChangeCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangePayload>
+        }
+        createMany: {
+          args: Prisma.ChangeCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.ChangeCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangePayload>[]
+        }
+        delete: {
+          args: Prisma.ChangeDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangePayload>
+        }
+        update: {
+          args: Prisma.ChangeUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangePayload>
+        }
+        deleteMany: {
+          args: Prisma.ChangeDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.ChangeUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.ChangeUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangePayload>[]
+        }
+        upsert: {
+          args: Prisma.ChangeUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangePayload>
+        }
+        aggregate: {
+          args: Prisma.ChangeAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateChange>
+        }
+        groupBy: {
+          args: Prisma.ChangeGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ChangeGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.ChangeCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ChangeCountAggregateOutputType> | number
+        }
+      }
+    }
+    ChangeCounter: {
+      payload: Prisma.$ChangeCounterPayload<ExtArgs>
+      fields: Prisma.ChangeCounterFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.ChangeCounterFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangeCounterPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.ChangeCounterFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangeCounterPayload>
+        }
+        findFirst: {
+          args: Prisma.ChangeCounterFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangeCounterPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.ChangeCounterFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangeCounterPayload>
+        }
+        findMany: {
+          args: Prisma.ChangeCounterFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangeCounterPayload>[]
+        }
+        create: {
+          args: Prisma.ChangeCounterCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangeCounterPayload>
+        }
+        createMany: {
+          args: Prisma.ChangeCounterCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.ChangeCounterCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangeCounterPayload>[]
+        }
+        delete: {
+          args: Prisma.ChangeCounterDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangeCounterPayload>
+        }
+        update: {
+          args: Prisma.ChangeCounterUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangeCounterPayload>
+        }
+        deleteMany: {
+          args: Prisma.ChangeCounterDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.ChangeCounterUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.ChangeCounterUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangeCounterPayload>[]
+        }
+        upsert: {
+          args: Prisma.ChangeCounterUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ChangeCounterPayload>
+        }
+        aggregate: {
+          args: Prisma.ChangeCounterAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateChangeCounter>
+        }
+        groupBy: {
+          args: Prisma.ChangeCounterGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ChangeCounterGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.ChangeCounterCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ChangeCounterCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -1372,6 +1522,26 @@ export const TaskScalarFieldEnum = {
 export type TaskScalarFieldEnum = (typeof TaskScalarFieldEnum)[keyof typeof TaskScalarFieldEnum]
 
 
+export const ChangeScalarFieldEnum = {
+  seq: 'seq',
+  entity: 'entity',
+  key: 'key',
+  op: 'op',
+  origin: 'origin',
+  createdAt: 'createdAt'
+} as const
+
+export type ChangeScalarFieldEnum = (typeof ChangeScalarFieldEnum)[keyof typeof ChangeScalarFieldEnum]
+
+
+export const ChangeCounterScalarFieldEnum = {
+  id: 'id',
+  seq: 'seq'
+} as const
+
+export type ChangeCounterScalarFieldEnum = (typeof ChangeCounterScalarFieldEnum)[keyof typeof ChangeCounterScalarFieldEnum]
+
+
 export const SortOrder = {
   asc: 'asc',
   desc: 'desc'
@@ -1419,6 +1589,13 @@ export type DateTimeFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel
  * Reference to a field of type 'Int'
  */
 export type IntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'Int'>
+    
+
+
+/**
+ * Reference to a field of type 'BigInt'
+ */
+export type BigIntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'BigInt'>
     
 
 
@@ -1589,6 +1766,8 @@ export type GlobalOmitConfig = {
   apiToken?: Prisma.ApiTokenOmit
   auditEvent?: Prisma.AuditEventOmit
   task?: Prisma.TaskOmit
+  change?: Prisma.ChangeOmit
+  changeCounter?: Prisma.ChangeCounterOmit
 }
 
 /* Types for Logging */

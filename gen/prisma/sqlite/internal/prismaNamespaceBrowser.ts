@@ -60,7 +60,9 @@ export const ModelName = {
   ChunkTarget: 'ChunkTarget',
   ApiToken: 'ApiToken',
   AuditEvent: 'AuditEvent',
-  Task: 'Task'
+  Task: 'Task',
+  Change: 'Change',
+  ChangeCounter: 'ChangeCounter'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -244,6 +246,26 @@ export const TaskScalarFieldEnum = {
 } as const
 
 export type TaskScalarFieldEnum = (typeof TaskScalarFieldEnum)[keyof typeof TaskScalarFieldEnum]
+
+
+export const ChangeScalarFieldEnum = {
+  seq: 'seq',
+  entity: 'entity',
+  key: 'key',
+  op: 'op',
+  origin: 'origin',
+  createdAt: 'createdAt'
+} as const
+
+export type ChangeScalarFieldEnum = (typeof ChangeScalarFieldEnum)[keyof typeof ChangeScalarFieldEnum]
+
+
+export const ChangeCounterScalarFieldEnum = {
+  id: 'id',
+  seq: 'seq'
+} as const
+
+export type ChangeCounterScalarFieldEnum = (typeof ChangeCounterScalarFieldEnum)[keyof typeof ChangeCounterScalarFieldEnum]
 
 
 export const SortOrder = {

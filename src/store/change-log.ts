@@ -1,0 +1,64 @@
+import type { Change, ChangeEntity } from "../model/change-feed.js";
+import type { DbClient } from "./db.js";
+
+/**
+ * The PostgreSQL NOTIFY channel a commit with changes wakes readers on (its
+ * payload: the last seq). Channels are per database, not per schema: one per schema.
+ */
+export function changesChannel(schema: string | undefined): string {
+  return schema ? `capstan_changes_${schema}` : "capstan_changes";
+}
+
+/** Notes one change made by the write it is passed to. */
+export type NoteChange = (entity: ChangeEntity, key: string, op: "put" | "delete") => void;
+
+/**
+ * How a repository writes: `write` runs its statements in the transaction
+ * the repository is bound to, or in a transaction of their own when it is
+ * bound to the bare client, and with them the change rows they note. Reads
+ * use `db` directly.
+ */
+export interface WriteScope {
+  readonly db: DbClient;
+  write<T>(work: (db: DbClient, note: NoteChange) => Promise<T>): Promise<T>;
+}
+
+/** The changes one transaction notes, written just before it commits. */
+export class ChangeCollector {
+  private readonly notes: Array<Omit<Change, "seq" | "origin">> = [];
+  private readonly seen = new Set<string>();
+
+  readonly note: NoteChange = (entity, key, op) => {
+    // One row per thing per transaction: readers load its state as it is after the commit anyway.
+    const id = `${entity}\u0000${key}\u0000${op}`;
+    if (this.seen.has(id)) return;
+    this.seen.add(id);
+    this.notes.push({ entity, key, op });
+  };
+
+  get size(): number {
+    return this.notes.length;
+  }
+
+  /**
+   * Takes sequence numbers from the counter row and inserts the change rows,
+   * inside the open transaction. The counter's row lock is held from here
+   * to the commit, which is what makes seq order commit order: a second
+   * writer waits at this UPDATE until the first commits (or rolls back), then
+   * continues from the number the first left. The lock is taken last, so
+   * writers are serialized only for these statements and the commit. With a
+   * `channel` (PostgreSQL), a NOTIFY on it wakes the other replicas when
+   * (and only if) the transaction commits.
+   */
+  async flush(db: DbClient, origin: string, channel: string | undefined): Promise<Change[]> {
+    if (this.notes.length === 0) return [];
+    const n = this.notes.length;
+    const [{ seq: last }] = await db.$queryRaw<Array<{ seq: bigint | number }>>`UPDATE change_counter SET seq = seq + ${n} WHERE id = 1 RETURNING seq`;
+    const first = Number(last) - n + 1;
+    const now = new Date();
+    const changes = this.notes.map((c, i): Change => ({ ...c, seq: first + i, origin }));
+    await db.change.createMany({ data: changes.map((c) => ({ seq: BigInt(c.seq), entity: c.entity, key: c.key, op: c.op, origin, createdAt: now })) });
+    if (channel) await db.$queryRaw`SELECT pg_notify(${channel}, ${String(last)})::text`;
+    return changes;
+  }
+}
