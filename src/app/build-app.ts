@@ -38,6 +38,9 @@ import { MetricsHistory } from "../state/metrics-history.js";
 import { NodeState } from "../state/node-state.js";
 import { ServiceState } from "../state/service-state.js";
 import { openDatabase, type Database } from "../store/database.js";
+import { ChangeFollower } from "../managers/change-follower.js";
+import type { ChangeFeed } from "../model/change-feed.js";
+import { WriteIndexScope } from "../shared/write-index.js";
 import { SERVICES, type RouteDeps } from "./routes.js";
 
 /**
@@ -47,13 +50,26 @@ import { SERVICES, type RouteDeps } from "./routes.js";
 export type AppStores = Pick<Database, "nodes" | "jobs" | "deployments" | "services" | "chunkTargets" | "tokens" | "audit" | "tasks" | "health" | "transaction" | "ping" | "close"> & {
   /** "sqlite", "postgresql", or what a fake calls itself; SystemService reports it. */
   readonly provider: string;
+  /** The change feed (the Prisma database has one; memory fakes may not: then nothing follows it). */
+  readonly feed?: ChangeFeed;
 };
 
 /** What the app does besides logging. */
 export interface AppIo {
   /** Shows a line to the operator once, outside the logs (the bootstrap admin token). Default: stderr. */
   announce?: (line: string) => void;
+  /**
+   * This replica's views can no longer follow the change feed (it fell
+   * behind the feed's retention): it must restart. Default: SIGTERM to
+   * itself, the graceful shutdown; its supervisor starts it again.
+   */
+  mustRestart?: (reason: string) => void;
 }
+
+/** How long changes stay in the feed: a replica further behind than this restarts to reload. */
+const FEED_RETENTION_MS = 60 * 60_000;
+/** How often a replica reads the feed without a wake-up (NOTIFY is not durable). */
+const FEED_SWEEP_MS = 500;
 
 /**
  * Every part of the control plane, wired and started, but not yet serving:
@@ -118,6 +134,10 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     await db.close();
   };
   try {
+    // Read before any view loads: every change committed after this is applied by the follower.
+    const feedStart = db.feed ? await db.feed.head() : 0;
+    const writeIndex = new WriteIndexScope();
+    db.feed?.onCommitted((changes) => writeIndex.noteWrite(changes[changes.length - 1].seq));
     const tokens = new TokenManager(db.tokens, logger);
     await tokens.load();
     const bootstrapSecret = await tokens.bootstrap(config.auth.adminToken);
@@ -202,6 +222,25 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     const agentStream = createAgentStreamHandler({
       gate, registry, sessions, jobs, chunks, logger, heartbeatIntervalMs, helloTimeoutMs: 10_000, serverVersion: version,
     });
+    const follower = db.feed
+      ? new ChangeFollower(
+          db.feed,
+          {
+            nodes: nodeState, jobs, deployments: deploymentState, services: serviceState, tokens, chunks, servicesChanged: () => reconciler.trigger(),
+          },
+          {
+            origin: config.replicaId,
+            sweepMs: FEED_SWEEP_MS,
+            retentionMs: FEED_RETENTION_MS,
+            onLost: io.mustRestart ?? (() => process.kill(process.pid, "SIGTERM")),
+          },
+          logger,
+        )
+      : undefined;
+    if (follower) {
+      await follower.start(feedStart);
+      stops.push(() => follower.stop());
+    }
     const health = new HealthState();
     // The services whose calls write: NOT_SERVING in gRPC health while the store refuses writes.
     followStore(health, db.health, [NodeService, DeploymentService, AgentService, TokenService].map((s) => s.typeName));
@@ -231,7 +270,9 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       health,
     };
     return {
-      config, logger, db, handlers, pipeline: new CallPipeline(guard, logger), tokens, registry, sessions, jobs, chunks, gate, agentStream, heartbeatIntervalMs, health, shutdown, stop,
+      config, logger, db, handlers, pipeline: new CallPipeline(guard, logger, follower && {
+        scope: writeIndex, index: () => follower.index, waitFor: (index) => follower.waitFor(index),
+      }), tokens, registry, sessions, jobs, chunks, gate, agentStream, heartbeatIntervalMs, health, shutdown, stop,
     };
   } catch (err) {
     await stop();

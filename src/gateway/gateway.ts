@@ -11,6 +11,7 @@ import { normalizeInput, renderJson } from "./json-dialect.js";
 import { buildOpenApi } from "./openapi.js";
 import { decodeRequest } from "./request-decoder.js";
 import { GATEWAY_PEER_HEADER, GATEWAY_SLICE_HEADER, peerOf } from "../shared/peer.js";
+import { INDEX_HEADER, MIN_INDEX_HEADER } from "../shared/write-index.js";
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -37,7 +38,7 @@ export interface Gateway {
 }
 
 // Headers an RPC may see; hop-by-hop and body framing headers stay behind.
-const FORWARD = ["authorization", "x-request-id", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "user-agent", "x-capstan-node-token"];
+const FORWARD = [MIN_INDEX_HEADER, "authorization", "x-request-id", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "user-agent", "x-capstan-node-token"];
 
 /**
  * JSON over HTTP on every path the protos annotate with google.api.http,
@@ -56,6 +57,9 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   async function call(binding: HttpBinding, params: Record<string, string>, url: URL, req: Req, res: Res): Promise<void> {
     const body = binding.body === "" ? undefined : await readJson(req, maxBody);
+    // ?index= is Nomad's spelling of Capstan-Min-Index: a header for the pipeline, not a field.
+    const minIndex = url.searchParams.get("index");
+    url.searchParams.delete("index");
     const input = binding.method.input;
     const json = normalizeInput(input, decodeRequest(binding, params, url.searchParams, body));
     let message;
@@ -76,6 +80,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     // In-process calls have no socket: the caller's address and certificate travel in this header,
     // which only these calls can carry (see rpc/credentials.ts).
     header.set(GATEWAY_PEER_HEADER, JSON.stringify(peerOf(req)));
+    if (minIndex !== null) header.set(MIN_INDEX_HEADER, minIndex);
     const controller = new AbortController();
     res.once("close", () => controller.abort());
     const paging = message as unknown as { pageSize?: number; pageToken?: string };
@@ -98,7 +103,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       return;
     }
     const out = await options.transport.unary(binding.method as never, controller.signal, undefined, header, message as never);
-    send(res, binding.successCode, renderJson(binding.method.output, out.message as never, binding.camelCase));
+    const index = out.header.get(INDEX_HEADER);
+    send(res, binding.successCode, renderJson(binding.method.output, out.message as never, binding.camelCase), index === null ? {} : { [INDEX_HEADER]: index });
   }
 
   return {

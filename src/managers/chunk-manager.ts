@@ -123,6 +123,11 @@ export class ChunkManager implements ChunkReportSink {
     return factor || this.index.defaultReplication;
   }
 
+  /** Another replica set a chunk's replication target (read from the change feed). */
+  applyRemoteTarget(chunkId: string, factor: number): void {
+    this.index.setTarget(chunkId, factor);
+  }
+
   /** Cluster figures; replication counts as of the last monitor pass. */
   metrics() {
     const all = this.registry.all();

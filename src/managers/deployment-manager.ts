@@ -71,8 +71,9 @@ export class DeploymentManager {
   async start(): Promise<void> {
     this.deps.state.load(await this.deps.store.listAll());
     await repairUnsent(this.deps, (d, revision) => this.lock.run(d.id, () => this.sendDeploy(d, revision)), (job) => this.onJob(job));
-    this.deps.bus.onJobChange((job) => {
-      if (job.deploymentId && (job.type === "deploy_compose" || job.type === "stop_compose")) {
+    // The replica that wrote a job's change moves its deployment on; the others hear of both through the feed.
+    this.deps.bus.onJobChange((job, remote) => {
+      if (!remote && job.deploymentId && (job.type === "deploy_compose" || job.type === "stop_compose")) {
         void this.onJob(job).catch((err: unknown) => this.deps.logger.error({ err, jobId: job.id }, "updating deployment from job failed"));
       }
     });

@@ -4,6 +4,8 @@ import type { Job, JobUpdate } from "../model/job.js";
 export interface JobEvent {
   job: Job;
   lines: JobUpdate["lines"];
+  /** Written by another replica and read from the change feed (its log lines are in job.logs only). */
+  remote?: boolean;
 }
 
 type Listener = (event: JobEvent) => void;

@@ -85,9 +85,38 @@ export class JobLifecycleManager implements JobLifecycle, DispatchLedger {
     return (await this.delivery.deliver(job)) ?? job;
   }
 
-  /** Called after every persisted change of any job. */
-  onJobChange(listener: (job: Job) => void): () => void {
-    return this.events.onAny((e) => listener(e.job));
+  /** Called after every persisted change of any job, this replica's and (remote) other replicas'. */
+  onJobChange(listener: (job: Job, remote: boolean) => void): () => void {
+    return this.events.onAny((e) => listener(e.job, e.remote === true));
+  }
+
+  /**
+   * Another replica changed a job (read from the change feed): the view
+   * follows the store and the change is announced as remote. Returns the job
+   * when it waits for a node whose agent is connected here, for the caller
+   * to deliver (deliverQueued) once the rest of its batch is applied.
+   * A state older than the one held (a late read) is ignored.
+   */
+  applyRemote(jobId: string, job: Job | undefined): Job | undefined {
+    const known = this.state.get(jobId);
+    if (!job) {
+      this.state.remove(jobId);
+      return undefined;
+    }
+    if (known && known.updatedAt.getTime() > job.updatedAt.getTime()) return undefined;
+    if (TERMINAL.has(job.status)) this.state.remove(jobId);
+    else this.state.put(job);
+    if (!known || known.status !== job.status || known.logs !== job.logs || known.attempts !== job.attempts) this.events.emit({ job, lines: [], remote: true });
+    return job.status === "queued" && this.delivery.isConnected(job.nodeId) ? job : undefined;
+  }
+
+  /** Delivers a job another replica queued for a node connected here; it stays queued if that fails. */
+  async deliverQueued(job: Job): Promise<void> {
+    try {
+      await this.delivery.deliver(job);
+    } catch (err) {
+      this.logger.error({ err, jobId: job.id, nodeId: job.nodeId }, "delivery failed");
+    }
   }
 
   /** Whether the node's agent is connected now. */

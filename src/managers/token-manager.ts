@@ -98,10 +98,29 @@ export class TokenManager {
       const revoked = { ...t, revokedAt: at };
       this.index(revoked);
       this.logger.info({ tokenId: id, name: t.name }, "token revoked");
-      for (const listener of this.revokeListeners.get(id) ?? []) listener();
-      this.revokeListeners.delete(id);
+      this.endStreams(id);
     }
     return this.byId.get(id)!;
+  }
+
+  /**
+   * Another replica created or revoked a token (read from the change feed):
+   * it is known here from now on, and a revocation ends this replica's
+   * streams that use it, as a revocation made here does.
+   */
+  applyRemote(token: ApiToken): void {
+    const known = this.byId.get(token.id);
+    if (known && known.hash !== token.hash) this.byHash.delete(known.hash);
+    this.index(token);
+    if (token.revokedAt !== undefined && known?.revokedAt === undefined) {
+      this.logger.info({ tokenId: token.id, name: token.name }, "token revoked on another replica");
+      this.endStreams(token.id);
+    }
+  }
+
+  private endStreams(id: string): void {
+    for (const listener of this.revokeListeners.get(id) ?? []) listener();
+    this.revokeListeners.delete(id);
   }
 
   /** Calls `listener` once if the token is revoked; returns an unsubscribe function. */

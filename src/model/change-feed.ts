@@ -46,6 +46,8 @@ export interface ChangeFeed {
   head(): Promise<number>;
   /** Committed changes after `seq`, oldest first, at most `limit`, with their current state. */
   after(seq: number, limit: number): Promise<LoadedChange[]>;
+  /** The current state of what these changes name (as `after` loads it). */
+  load(changes: readonly Change[]): Promise<LoadedChange[]>;
   /** The lowest seq still kept (0 when the feed is empty): a reader behind it missed pruned changes. */
   oldest(): Promise<number>;
   /** Deletes changes written before `before`; resolves how many. */

@@ -28,8 +28,11 @@ export interface CommandBus {
   get(jobId: string): Promise<Job>;
   /** Cancels an unfinished job (it is not redelivered); FailedPrecondition when it already finished. */
   cancel(jobId: string, reason: string): Promise<Job>;
-  /** Called after every persisted change of any job. */
-  onJobChange(listener: (job: Job) => void): () => void;
+  /**
+   * Called after every persisted change of any job: this replica's own
+   * (remote false) and, from the change feed, other replicas' (remote true).
+   */
+  onJobChange(listener: (job: Job, remote: boolean) => void): () => void;
   /** Whether the node's agent is connected now. */
   isConnected(nodeId: string): boolean;
 }

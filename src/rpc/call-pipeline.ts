@@ -1,10 +1,23 @@
 import type { ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { InvalidArgumentError } from "../model/errors.js";
 import type { Principal } from "../model/principal.js";
+import { MIN_INDEX_HEADER, parseIndex, type WriteIndexScope } from "../shared/write-index.js";
 import type { Peer } from "../shared/peer.js";
 import type { Admission, CallGuard } from "./call-guard.js";
 import { withDeadline } from "./call-limits.js";
 import { lazyRpcLogger, reportFailure, requestIdSource } from "./rpc-log.js";
+
+/**
+ * Read-your-writes across replicas: the change index this replica's views
+ * have applied (ChangeFollower), a wait for a later one, and the scope the
+ * database notes each call's commits in.
+ */
+export interface CallConsistency {
+  readonly scope: WriteIndexScope;
+  index(): number;
+  waitFor(index: number): Promise<void>;
+}
 
 /** The principal of a public call (health, info, reflection), which is not asked for credentials. */
 const PUBLIC_CALLER: Principal = { kind: "none", peer: "" };
@@ -24,6 +37,8 @@ export class CallPipeline {
   constructor(
     readonly guard: CallGuard,
     readonly root: Logger,
+    /** Absent: calls carry no change index (an app without a change feed). */
+    readonly consistency?: CallConsistency,
   ) {}
 
   /** A call starts: `rpc` is "capstan.v1.NodeService/Heartbeat", `requestId` the caller's x-request-id if any. */
@@ -52,6 +67,12 @@ export class PipelineCall {
   /** The call's child logger (method and request id bound), made on first use. */
   readonly logger: () => Logger;
   private readonly started = performance.now();
+  /**
+   * The change index the answer of an admitted unary call reflects, for its
+   * entry path to send as the Capstan-Index header: the last change its own
+   * writes committed, or what this replica had applied, whichever is later.
+   */
+  index: number | undefined;
 
   constructor(
     private readonly pipeline: CallPipeline,
@@ -73,13 +94,30 @@ export class PipelineCall {
     if (guard.isPublic(this.rpc)) return handler(PUBLIC_CALLER);
     const admission = await guard.admit({ rpc: this.rpc, header: call.header, peer: call.peer(), message: call.message, uncharged: call.uncharged });
     try {
-      const out = await withDeadline(() => handler(admission.principal), guard.rpcTimeoutMs);
+      const out = await withDeadline(() => this.consistent(call.header, () => handler(admission.principal)), guard.rpcTimeoutMs);
       await admission.done(undefined, response(out));
       return out;
     } catch (err) {
       void admission.done(err);
       throw err;
     }
+  }
+
+  /**
+   * Runs a handler after this replica has applied the change index the
+   * caller asks for (Capstan-Min-Index; the wait is bounded by the call's
+   * deadline), noting the index its answer reflects.
+   */
+  private async consistent<T>(header: Headers, run: () => T | Promise<T>): Promise<T> {
+    const c = this.pipeline.consistency;
+    if (!c) return run();
+    const min = parseIndex(header.get(MIN_INDEX_HEADER));
+    if (min === undefined) throw new InvalidArgumentError("Capstan-Min-Index", "must be a change index (a non-negative integer, as a Capstan-Index header carries)");
+    if (min > c.index()) await c.waitFor(min);
+    const { result, written } = c.scope.run(run);
+    const out = await result;
+    this.index = Math.max(written(), c.index());
+    return out;
   }
 
   /**

@@ -5,6 +5,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Principal } from "../model/principal.js";
 import { peerOf } from "../shared/peer.js";
 import type { CallPipeline, PipelineCall } from "./call-pipeline.js";
+import { INDEX_HEADER } from "../shared/write-index.js";
 import { credentialHeaders } from "./credentials.js";
 import { FastStreamServer, type FastStream } from "./grpc-fast-stream.js";
 import { FrameReader, GRPC_CONTENT_TYPES, grpcFrame, grpcStatusHeaders, respondTrailersOnly } from "./grpc-frames.js";
@@ -106,7 +107,7 @@ export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
         answer(m, call, req, reader, messages, refused).then(
           (out) => {
             call.succeeded();
-            res.writeHead(200, { "content-type": "application/grpc+proto" });
+            res.writeHead(200, call.index === undefined ? { "content-type": "application/grpc+proto" } : { "content-type": "application/grpc+proto", [INDEX_HEADER]: String(call.index) });
             res.addTrailers(grpcStatusHeaders(undefined));
             res.end(grpcFrame(out));
           },

@@ -5,6 +5,7 @@ import { revokedError } from "./call-guard.js";
 import type { CallPipeline, PipelineCall } from "./call-pipeline.js";
 import { peerKey, principalKey, rpcLoggerKey } from "./context.js";
 import { callPeer, isGatewaySlice } from "./credentials.js";
+import { INDEX_HEADER } from "../shared/write-index.js";
 
 /**
  * Every Connect call (gRPC, gRPC-Web, Connect, and REST through the gateway's
@@ -35,6 +36,7 @@ export function pipelineInterceptor(pipeline: CallPipeline, tokens: TokenManager
           (out) => out.message,
         );
         call.succeeded();
+        if (call.index !== undefined) res.header.set(INDEX_HEADER, String(call.index));
         return res;
       }
       const slot = call.streamSlot(peer);

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 
-const ALLOW_HEADERS = "authorization, content-type, connect-protocol-version, connect-timeout-ms, grpc-timeout, x-grpc-web, x-user-agent, x-request-id";
-const EXPOSE_HEADERS = "grpc-status, grpc-message, grpc-status-details-bin, connect-content-encoding, retry-after";
+const ALLOW_HEADERS = "authorization, content-type, connect-protocol-version, connect-timeout-ms, grpc-timeout, x-grpc-web, x-user-agent, x-request-id, capstan-min-index";
+const EXPOSE_HEADERS = "grpc-status, grpc-message, grpc-status-details-bin, connect-content-encoding, retry-after, capstan-index";
 
 /**
  * CORS for browsers calling REST, Connect or gRPC-Web from another origin:

@@ -56,7 +56,7 @@ export class PrismaChangeFeed implements ChangeFeed {
     for (const listener of this.listeners) listener(changes);
   }
 
-  private async load(changes: Change[]): Promise<LoadedChange[]> {
+  async load(changes: readonly Change[]): Promise<LoadedChange[]> {
     const keys = (entity: ChangeEntity) => [...new Set(changes.filter((c) => c.entity === entity).flatMap((c) => (entity === "heartbeats" ? c.key.split(",") : [c.key])))];
     const nodeIds = [...new Set([...keys("node"), ...keys("heartbeats")])];
     const [nodes, jobs, deployments, services, replicas, tokens, targets] = await Promise.all([

@@ -1,0 +1,102 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { join } from "node:path";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
+import { JobStatus } from "../../gen/proto/capstan/v1/job_pb.js";
+import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
+import { TokenScope, TokenService } from "../../gen/proto/capstan/v1/token_service_pb.js";
+import { DeploymentStatus } from "../../gen/proto/capstan/v1/deployment_pb.js";
+import { NodeStatus } from "../../gen/proto/capstan/v1/node_pb.js";
+import { eventually, startAgent, type AgentProcess } from "../support/agent-process.js";
+import { httpRequest } from "../support/http.js";
+import { recordingDocker } from "../support/recording-docker.js";
+import { asAdmin, postgresForReplicas, startReplicas, withIndex, type ReplicaSet } from "../support/replicas.js";
+
+const COMPOSE = "services:\n  web:\n    image: nginx:1.27\n";
+
+describe.runIf(postgresForReplicas())("three replicas on one PostgreSQL database", () => {
+  let set: ReplicaSet;
+  const agents: AgentProcess[] = [];
+  beforeAll(async () => {
+    set = await startReplicas(3);
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => a.stop()));
+    await set?.stop();
+  });
+
+  it("a node registered through one replica is read through another at the write's index, at once", async () => {
+    const { out, index } = await withIndex((onHeader) => set.client(NodeService, 0).registerNode({ name: "n-index", address: "10.0.0.1" }, { headers: asAdmin(set), onHeader }));
+    expect(index).toBeGreaterThan(0);
+    const nodeId = out.node!.id;
+    // No polling: the read waits on replica 1 until its views have applied the write.
+    const read = await withIndex((onHeader) => set.client(NodeService, 1).getNode({ nodeId }, { headers: asAdmin(set, { "capstan-min-index": String(index) }), onHeader }));
+    expect(read.out.node?.name).toBe("n-index");
+    expect(read.index).toBeGreaterThanOrEqual(index);
+    // REST, Nomad's spelling: ?index=.
+    const rest = await httpRequest(`${set.replicas[2].url}/api/v1/nodes/${nodeId}?index=${index}`, { headers: asAdmin(set) });
+    expect(rest.status).toBe(200);
+    expect(rest.json.node.name).toBe("n-index");
+    expect(Number(rest.headers["capstan-index"])).toBeGreaterThanOrEqual(index);
+  });
+
+  it("without an index, reads through every replica converge on a write within a second", async () => {
+    const started = Date.now();
+    const { out } = await withIndex((onHeader) => set.client(NodeService, 2).registerNode({ name: "n-converge" }, { headers: asAdmin(set), onHeader }));
+    const lags = await Promise.all(
+      [0, 1].map(async (i) => {
+        await eventually(async () => (await set.client(NodeService, i).getNode({ nodeId: out.node!.id }, { headers: asAdmin(set) })).node, 10_000, `node on replica ${i}`);
+        return Date.now() - started;
+      }),
+    );
+    console.log(`convergence after a registration: ${lags.map((l) => `${l} ms`).join(", ")} (register call included)`);
+    expect(Math.max(...lags)).toBeLessThan(10_000);
+  });
+
+  it("refuses a Capstan-Min-Index that is not an index, naming it", async () => {
+    const err = await set.client(NodeService, 0).listNodes({}, { headers: asAdmin(set, { "capstan-min-index": "soon" }) }).catch((e: unknown) => ConnectError.from(e));
+    expect(err).toMatchObject({ code: Code.InvalidArgument });
+    expect((err as ConnectError).rawMessage).toMatch(/Capstan-Min-Index/);
+  });
+
+  it("a deployment created through one replica completes on an agent connected to another", async () => {
+    const docker = recordingDocker();
+    const dir = mkdtempSync(join(tmpdir(), "capstan-replicas-"));
+    agents.push(startAgent(["--server", set.replicas[1].url, "--state-dir", join(dir, "a"), "--workdir", dir, "--name", "agent-b", "--max-backoff", "1000"], { PATH: `${docker.dir}:${process.env.PATH}` }));
+    const node = await eventually(async () => {
+      const list = await set.client(NodeService, 0).listNodes({}, { headers: asAdmin(set) });
+      return list.nodes.find((n) => n.name === "agent-b" && n.status === NodeStatus.ONLINE);
+    }, 20_000, "agent-b registered and seen by replica 0");
+    const created = await set.client(DeploymentService, 0).createDeployment({ deploymentId: "cross", renderedCompose: COMPOSE, nodeId: node.id }, { headers: asAdmin(set) });
+    await eventually(async () => (await set.client(DeploymentService, 0).getJob({ jobId: created.jobId }, { headers: asAdmin(set) })).job?.status === JobStatus.COMPLETED, 20_000, "deploy job completed, as replica 0 sees it");
+    await eventually(async () => (await set.client(DeploymentService, 2).getDeployment({ deploymentId: "cross" }, { headers: asAdmin(set) })).deployment?.status === DeploymentStatus.RUNNING, 10_000, "deployment running, as replica 2 sees it");
+    expect(docker.calls().some((argv) => argv.includes("up"))).toBe(true);
+  }, 60_000);
+
+  it("revoking a token through one replica ends its stream held by another", async () => {
+    const { secret, token } = await set.client(TokenService, 0).createToken({ name: "watcher", scope: TokenScope.READ }, { headers: asAdmin(set) });
+    // A job that stays queued (its node has no agent) to watch.
+    const idle = await set.client(NodeService, 0).registerNode({ name: "n-idle" }, { headers: asAdmin(set) });
+    const { jobId } = await set.client(DeploymentService, 0).createDeployment({ deploymentId: "idle", renderedCompose: COMPOSE, nodeId: idle.node!.id }, { headers: asAdmin(set) });
+    const { index } = await withIndex((onHeader) => set.client(TokenService, 0).whoAmI({}, { headers: { authorization: `Bearer ${secret}` }, onHeader }));
+    const watch = set.client(DeploymentService, 1).watchJob({ jobId }, { headers: { authorization: `Bearer ${secret}`, "capstan-min-index": String(index) } });
+    const ended = (async () => {
+      try {
+        for await (const _msg of watch) {
+          /* status messages until the stream ends */
+        }
+        return undefined;
+      } catch (err) {
+        return ConnectError.from(err);
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 500));
+    const revokedAt = Date.now();
+    await set.client(TokenService, 0).revokeToken({ tokenId: token!.id }, { headers: asAdmin(set) });
+    const err = await ended;
+    console.log(`stream on another replica ended ${Date.now() - revokedAt} ms after the revocation`);
+    expect(err?.code).toBe(Code.Unauthenticated);
+  }, 30_000);
+});
