@@ -1,3 +1,4 @@
+import { Prisma } from "../../gen/prisma/sqlite/client.js";
 import type { Change, ChangeEntity } from "../model/change-feed.js";
 import type { DbClient } from "./db.js";
 
@@ -52,13 +53,33 @@ export class ChangeCollector {
    */
   async flush(db: DbClient, origin: string, channel: string | undefined): Promise<Change[]> {
     if (this.notes.length === 0) return [];
+    if (channel !== undefined) return this.flushPostgres(db, origin, channel);
     const n = this.notes.length;
     const [{ seq: last }] = await db.$queryRaw<Array<{ seq: bigint | number }>>`UPDATE change_counter SET seq = seq + ${n} WHERE id = 1 RETURNING seq`;
     const first = Number(last) - n + 1;
     const now = new Date();
     const changes = this.notes.map((c, i): Change => ({ ...c, seq: first + i, origin }));
     await db.change.createMany({ data: changes.map((c) => ({ seq: BigInt(c.seq), entity: c.entity, key: c.key, op: c.op, origin, createdAt: now })) });
-    if (channel) await db.$queryRaw`SELECT pg_notify(${channel}, ${String(last)})::text`;
     return changes;
+  }
+
+  /**
+   * PostgreSQL: the counter, the rows and the NOTIFY in one statement, so
+   * the counter's lock is held for one round trip and the commit.
+   */
+  private async flushPostgres(db: DbClient, origin: string, channel: string): Promise<Change[]> {
+    const n = this.notes.length;
+    const values = Prisma.join(this.notes.map((c, i) => Prisma.sql`(${i + 1}::bigint, ${c.entity}, ${c.key}, ${c.op})`));
+    const [{ seq: last }] = await db.$queryRaw<Array<{ seq: string }>>`
+      WITH c AS (UPDATE change_counter SET seq = seq + ${n}::bigint WHERE id = 1 RETURNING seq),
+      ins AS (
+        INSERT INTO changes (seq, entity, key, op, origin, created_at)
+        SELECT c.seq - ${n}::bigint + v.i, v.entity, v.key, v.op, ${origin}, now() AT TIME ZONE 'UTC'
+        FROM c, (VALUES ${values}) AS v(i, entity, key, op)
+        RETURNING seq
+      )
+      SELECT max(seq)::text AS seq, pg_notify(${channel}, max(seq)::text)::text AS notified FROM ins`;
+    const first = Number(last) - n + 1;
+    return this.notes.map((c, i): Change => ({ ...c, seq: first + i, origin }));
   }
 }

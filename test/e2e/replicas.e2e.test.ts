@@ -43,15 +43,19 @@ describe.runIf(postgresForReplicas())("three replicas on one PostgreSQL database
   });
 
   it("without an index, reads through every replica converge on a write within a second", async () => {
-    const started = Date.now();
     const { out } = await withIndex((onHeader) => set.client(NodeService, 2).registerNode({ name: "n-converge" }, { headers: asAdmin(set), onHeader }));
+    const answered = Date.now();
     const lags = await Promise.all(
       [0, 1].map(async (i) => {
-        await eventually(async () => (await set.client(NodeService, i).getNode({ nodeId: out.node!.id }, { headers: asAdmin(set) })).node, 10_000, `node on replica ${i}`);
-        return Date.now() - started;
+        // Polled every few milliseconds: the lag is measured, not only bounded.
+        for (;;) {
+          const found = await set.client(NodeService, i).getNode({ nodeId: out.node!.id }, { headers: asAdmin(set) }).then(() => true, () => false);
+          if (found || Date.now() - answered > 10_000) return Date.now() - answered;
+          await new Promise((r) => setTimeout(r, 5));
+        }
       }),
     );
-    console.log(`convergence after a registration: ${lags.map((l) => `${l} ms`).join(", ")} (register call included)`);
+    console.log(`convergence after the registration's answer: ${lags.map((l) => `${l} ms`).join(", ")}`);
     expect(Math.max(...lags)).toBeLessThan(10_000);
   });
 

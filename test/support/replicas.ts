@@ -33,7 +33,7 @@ export interface ReplicaSet {
 export async function startReplicas(count: number, env: Record<string, string> = {}): Promise<ReplicaSet> {
   const db = await createTestDatabase("postgresql");
   const adminToken = `replica-admin-${randomBytes(16).toString("hex")}`;
-  const start = (i: number) => startServerProcess({ env: { DATABASE_URL: db.url, CAPSTAN_ADMIN_TOKEN: adminToken, REPLICA_ID: `r${i}`, ...env } });
+  const start = (i: number) => startServerProcess({ startTimeoutMs: 90_000, env: { DATABASE_URL: db.url, CAPSTAN_ADMIN_TOKEN: adminToken, REPLICA_ID: `r${i}`, ...env } });
   const replicas = [await start(0)];
   replicas.push(...(await Promise.all(Array.from({ length: count - 1 }, (_, i) => start(i + 1)))));
   const transports = replicas.map((r) => createGrpcTransport({ baseUrl: r.url }));
