@@ -79,6 +79,22 @@ describe.runIf(postgresForReplicas())("three replicas on one PostgreSQL database
     expect(docker.calls().some((argv) => argv.includes("up"))).toBe(true);
   }, 60_000);
 
+  it("deleting a node through one replica ends its agent's stream held by another", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "capstan-replicas-"));
+    const agent = startAgent(["--server", set.replicas[2].url, "--state-dir", join(dir, "c"), "--workdir", dir, "--name", "agent-c", "--max-backoff", "60000"]);
+    agents.push(agent);
+    const node = await eventually(async () => {
+      const list = await set.client(NodeService, 0).listNodes({}, { headers: asAdmin(set) });
+      return list.nodes.find((n) => n.name === "agent-c" && n.status === NodeStatus.ONLINE);
+    }, 20_000, "agent-c registered and seen by replica 0");
+    const closed = () => set.replicas[2].logs.some((line) => line.includes(node.id) && line.includes("node deleted") && line.includes("agent stream closed by server"));
+    expect(closed()).toBe(false);
+    const deletedAt = Date.now();
+    await set.client(NodeService, 0).deleteNode({ nodeId: node.id }, { headers: asAdmin(set) });
+    await eventually(() => closed(), 10_000, "replica 2 closed agent-c's stream");
+    console.log(`agent stream on another replica closed ${Date.now() - deletedAt} ms after the node's deletion`);
+  }, 60_000);
+
   it("revoking a token through one replica ends its stream held by another", async () => {
     const { secret, token } = await set.client(TokenService, 0).createToken({ name: "watcher", scope: TokenScope.READ }, { headers: asAdmin(set) });
     // A job that stays queued (its node has no agent) to watch.
