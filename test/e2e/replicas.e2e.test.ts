@@ -20,7 +20,8 @@ describe.runIf(postgresForReplicas())("three replicas on one PostgreSQL database
   let set: ReplicaSet;
   const agents: AgentProcess[] = [];
   beforeAll(async () => {
-    set = await startReplicas(3);
+    // Heartbeats flushed often, so the test of their batches is short (the TTL stays 1 h: nothing goes offline).
+    set = await startReplicas(3, { HEARTBEAT_FLUSH_INTERVAL: "300ms" });
   }, 120_000);
   afterAll(async () => {
     await Promise.all(agents.map((a) => a.stop()));
@@ -57,6 +58,15 @@ describe.runIf(postgresForReplicas())("three replicas on one PostgreSQL database
     );
     console.log(`convergence after the registration's answer: ${lags.map((l) => `${l} ms`).join(", ")}`);
     expect(Math.max(...lags)).toBeLessThan(10_000);
+  });
+
+  it("a node's heartbeats on one replica reach the others in flushed batches", async () => {
+    const reg = await set.client(NodeService, 0).registerNode({ name: "n-beats" }, { headers: asAdmin(set) });
+    const nodeId = reg.node!.id;
+    await set.client(NodeService, 0).heartbeat({ nodeId, cpuUsage: 42.5 }, { headers: { authorization: `Bearer ${reg.nodeToken}` } });
+    const beatAt = Date.now();
+    await eventually(async () => (await set.client(NodeService, 1).getNode({ nodeId }, { headers: asAdmin(set) })).node?.metrics?.cpuUsage === 42.5, 10_000, "the heartbeat's metrics on replica 1");
+    console.log(`a heartbeat reached another replica ${Date.now() - beatAt} ms later (flush interval 300 ms)`);
   });
 
   it("refuses a Capstan-Min-Index that is not an index, naming it", async () => {
