@@ -3,6 +3,11 @@ import type { Logger } from "pino";
 
 const RETRY_MS = 1_000;
 
+/** The application_name of a replica's LISTEN session on `channel`. */
+export function listenerName(channel: string): string {
+  return `capstan-feed ${channel}`.slice(0, 63);
+}
+
 /**
  * Holds one PostgreSQL connection of its own in LISTEN on `channel` and
  * calls `wake` for each notification, and once after each (re)connect,
@@ -17,7 +22,8 @@ export async function listenForChanges(connectionString: string, channel: string
   let retry: NodeJS.Timeout | undefined;
 
   const connect = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString, keepAlive: true });
+    // Named, so an operator (or a test) can find this session in pg_stat_activity.
+    const c = new pg.Client({ connectionString, keepAlive: true, application_name: listenerName(channel) });
     c.on("notification", () => wake());
     c.on("error", (err) => {
       // The socket broke: the next connect re-listens; the sweep covers the gap meanwhile.

@@ -2,7 +2,10 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { join } from "node:path";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { changesChannel } from "../../src/store/change-log.js";
+import { listenerName } from "../../src/store/change-listener.js";
 import { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
 import { JobStatus } from "../../gen/proto/capstan/v1/job_pb.js";
 import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
@@ -67,6 +70,20 @@ describe.runIf(postgresForReplicas())("three replicas on one PostgreSQL database
     const beatAt = Date.now();
     await eventually(async () => (await set.client(NodeService, 1).getNode({ nodeId }, { headers: asAdmin(set) })).node?.metrics?.cpuUsage === 42.5, 10_000, "the heartbeat's metrics on replica 1");
     console.log(`a heartbeat reached another replica ${Date.now() - beatAt} ms later (flush interval 300 ms)`);
+  });
+
+  it("a replica whose wake-ups are lost still converges (its listener's session killed)", async () => {
+    const schema = new URL(set.db.url).searchParams.get("schema");
+    const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await admin.connect();
+    try {
+      const killed = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [listenerName(changesChannel(schema ?? undefined))]);
+      expect(killed.rowCount).toBe(3);
+    } finally {
+      await admin.end();
+    }
+    const reg = await set.client(NodeService, 0).registerNode({ name: "n-no-wakeup" }, { headers: asAdmin(set) });
+    await eventually(async () => (await set.client(NodeService, 1).getNode({ nodeId: reg.node!.id }, { headers: asAdmin(set) })).node, 10_000, "node on replica 1");
   });
 
   it("refuses a Capstan-Min-Index that is not an index, naming it", async () => {
