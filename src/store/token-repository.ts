@@ -33,16 +33,16 @@ export class PrismaTokenStore implements TokenStore {
     await this.scope.write(async (db, note) => {
       note("token", t.id, "put");
       await db.apiToken.create({
-      data: {
-        id: t.id,
-        name: t.name,
-        scopes: t.scope,
-        hash: t.hash,
-        createdBy: t.createdBy,
-        createdAt: t.createdAt,
-        expiresAt: t.expiresAt ?? null,
-        revokedAt: t.revokedAt ?? null,
-      },
+        data: {
+          id: t.id,
+          name: t.name,
+          scopes: t.scope,
+          hash: t.hash,
+          createdBy: t.createdBy,
+          createdAt: t.createdAt,
+          expiresAt: t.expiresAt ?? null,
+          revokedAt: t.revokedAt ?? null,
+        },
       });
     });
   }
