@@ -38,6 +38,7 @@ import { MetricsHistory } from "../state/metrics-history.js";
 import { NodeState } from "../state/node-state.js";
 import { ServiceState } from "../state/service-state.js";
 import { openDatabase, type Database } from "../store/database.js";
+import { PolledFeedSignal } from "../events/feed-signal.js";
 import { ChangeFollower } from "../managers/change-follower.js";
 import type { ChangeFeed } from "../model/change-feed.js";
 import { WriteIndexScope } from "../shared/write-index.js";
@@ -241,6 +242,11 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       await follower.start(feedStart);
       stops.push(() => follower.stop());
     }
+    const feedSignal = db.feed && new PolledFeedSignal(db.feed, FEED_SWEEP_MS, logger);
+    if (feedSignal) {
+      await feedSignal.start();
+      stops.push(() => feedSignal.stop());
+    }
     const health = new HealthState();
     // The services whose calls write: NOT_SERVING in gRPC health while the store refuses writes.
     followStore(health, db.health, [NodeService, DeploymentService, AgentService, TokenService].map((s) => s.typeName));
@@ -268,6 +274,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
         store: () => db.health.current, shuttingDown: () => health.shuttingDown,
       },
       health,
+      events: db.feed && feedSignal && { feed: db.feed, signal: feedSignal, options: { ...config.events, batch: 500 } },
     };
     return {
       config, logger, db, handlers, pipeline: new CallPipeline(guard, logger, follower && {

@@ -3,6 +3,7 @@ import type { ConnectRouter, ConnectRouterOptions, Interceptor } from "@connectr
 import { AgentService } from "../../gen/proto/capstan/v1/agent_service_pb.js";
 import { AuditService } from "../../gen/proto/capstan/v1/audit_service_pb.js";
 import { ChunkIndexService } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
+import { EventService } from "../../gen/proto/capstan/v1/event_service_pb.js";
 import { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
 import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
 import { SystemService } from "../../gen/proto/capstan/v1/system_service_pb.js";
@@ -20,13 +21,14 @@ import { createAgentService, type AgentServiceDeps } from "../services/agent-ser
 import { createAuditService } from "../services/audit-service.js";
 import { createChunkIndexService } from "../services/chunk-index-service.js";
 import { createDeploymentService, type DeploymentServiceDeps } from "../services/deployment-service.js";
+import { createEventService, type EventServiceDeps } from "../services/event-service.js";
 import { createNodeService, type NodeServiceDeps } from "../services/node-service.js";
 import { createSystemService, type SystemServiceDeps } from "../services/system-service.js";
 import { createTaskService, type TaskServiceDeps } from "../services/task-service.js";
 import { createTokenService } from "../services/token-service.js";
 
 /** The services Capstan serves, for reflection, the access policy and the REST gateway. */
-export const SERVICES: readonly DescService[] = [NodeService, DeploymentService, TaskService, ChunkIndexService, AgentService, TokenService, AuditService, SystemService];
+export const SERVICES: readonly DescService[] = [NodeService, DeploymentService, TaskService, ChunkIndexService, AgentService, TokenService, AuditService, SystemService, EventService];
 
 /**
  * What the handlers of every service need, and nothing else: no config, no
@@ -42,6 +44,8 @@ export interface RouteDeps {
   tokens: TokenManager;
   audit: AuditLog;
   system: SystemServiceDeps;
+  /** The event stream over the change feed; absent (Unimplemented) for stores without a feed. */
+  events?: EventServiceDeps;
   /** Serving status for grpc.health.v1; shutdown turns it to NOT_SERVING. */
   health: HealthState;
 }
@@ -61,6 +65,7 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
     router.service(TokenService, createTokenService(deps.tokens));
     router.service(AuditService, createAuditService(deps.audit));
     router.service(SystemService, createSystemService(deps.system));
+    if (deps.events) router.service(EventService, createEventService(deps.events));
     registerHealth(router, deps.health);
     registerReflection(router, [...SERVICES, Health]);
   };

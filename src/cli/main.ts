@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { registerChunks } from "./commands/chunks.js";
 import { registerDeployments } from "./commands/deployments.js";
+import { registerEvents } from "./commands/events.js";
 import { registerJobs } from "./commands/jobs.js";
 import { registerLogin } from "./commands/login.js";
 import { registerNodes } from "./commands/nodes.js";
@@ -37,6 +38,7 @@ export function buildProgram(io: Io): Command {
   registerTasks(program, io);
   registerChunks(program, io);
   registerTokens(program, io);
+  registerEvents(program, io);
   program
     .command("completion")
     .description("print a shell completion script: source <(capstan completion bash)")

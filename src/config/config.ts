@@ -25,6 +25,8 @@ export interface Config {
   readonly heartbeatFlushMs: number;
   /** Heartbeat metrics kept per node for charts: how far back, and at most one sample per step. */
   readonly heartbeatHistory: { readonly windowMs: number; readonly stepMs: number };
+  /** WatchEvents: a heartbeat after this long without an event; a watcher this many changes behind is cut off. */
+  readonly events: { readonly heartbeatMs: number; readonly maxLag: number };
   readonly shutdownTimeoutMs: number;
   /** How often the service reconciler runs (it also runs soon after changes). */
   readonly reconcileIntervalMs: number;
@@ -194,6 +196,8 @@ const schema = z.object({
   RATE_LIMIT: whole(0, 1_000_000, 200),
   AUTH_FAILURE_LIMIT: whole(0, 1_000_000, 30),
   RPC_TIMEOUT: duration(60_000),
+  EVENTS_HEARTBEAT: duration(15_000),
+  EVENTS_MAX_LAG: whole(100, 10_000_000, 10_000),
   MAX_STREAMS: whole(1, 1_000_000, 20_000),
   MAX_STREAMS_PER_CLIENT: whole(1, 1_000_000, 100),
   JOB_LOG_BYTES: whole(1024, 64 << 20, 64 * 1024),
@@ -264,6 +268,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
     heartbeatTtlMs: e.HEARTBEAT_TTL,
     heartbeatFlushMs: e.HEARTBEAT_FLUSH_INTERVAL,
     heartbeatHistory: Object.freeze({ windowMs: e.HEARTBEAT_HISTORY, stepMs: e.HEARTBEAT_HISTORY_STEP }),
+    events: Object.freeze({ heartbeatMs: e.EVENTS_HEARTBEAT, maxLag: e.EVENTS_MAX_LAG }),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     reconcileIntervalMs: e.RECONCILE_INTERVAL,
     replicaGraceMs: e.REPLICA_GRACE,

@@ -1,4 +1,4 @@
-import { fromJson, type DescService, type JsonValue } from "@bufbuild/protobuf";
+import { fromJson, type DescMethodServerStreaming, type DescService, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
@@ -10,6 +10,7 @@ import { readBindings, type HttpBinding } from "./http-rules.js";
 import { normalizeInput, renderJson } from "./json-dialect.js";
 import { buildOpenApi } from "./openapi.js";
 import { decodeRequest } from "./request-decoder.js";
+import { streamSse } from "./sse.js";
 import { GATEWAY_PEER_HEADER, GATEWAY_SLICE_HEADER, peerOf } from "../shared/peer.js";
 import { INDEX_HEADER, MIN_INDEX_HEADER } from "../shared/write-index.js";
 
@@ -62,6 +63,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     url.searchParams.delete("index");
     const input = binding.method.input;
     const json = normalizeInput(input, decodeRequest(binding, params, url.searchParams, body));
+    // A reconnecting EventSource resumes from the last event it saw.
+    const lastEventId = req.headers["last-event-id"];
+    if (binding.sse?.lastEventIdField && typeof lastEventId === "string" && lastEventId !== "" && json && typeof json === "object" && !Array.isArray(json)) {
+      (json as Record<string, JsonValue>)[binding.sse.lastEventIdField] = lastEventId;
+    }
     let message;
     try {
       message = fromJson(input, json, { ignoreUnknownFields: false });
@@ -83,6 +89,13 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (minIndex !== null) header.set(MIN_INDEX_HEADER, minIndex);
     const controller = new AbortController();
     res.once("close", () => controller.abort());
+    if (binding.sse) {
+      await streamSse({
+        res, transport: options.transport, method: binding.method as DescMethodServerStreaming, message, header, signal: controller.signal,
+        eventIdPath: binding.sse.eventIdPath, render: (schema, m) => renderJson(schema, m as never, binding.camelCase),
+      });
+      return;
+    }
     const paging = message as unknown as { pageSize?: number; pageToken?: string };
     if (binding.allPages && !paging.pageSize && !paging.pageToken) {
       // A seed client's unpaged list: every item, fetched and written a slice at a time.

@@ -18,6 +18,8 @@ export interface HttpBinding {
   readonly camelCase: boolean;
   /** Set for lists marked all_pages_when_unpaged: without paging parameters, every item is streamed. */
   readonly allPages: ListShape | undefined;
+  /** Server-streaming methods answer Server-Sent Events: Last-Event-ID sets this request field, and each event's id is the response field at this path. */
+  readonly sse: { readonly lastEventIdField: string; readonly eventIdPath: readonly string[] } | undefined;
   /** Unique per binding, for OpenAPI. */
   readonly operationId: string;
 }
@@ -47,7 +49,7 @@ function requireListShape(method: DescMethod): ListShape {
 }
 
 /**
- * Reads every unary method's google.api.http rule (and its additional
+ * Reads every unary and server-streaming method's google.api.http rule (and its additional
  * bindings) plus Capstan's http_response option. Adding an annotation adds a
  * path; nothing here names one.
  */
@@ -55,7 +57,7 @@ export function readBindings(services: readonly DescService[]): HttpBinding[] {
   const out: HttpBinding[] = [];
   for (const service of services) {
     for (const method of service.methods) {
-      if (method.methodKind !== "unary" || !hasOption(method, http)) continue;
+      if ((method.methodKind !== "unary" && method.methodKind !== "server_streaming") || !hasOption(method, http)) continue;
       const rule = getOption(method, http);
       const response = hasOption(method, http_response) ? getOption(method, http_response) : undefined;
       const rules = [rule, ...rule.additionalBindings];
@@ -71,6 +73,10 @@ export function readBindings(services: readonly DescService[]): HttpBinding[] {
           successCode: response?.successCode || 200,
           camelCase: response?.camelCaseJson ?? false,
           allPages: response?.allPagesWhenUnpaged ? requireListShape(method) : undefined,
+          sse:
+            method.methodKind === "server_streaming"
+              ? { lastEventIdField: response?.sseLastEventIdField ?? "", eventIdPath: (response?.sseEventIdField ?? "").split(".").filter(Boolean) }
+              : undefined,
           operationId: `${service.name}_${method.name}${i === 0 ? "" : `_${i}`}`,
         });
       });

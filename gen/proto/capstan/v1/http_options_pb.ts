@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file capstan/v1/http_options.proto.
  */
 export const file_capstan_v1_http_options: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jYXBzdGFuL3YxL2h0dHBfb3B0aW9ucy5wcm90bxIKY2Fwc3Rhbi52MSJkChNIdHRwUmVzcG9uc2VPcHRpb25zEhQKDHN1Y2Nlc3NfY29kZRgBIAEoBRIXCg9jYW1lbF9jYXNlX2pzb24YAiABKAgSHgoWYWxsX3BhZ2VzX3doZW5fdW5wYWdlZBgDIAEoCDpmCg1odHRwX3Jlc3BvbnNlEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMY0YYDIAEoCzIfLmNhcHN0YW4udjEuSHR0cFJlc3BvbnNlT3B0aW9uc1IMaHR0cFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("Ch1jYXBzdGFuL3YxL2h0dHBfb3B0aW9ucy5wcm90bxIKY2Fwc3Rhbi52MSKhAQoTSHR0cFJlc3BvbnNlT3B0aW9ucxIUCgxzdWNjZXNzX2NvZGUYASABKAUSFwoPY2FtZWxfY2FzZV9qc29uGAIgASgIEh4KFmFsbF9wYWdlc193aGVuX3VucGFnZWQYAyABKAgSHwoXc3NlX2xhc3RfZXZlbnRfaWRfZmllbGQYBCABKAkSGgoSc3NlX2V2ZW50X2lkX2ZpZWxkGAUgASgJOmYKDWh0dHBfcmVzcG9uc2USHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxjRhgMgASgLMh8uY2Fwc3Rhbi52MS5IdHRwUmVzcG9uc2VPcHRpb25zUgxodHRwUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
  * How the REST gateway answers a method's google.api.http bindings, where
@@ -44,6 +44,22 @@ export type HttpResponseOptions = Message<"capstan.v1.HttpResponseOptions"> & {
    * @generated from field: bool all_pages_when_unpaged = 3;
    */
   allPagesWhenUnpaged: boolean;
+
+  /**
+   * Server-streaming methods are served over REST as Server-Sent Events (one
+   * `data:` line of JSON per message). A Last-Event-ID header sets the request
+   * field named here (a reconnecting EventSource resumes)...
+   *
+   * @generated from field: string sse_last_event_id_field = 4;
+   */
+  sseLastEventIdField: string;
+
+  /**
+   * ...and each event's `id:` is the response field at this dotted path.
+   *
+   * @generated from field: string sse_event_id_field = 5;
+   */
+  sseEventIdField: string;
 };
 
 /**

@@ -1,0 +1,83 @@
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { EventSchema, type EventService, type Event as PbEvent } from "../../gen/proto/capstan/v1/event_service_pb.js";
+import { ReplicaSchema } from "../../gen/proto/capstan/v1/service_pb.js";
+import { parseTopics, watchEvents, type EventWatchOptions, type FeedSignal, type WatchItem } from "../events/event-watch.js";
+import { ADMIN_TOPICS, TOPICS, type Topic } from "../events/topics.js";
+import type { ChangeFeed } from "../model/change-feed.js";
+import { PermissionDeniedError } from "../model/errors.js";
+import { scopeIncludes, type Principal } from "../model/principal.js";
+import { principalKey } from "../rpc/context.js";
+import { deploymentToProto } from "../rpc/deployment-convert.js";
+import { jobToProto } from "../rpc/job-convert.js";
+import { nodeToProto, ts } from "../rpc/node-convert.js";
+import { serviceSpecToProto } from "../rpc/service-convert.js";
+import { tokenToProto } from "../rpc/token-convert.js";
+
+/** What WatchEvents needs. */
+export interface EventServiceDeps {
+  feed: Pick<ChangeFeed, "head" | "after" | "oldest">;
+  signal: FeedSignal;
+  options: EventWatchOptions;
+}
+
+/** Whether a caller may see admin topics (tokens): admin operators, and dev mode on loopback. */
+function seesAdminTopics(p: Principal): boolean {
+  return (p.kind === "operator" && scopeIncludes(p.scope, "admin")) || p.kind === "dev";
+}
+
+/** EventService's handler: parse the request, follow the feed, encode each event. */
+export function createEventService(deps: EventServiceDeps): ServiceImpl<typeof EventService> {
+  return {
+    async *watchEvents(req, ctx) {
+      const requested = parseTopics(req.topics, "topics");
+      const admin = seesAdminTopics(ctx.values.get(principalKey));
+      const denied = [...requested].find((t) => ADMIN_TOPICS.has(t) && !admin);
+      if (denied) throw new PermissionDeniedError(`topics: "${denied}" needs a token with the admin scope`);
+      const allowed = new Set<Topic>(TOPICS.filter((t) => admin || !ADMIN_TOPICS.has(t)));
+      const fromIndex = req.fromIndex === undefined ? undefined : Number(req.fromIndex);
+      const request = { topics: requested, keys: new Set(req.keys), fromIndex };
+      for await (const item of watchEvents(deps.feed, deps.signal, request, allowed, deps.options, ctx.signal)) {
+        yield { event: eventToProto(item) };
+      }
+    },
+  };
+}
+
+/** An event for the wire, with environment values left out. */
+export function eventToProto(item: WatchItem): PbEvent {
+  const event = create(EventSchema, { index: BigInt(item.index), topic: item.topic, type: item.type, key: item.key, time: ts(new Date()) });
+  if (item.topic === "heartbeat") return event;
+  const p = item.payload;
+  switch (p.kind) {
+    case "node":
+      if (p.node) event.payload = { case: "node", value: nodeToProto(p.node) };
+      break;
+    case "job":
+      if (p.job) event.payload = { case: "job", value: jobToProto(p.job) };
+      break;
+    case "deployment":
+      if (p.deployment) event.payload = { case: "deployment", value: deploymentToProto(p.deployment) };
+      break;
+    case "service":
+      if (p.service) {
+        const spec = serviceSpecToProto(p.service.spec);
+        // Environment values may be secrets: watchers see which variables are set, not their values.
+        event.payload = { case: "service", value: { ...spec, env: Object.fromEntries(Object.keys(spec.env).map((k) => [k, ""])) } };
+      }
+      break;
+    case "replica":
+      if (p.replica) {
+        const r = p.replica;
+        event.payload = { case: "replica", value: create(ReplicaSchema, { id: r.id, serviceName: r.serviceName, nodeId: r.nodeId, status: r.status, jobId: r.jobId, createTime: ts(r.createdAt) }) };
+      }
+      break;
+    case "token":
+      if (p.token) event.payload = { case: "token", value: tokenToProto(p.token) };
+      break;
+    case "chunk_target":
+      event.payload = { case: "replicationFactor", value: p.factor };
+      break;
+  }
+  return event;
+}
