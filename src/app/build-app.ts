@@ -8,7 +8,9 @@ import { DeploymentManager } from "../managers/deployment-manager.js";
 import { JobLifecycleManager } from "../managers/job-lifecycle.js";
 import { SessionJobDelivery } from "../sessions/job-delivery.js";
 import { JobEvents } from "../managers/job-events.js";
+import { LeaderElection } from "../managers/leader-election.js";
 import { LivenessMonitor } from "../managers/liveness-monitor.js";
+import { Membership } from "../managers/membership.js";
 import { NodeRegistry } from "../managers/node-registry.js";
 import { ProjectManager } from "../managers/project-manager.js";
 import { ServiceManager } from "../managers/service-manager.js";
@@ -44,7 +46,7 @@ import { SERVICES, type RouteDeps } from "./routes.js";
  * The stores and lifecycle of a database, as the wiring uses them: the opened
  * Prisma database in production, memory stores (test/fakes) in unit tests.
  */
-export type AppStores = Pick<Database, "nodes" | "jobs" | "deployments" | "services" | "chunkTargets" | "tokens" | "audit" | "tasks" | "health" | "transaction" | "ping" | "close"> & {
+export type AppStores = Pick<Database, "nodes" | "jobs" | "deployments" | "services" | "chunkTargets" | "tokens" | "audit" | "tasks" | "leases" | "members" | "health" | "transaction" | "ping" | "close"> & {
   /** "sqlite", "postgresql", or what a fake calls itself; SystemService reports it. */
   readonly provider: string;
 };
@@ -76,6 +78,11 @@ export interface BuiltApp<S extends AppStores = AppStores> {
   readonly sessions: SessionRegistry;
   readonly jobs: JobLifecycleManager;
   readonly chunks: ChunkManager;
+  /**
+   * This replica's leadership (the lease in the database; one SQLite process
+   * always takes it). stop() hands the lease over at once.
+   */
+  readonly leadership: LeaderElection;
   /** Authenticates agents on every dialect (gRPC stream, WebSocket). */
   readonly gate: AgentGate;
   readonly agentStream: AgentStreamHandler;
@@ -129,19 +136,23 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     }
     const audit = new AuditLog(db.audit, logger);
     stops.push(() => audit.flush());
+    // First: a lone replica (always, on SQLite) leads before the singletons below start.
+    const leadership = new LeaderElection(db.leases, { replicaId: config.replicaId, leaseMs: config.leaderLeaseMs, sole: db.provider !== "postgresql" }, logger);
+    await leadership.start();
+    stops.push(() => leadership.stop());
     const nodeState = new NodeState();
     nodeState.load(await db.nodes.listAll());
     const history = new MetricsHistory(config.heartbeatHistory);
     history.follow(nodeState);
     const registry = new NodeRegistry({ store: db.nodes, state: nodeState, logger, certifiedNames: config.auth.clientCa !== undefined });
-    const liveness = new LivenessMonitor(registry, nodeState, db.nodes, { heartbeatTtlMs: config.heartbeatTtlMs, flushIntervalMs: config.heartbeatFlushMs }, logger);
+    const liveness = new LivenessMonitor(registry, nodeState, db.nodes, { heartbeatTtlMs: config.heartbeatTtlMs, flushIntervalMs: config.heartbeatFlushMs, leadership }, logger);
     await liveness.start();
     stops.push(() => liveness.stop());
 
     const sessions = new SessionRegistry();
     const events = new JobEvents();
     const delivery = new SessionJobDelivery(sessions, logger, { ackTimeoutMs: 10_000, maxAttempts: 5 });
-    const jobs = new JobLifecycleManager(db.jobs, new JobState(), delivery, events, logger, { maxLogChars: config.limits.jobLogBytes });
+    const jobs = new JobLifecycleManager(db.jobs, new JobState(), delivery, events, logger, { maxLogChars: config.limits.jobLogBytes, leadership });
     await jobs.start();
     delivery.start(jobs);
     stops.push(() => jobs.stop(), () => delivery.stop());
@@ -158,6 +169,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       heartbeatTtlMs: config.heartbeatTtlMs,
       maxParallel: config.maxParallel,
       backoff: { baseMs: config.tasks.launchBackoffMs, maxMs: config.tasks.launchBackoffMaxMs },
+      leadership,
     }, logger);
     await reconciler.start();
     stops.push(() => reconciler.stop());
@@ -184,6 +196,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       intervalMs: config.chunks.intervalMs,
       perNodeLimit: config.chunks.perNodeLimit,
       spreadLabel: config.chunks.spreadLabel,
+      leadership,
     }, logger);
     await chunks.start();
     stops.push(() => chunks.stop());
@@ -202,6 +215,11 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     const agentStream = createAgentStreamHandler({
       gate, registry, sessions, jobs, chunks, logger, heartbeatIntervalMs, helloTimeoutMs: 10_000, serverVersion: version,
     });
+    const membership = new Membership(db.members, db.leases, leadership, {
+      replicaId: config.replicaId, address: config.advertiseUrl, version, refreshMs: Math.max(1000, Math.floor(config.leaderLeaseMs / 2)), agents: () => sessions.size,
+    }, logger);
+    await membership.start();
+    stops.push(() => membership.stop());
     const health = new HealthState();
     // The services whose calls write: NOT_SERVING in gRPC health while the store refuses writes.
     followStore(health, db.health, [NodeService, DeploymentService, AgentService, TokenService].map((s) => s.typeName));
@@ -229,9 +247,10 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
         store: () => db.health.current, shuttingDown: () => health.shuttingDown,
       },
       health,
+      replicas: membership,
     };
     return {
-      config, logger, db, handlers, pipeline: new CallPipeline(guard, logger), tokens, registry, sessions, jobs, chunks, gate, agentStream, heartbeatIntervalMs, health, shutdown, stop,
+      config, logger, db, handlers, pipeline: new CallPipeline(guard, logger), tokens, registry, sessions, jobs, chunks, leadership, gate, agentStream, heartbeatIntervalMs, health, shutdown, stop,
     };
   } catch (err) {
     await stop();

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { BlockList, isIP } from "node:net";
+import { hostname } from "node:os";
 import * as z from "zod/mini";
 import type { AnonymousScope } from "../model/principal.js";
 import { parseDuration } from "../model/duration.js";
@@ -51,6 +52,12 @@ export interface Config {
    * through connect-node (to rule the fast paths out when diagnosing a client).
    */
   readonly grpcFastPaths: boolean;
+  /** REPLICA_ID: this process's name among the control plane's replicas (default hostname-pid). */
+  readonly replicaId: string;
+  /** ADVERTISE_URL: where the other replicas reach this one (default http://hostname:PORT). */
+  readonly advertiseUrl: string;
+  /** LEADER_LEASE: how long the leader's lease lasts unrenewed; bounds failover after the leader dies or pauses. */
+  readonly leaderLeaseMs: number;
 }
 
 /** Who gets in without a token, and how the first admin token is made. */
@@ -177,6 +184,9 @@ const schema = z.object({
   MAX_STREAMS_PER_CLIENT: whole(1, 1_000_000, 100),
   JOB_LOG_BYTES: whole(1024, 64 << 20, 64 * 1024),
   GRPC_FAST_PATHS: flag("1"),
+  REPLICA_ID: z.optional(z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, { message: "must be 1 to 63 letters, digits, '.', '_' or '-'" }))),
+  ADVERTISE_URL: z.optional(z.url({ protocol: /^https?$/, message: "must be an http:// or https:// URL such as http://capstan-1:8080" })),
+  LEADER_LEASE: duration(6_000),
 });
 
 const ANONYMOUS_SCOPES = new Set<AnonymousScope>(["read", "write", "node"]);
@@ -278,6 +288,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
       jobLogBytes: e.JOB_LOG_BYTES,
     }),
     grpcFastPaths: e.GRPC_FAST_PATHS === "1" || e.GRPC_FAST_PATHS === "true",
+    replicaId: e.REPLICA_ID ?? `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 63),
+    advertiseUrl: e.ADVERTISE_URL ?? `${e.TLS_CERT ? "https" : "http"}://${hostname()}:${e.PORT}`,
+    leaderLeaseMs: e.LEADER_LEASE,
   });
 }
 

@@ -8,10 +8,13 @@ import type { NodeStore } from "../model/node-store.js";
 import type { ServiceStore } from "../model/service-store.js";
 import type { TokenStore } from "../model/token-store.js";
 import type { AuditStore } from "../model/audit.js";
+import type { LeaseStore, MembershipStore } from "../model/leadership.js";
 import { PrismaAuditStore } from "./audit-repository.js";
 import { PrismaChunkTargetStore } from "./chunk-target-repository.js";
 import { PrismaDeploymentStore } from "./deployment-repository.js";
 import { PrismaJobStore } from "./job-repository.js";
+import { PrismaLeaseStore, type CheckedTransaction } from "./lease-repository.js";
+import { PrismaMembershipStore } from "./membership-repository.js";
 import { applyMigrations } from "./migrate.js";
 import { PrismaNodeStore } from "./node-repository.js";
 import type { Provider } from "./providers.js";
@@ -40,6 +43,10 @@ export interface Database extends UnitOfWork {
   readonly tokens: TokenStore;
   readonly audit: AuditStore;
   readonly tasks: TaskStore;
+  /** The leader lease row, and the fenced transactions a leader's decisions use. */
+  readonly leases: LeaseStore;
+  /** The control plane replicas' rows. */
+  readonly members: MembershipStore;
   /** The raw client, for tests that inspect rows. */
   readonly prisma: Db;
   /**
@@ -129,24 +136,41 @@ function stores(db: DbClient, health: StoreHealth): Omit<Transaction, "onCommit"
   };
 }
 
+/**
+ * How long a fenced transaction may sit idle before PostgreSQL ends its
+ * session: a leader paused inside one (SIGSTOP) would otherwise hold the lease
+ * row's share lock and stall the takeover for as long as its socket lives.
+ */
+const FENCED_IDLE_LIMIT_MS = 5_000;
+
 function assemble(provider: Provider, location: string, prisma: Db, logger: Logger, release = () => {}): Database {
   const health = new StoreHealth();
   const probe = new StoreProbe(health, () => probeWrite(prisma), logger);
+  // The one transaction scope; `check` (the leader fence) runs first inside it when given.
+  const checked: CheckedTransaction = async (check, work) => {
+    const after: Array<() => Promise<void> | void> = [];
+    const result = await guardStoreCall(
+      () =>
+        prisma.$transaction(async (client) => {
+          await check(client);
+          return work({ ...stores(client, health), onCommit: (fn) => void after.push(fn) });
+        }),
+      health,
+      true,
+    );
+    for (const fn of after) await fn();
+    return result;
+  };
   return {
     provider,
     location,
     prisma,
     health,
     ...stores(prisma, health),
-    async transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
-      const after: Array<() => Promise<void> | void> = [];
-      const result = await guardStoreCall(
-        () => prisma.$transaction(async (client) => work({ ...stores(client, health), onCommit: (fn) => void after.push(fn) })),
-        health,
-        true,
-      );
-      for (const fn of after) await fn();
-      return result;
+    leases: faultAware(new PrismaLeaseStore(prisma, provider, checked, FENCED_IDLE_LIMIT_MS), health),
+    members: faultAware(new PrismaMembershipStore(prisma), health),
+    transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+      return checked(async () => {}, work);
     },
     async ping() {
       try {

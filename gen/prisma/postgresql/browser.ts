@@ -69,3 +69,16 @@ export type AuditEvent = Prisma.AuditEventModel
  * a service's schedule runs is its schedule's last fire time.
  */
 export type Task = Prisma.TaskModel
+/**
+ * Model LeaderLease
+ * The control plane's leader lease: one row ("leader") naming the replica that runs the
+ * singletons, until when (milliseconds on the database's clock, so replicas' clocks never
+ * matter), and the fencing epoch, raised by one at every takeover. A decision a leader
+ * writes checks, in its own transaction, that the epoch is still the one it took.
+ */
+export type LeaderLease = Prisma.LeaderLeaseModel
+/**
+ * Model ControlReplica
+ * The control plane's replicas (membership): each refreshes its row periodically.
+ */
+export type ControlReplica = Prisma.ControlReplicaModel

@@ -60,7 +60,9 @@ export const ModelName = {
   ChunkTarget: 'ChunkTarget',
   ApiToken: 'ApiToken',
   AuditEvent: 'AuditEvent',
-  Task: 'Task'
+  Task: 'Task',
+  LeaderLease: 'LeaderLease',
+  ControlReplica: 'ControlReplica'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -244,6 +246,28 @@ export const TaskScalarFieldEnum = {
 } as const
 
 export type TaskScalarFieldEnum = (typeof TaskScalarFieldEnum)[keyof typeof TaskScalarFieldEnum]
+
+
+export const LeaderLeaseScalarFieldEnum = {
+  name: 'name',
+  holder: 'holder',
+  epoch: 'epoch',
+  expiresAt: 'expiresAt'
+} as const
+
+export type LeaderLeaseScalarFieldEnum = (typeof LeaderLeaseScalarFieldEnum)[keyof typeof LeaderLeaseScalarFieldEnum]
+
+
+export const ControlReplicaScalarFieldEnum = {
+  id: 'id',
+  address: 'address',
+  version: 'version',
+  startedAt: 'startedAt',
+  lastSeenAt: 'lastSeenAt',
+  agents: 'agents'
+} as const
+
+export type ControlReplicaScalarFieldEnum = (typeof ControlReplicaScalarFieldEnum)[keyof typeof ControlReplicaScalarFieldEnum]
 
 
 export const SortOrder = {
