@@ -216,7 +216,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       gate, registry, sessions, jobs, chunks, logger, heartbeatIntervalMs, helloTimeoutMs: 10_000, serverVersion: version,
     });
     const membership = new Membership(db.members, db.leases, leadership, {
-      replicaId: config.replicaId, address: config.advertiseUrl, version, refreshMs: Math.max(1000, Math.floor(config.leaderLeaseMs / 2)), agents: () => sessions.size,
+      replicaId: config.replicaId, address: config.advertiseUrl, version, refreshMs: Math.min(5_000, Math.max(1_000, Math.floor(config.leaderLeaseMs / 2))), agents: () => sessions.size,
     }, logger);
     await membership.start();
     stops.push(() => membership.stop());
