@@ -4,6 +4,7 @@ import { registerDeployments } from "./commands/deployments.js";
 import { registerJobs } from "./commands/jobs.js";
 import { registerLogin } from "./commands/login.js";
 import { registerNodes } from "./commands/nodes.js";
+import { registerReplicas } from "./commands/replicas.js";
 import { registerServices } from "./commands/services.js";
 import { registerTasks } from "./commands/tasks.js";
 import { registerTokens } from "./commands/tokens.js";
@@ -37,6 +38,7 @@ export function buildProgram(io: Io): Command {
   registerTasks(program, io);
   registerChunks(program, io);
   registerTokens(program, io);
+  registerReplicas(program, io);
   program
     .command("completion")
     .description("print a shell completion script: source <(capstan completion bash)")

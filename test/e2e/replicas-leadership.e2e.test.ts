@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ReplicaService } from "../../gen/proto/capstan/v1/replica_service_pb.js";
 import { eventually } from "../support/agent-process.js";
+import { runCli } from "../support/cli-process.js";
 import { httpRequest } from "../support/http.js";
 import { createTestDatabase, providers, type TestDatabase } from "../support/providers.js";
 import { startServerProcess, type ServerProcess } from "../support/server-process.js";
@@ -91,7 +92,15 @@ describe.skipIf(!providers().includes("postgresql"))("three replicas on one Post
       const leader = viaGrpc.replicas.find((r) => r.leader)!.id;
       for (const s of servers.values()) expect(await leaderSeenBy(s)).toBe(leader);
       expect([...servers.values()].filter((s) => logged(s, "this replica is now the leader").length > 0)).toHaveLength(1);
-    });
+
+      const cli = await runCli(["--server", servers.get("r1")!.url, "--token", ADMIN, "replicas"], {});
+      expect(cli.code, cli.stderr).toBe(0);
+      const rows = cli.stdout.split("\n");
+      expect(rows[0]).toMatch(/^ID\s+ADDRESS\s+VERSION\s+ROLE\s+AGENTS/);
+      expect(rows.filter((l) => /^r[123]/.test(l))).toHaveLength(3);
+      expect(rows.filter((l) => /leader, chunk owner/.test(l))).toEqual([expect.stringMatching(new RegExp(`^${leader}\\b`))]);
+      expect(rows.find((l) => l.startsWith("r1"))).toMatch(/^r1 \*/);
+    }, 120_000);
 
     it("SIGSTOP of the leader past its lease: another takes over; after SIGCONT the old one steps down and one leader remains", async () => {
       const oldId = (await eventually(() => leaderSeenBy(servers.get("r1")!), 20_000, "a leader"))!;
