@@ -47,7 +47,7 @@ describe.skipIf(!providers().includes("postgresql"))("three replicas on one Post
   let db: TestDatabase;
   const servers = new Map<string, ServerProcess>();
   const start = async (id: string, lease: string) => {
-    const s = await startServerProcess({ env: { DATABASE_URL: db.url, REPLICA_ID: id, LEADER_LEASE: lease, CAPSTAN_ADMIN_TOKEN: ADMIN, ADVERTISE_URL: `http://${id}.test:8080` } });
+    const s = await startServerProcess({ startTimeoutMs: 120_000, env: { DATABASE_URL: db.url, REPLICA_ID: id, LEADER_LEASE: lease, CAPSTAN_ADMIN_TOKEN: ADMIN, ADVERTISE_URL: `http://${id}.test:8080` } });
     servers.set(id, s);
     return s;
   };
@@ -67,7 +67,7 @@ describe.skipIf(!providers().includes("postgresql"))("three replicas on one Post
     beforeAll(async () => {
       // One after another: the first applies the migrations and makes the admin token.
       for (const id of ["r1", "r2", "r3"]) await start(id, "2s");
-    }, 120_000);
+    }, 400_000);
 
     it("ListReplicas over REST and gRPC lists all three, exactly one of them the leader", async () => {
       const listed = await eventually(async () => {
@@ -146,7 +146,7 @@ describe.skipIf(!providers().includes("postgresql"))("three replicas on one Post
       for (const s of servers.values()) await s.stop();
       servers.clear();
       for (const id of ["h1", "h2", "h3"]) await start(id, "60s");
-    }, 120_000);
+    }, 400_000);
 
     it("SIGTERM of the leader hands over at once, and a rolling restart of all three always leaves one leader", async () => {
       let handovers = 0;
@@ -174,6 +174,6 @@ describe.skipIf(!providers().includes("postgresql"))("three replicas on one Post
       const final = await listReplicas(servers.get("h1")!);
       expect(final.replicas.map((r) => r.id).sort()).toEqual(["h1", "h2", "h3"]);
       expect(final.replicas.filter((r) => r.leader)).toHaveLength(1);
-    });
+    }, 400_000);
   });
-}, 300_000);
+}, 400_000);
