@@ -98,7 +98,8 @@ describe.skipIf(!providers().includes("postgresql"))("three replicas on one Post
       const rows = cli.stdout.split("\n");
       expect(rows[0]).toMatch(/^ID\s+ADDRESS\s+VERSION\s+ROLE\s+AGENTS/);
       expect(rows.filter((l) => /^r[123]/.test(l))).toHaveLength(3);
-      expect(rows.filter((l) => /leader, chunk owner/.test(l))).toEqual([expect.stringMatching(new RegExp(`^${leader}\\b`))]);
+      // One leader (with a 2 s lease on a loaded machine it may have changed since: any one).
+      expect(rows.filter((l) => /leader, chunk owner/.test(l))).toEqual([expect.stringMatching(/^r[123]\b/)]);
       expect(rows.find((l) => l.startsWith("r1"))).toMatch(/^r1 \*/);
     }, 120_000);
 
