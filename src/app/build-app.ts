@@ -176,7 +176,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     // One-off tasks (issue 16). Schedules and after-deploy hooks fire from one place per cluster, like the reconciler.
     const tasks = new TaskManager(db, jobs, snapshot, { defaultTimeoutMs: config.tasks.timeoutMs, keep: 20 }, logger);
     await tasks.start();
-    const schedules = new ScheduleRunner(serviceState, tasks, db.tasks, { intervalMs: 1_000 }, logger);
+    const schedules = new ScheduleRunner(serviceState, tasks, db.tasks, { intervalMs: 1_000, leadership }, logger);
     const afterDeploy = new AfterDeployRunner(serviceState, tasks, 1_000, logger);
     schedules.start();
     afterDeploy.start();
