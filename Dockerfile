@@ -8,7 +8,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 # The npm the project uses (the image has npm 10): npm 11 honours package.json's
 # allowScripts, so only better-sqlite3's install script runs, as in development and CI.
 RUN npm install -g npm@11.19.1
+# npm ci runs the prepare script, which finds no sources yet in this layer and builds nothing.
 COPY package.json package-lock.json ./
+COPY scripts/prepare.mjs ./scripts/prepare.mjs
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY gen ./gen

@@ -8,7 +8,9 @@ import { DeploymentManager } from "../managers/deployment-manager.js";
 import { JobLifecycleManager } from "../managers/job-lifecycle.js";
 import { SessionJobDelivery } from "../sessions/job-delivery.js";
 import { JobEvents } from "../managers/job-events.js";
+import { LeaderElection } from "../managers/leader-election.js";
 import { LivenessMonitor } from "../managers/liveness-monitor.js";
+import { Membership } from "../managers/membership.js";
 import { NodeRegistry } from "../managers/node-registry.js";
 import { ProjectManager } from "../managers/project-manager.js";
 import { ServiceManager } from "../managers/service-manager.js";
@@ -48,7 +50,7 @@ import { SERVICES, type RouteDeps } from "./routes.js";
  * The stores and lifecycle of a database, as the wiring uses them: the opened
  * Prisma database in production, memory stores (test/fakes) in unit tests.
  */
-export type AppStores = Pick<Database, "nodes" | "jobs" | "deployments" | "services" | "chunkTargets" | "tokens" | "audit" | "tasks" | "health" | "transaction" | "ping" | "close"> & {
+export type AppStores = Pick<Database, "nodes" | "jobs" | "deployments" | "services" | "chunkTargets" | "tokens" | "audit" | "tasks" | "leases" | "members" | "health" | "transaction" | "ping" | "close"> & {
   /** "sqlite", "postgresql", or what a fake calls itself; SystemService reports it. */
   readonly provider: string;
   /** The change feed (the Prisma database has one; memory fakes may not: then nothing follows it). */
@@ -93,6 +95,11 @@ export interface BuiltApp<S extends AppStores = AppStores> {
   readonly sessions: SessionRegistry;
   readonly jobs: JobLifecycleManager;
   readonly chunks: ChunkManager;
+  /**
+   * This replica's leadership (the lease in the database; one SQLite process
+   * always takes it). stop() hands the lease over at once.
+   */
+  readonly leadership: LeaderElection;
   /** Authenticates agents on every dialect (gRPC stream, WebSocket). */
   readonly gate: AgentGate;
   readonly agentStream: AgentStreamHandler;
@@ -150,19 +157,23 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     }
     const audit = new AuditLog(db.audit, logger);
     stops.push(() => audit.flush());
+    // First: a lone replica (always, on SQLite) leads before the singletons below start.
+    const leadership = new LeaderElection(db.leases, { replicaId: config.replicaId, leaseMs: config.leaderLeaseMs, sole: db.provider !== "postgresql" }, logger);
+    await leadership.start();
+    stops.push(() => leadership.stop());
     const nodeState = new NodeState();
     nodeState.load(await db.nodes.listAll());
     const history = new MetricsHistory(config.heartbeatHistory);
     history.follow(nodeState);
     const registry = new NodeRegistry({ store: db.nodes, state: nodeState, logger, certifiedNames: config.auth.clientCa !== undefined });
-    const liveness = new LivenessMonitor(registry, nodeState, db.nodes, { heartbeatTtlMs: config.heartbeatTtlMs, flushIntervalMs: config.heartbeatFlushMs }, logger);
+    const liveness = new LivenessMonitor(registry, nodeState, db.nodes, { heartbeatTtlMs: config.heartbeatTtlMs, flushIntervalMs: config.heartbeatFlushMs, leadership }, logger);
     await liveness.start();
     stops.push(() => liveness.stop());
 
     const sessions = new SessionRegistry();
     const events = new JobEvents();
     const delivery = new SessionJobDelivery(sessions, logger, { ackTimeoutMs: 10_000, maxAttempts: 5 });
-    const jobs = new JobLifecycleManager(db.jobs, new JobState(), delivery, events, logger, { maxLogChars: config.limits.jobLogBytes });
+    const jobs = new JobLifecycleManager(db.jobs, new JobState(), delivery, events, logger, { maxLogChars: config.limits.jobLogBytes, leadership });
     await jobs.start();
     delivery.start(jobs);
     stops.push(() => jobs.stop(), () => delivery.stop());
@@ -179,13 +190,14 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       heartbeatTtlMs: config.heartbeatTtlMs,
       maxParallel: config.maxParallel,
       backoff: { baseMs: config.tasks.launchBackoffMs, maxMs: config.tasks.launchBackoffMaxMs },
+      leadership,
     }, logger);
     await reconciler.start();
     stops.push(() => reconciler.stop());
     // One-off tasks (issue 16). Schedules and after-deploy hooks fire from one place per cluster, like the reconciler.
     const tasks = new TaskManager(db, jobs, snapshot, { defaultTimeoutMs: config.tasks.timeoutMs, keep: 20 }, logger);
     await tasks.start();
-    const schedules = new ScheduleRunner(serviceState, tasks, db.tasks, { intervalMs: 1_000 }, logger);
+    const schedules = new ScheduleRunner(serviceState, tasks, db.tasks, { intervalMs: 1_000, leadership }, logger);
     const afterDeploy = new AfterDeployRunner(serviceState, tasks, 1_000, logger);
     schedules.start();
     afterDeploy.start();
@@ -205,6 +217,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       intervalMs: config.chunks.intervalMs,
       perNodeLimit: config.chunks.perNodeLimit,
       spreadLabel: config.chunks.spreadLabel,
+      leadership,
     }, logger);
     await chunks.start();
     stops.push(() => chunks.stop());
@@ -247,6 +260,11 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       await feedSignal.start();
       stops.push(() => feedSignal.stop());
     }
+    const membership = new Membership(db.members, db.leases, leadership, {
+      replicaId: config.replicaId, address: config.advertiseUrl, version, refreshMs: Math.min(5_000, Math.max(1_000, Math.floor(config.leaderLeaseMs / 2))), agents: () => sessions.size,
+    }, logger);
+    await membership.start();
+    stops.push(() => membership.stop());
     const health = new HealthState();
     // The services whose calls write: NOT_SERVING in gRPC health while the store refuses writes.
     followStore(health, db.health, [NodeService, DeploymentService, AgentService, TokenService].map((s) => s.typeName));
@@ -275,11 +293,12 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       },
       health,
       events: db.feed && feedSignal && { feed: db.feed, signal: feedSignal, options: { ...config.events, batch: 500 } },
+      replicas: membership,
     };
     return {
       config, logger, db, handlers, pipeline: new CallPipeline(guard, logger, follower && {
         scope: writeIndex, index: () => follower.index, waitFor: (index) => follower.waitFor(index),
-      }), tokens, registry, sessions, jobs, chunks, gate, agentStream, heartbeatIntervalMs, health, shutdown, stop,
+      }), tokens, registry, sessions, jobs, chunks, leadership, gate, agentStream, heartbeatIntervalMs, health, shutdown, stop,
     };
   } catch (err) {
     await stop();

@@ -6,12 +6,14 @@ import { ChunkIndexService } from "../../gen/proto/capstan/v1/chunk_index_servic
 import { EventService } from "../../gen/proto/capstan/v1/event_service_pb.js";
 import { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
 import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
+import { ReplicaService } from "../../gen/proto/capstan/v1/replica_service_pb.js";
 import { SystemService } from "../../gen/proto/capstan/v1/system_service_pb.js";
 import { TaskService } from "../../gen/proto/capstan/v1/task_service_pb.js";
 import { TokenService } from "../../gen/proto/capstan/v1/token_service_pb.js";
 import { Health } from "../../gen/proto/health/v1/health_pb.js";
 import type { AuditLog } from "../managers/audit-log.js";
 import type { ChunkManager } from "../managers/chunk-manager.js";
+import type { Membership } from "../managers/membership.js";
 import type { TokenManager } from "../managers/token-manager.js";
 import type { CallPipeline } from "../rpc/call-pipeline.js";
 import { pipelineInterceptor } from "../rpc/pipeline-interceptor.js";
@@ -23,12 +25,13 @@ import { createChunkIndexService } from "../services/chunk-index-service.js";
 import { createDeploymentService, type DeploymentServiceDeps } from "../services/deployment-service.js";
 import { createEventService, type EventServiceDeps } from "../services/event-service.js";
 import { createNodeService, type NodeServiceDeps } from "../services/node-service.js";
+import { createReplicaService } from "../services/replica-service.js";
 import { createSystemService, type SystemServiceDeps } from "../services/system-service.js";
 import { createTaskService, type TaskServiceDeps } from "../services/task-service.js";
 import { createTokenService } from "../services/token-service.js";
 
 /** The services Capstan serves, for reflection, the access policy and the REST gateway. */
-export const SERVICES: readonly DescService[] = [NodeService, DeploymentService, TaskService, ChunkIndexService, AgentService, TokenService, AuditService, SystemService, EventService];
+export const SERVICES: readonly DescService[] = [NodeService, DeploymentService, TaskService, ChunkIndexService, AgentService, TokenService, AuditService, SystemService, EventService, ReplicaService];
 
 /**
  * What the handlers of every service need, and nothing else: no config, no
@@ -46,6 +49,8 @@ export interface RouteDeps {
   system: SystemServiceDeps;
   /** The event stream over the change feed; absent (Unimplemented) for stores without a feed. */
   events?: EventServiceDeps;
+  /** The control plane's replicas (ReplicaService). */
+  replicas: Pick<Membership, "list">;
   /** Serving status for grpc.health.v1; shutdown turns it to NOT_SERVING. */
   health: HealthState;
 }
@@ -66,6 +71,7 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
     router.service(AuditService, createAuditService(deps.audit));
     router.service(SystemService, createSystemService(deps.system));
     if (deps.events) router.service(EventService, createEventService(deps.events));
+    router.service(ReplicaService, createReplicaService(deps.replicas));
     registerHealth(router, deps.health);
     registerReflection(router, [...SERVICES, Health]);
   };

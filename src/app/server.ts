@@ -161,6 +161,7 @@ export async function listen(app: BuiltApp<Database>): Promise<App> {
 
 /**
  * Graceful shutdown, in an order that loses no work:
+ * 0. the leader lease is released (a handover: the next leader needs no expiry);
  * 1. health turns NOT_SERVING, so balancers stop sending new calls;
  * 2. WebSocket agents, then every agent session, are closed, with a reason
  *    the agents can read, rather than cut when the sockets go;
@@ -171,6 +172,8 @@ export async function listen(app: BuiltApp<Database>): Promise<App> {
  *    see every call).
  */
 async function shutDown(app: BuiltApp<Database>, server: AppServer): Promise<void> {
+  // Leadership first: another replica takes the lease on its next try instead of when it expires.
+  await app.leadership.stop();
   app.health.shutdown();
   server.closeWebSockets();
   app.sessions.closeAll("server shutting down");

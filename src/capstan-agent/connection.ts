@@ -10,7 +10,8 @@ import { readIdentity, writeIdentity, type AgentIdentity } from "./state-file.js
 
 /** How the agent connects. */
 export interface ConnectionOptions {
-  server: string;
+  /** The control plane's URLs (its replicas, or a load balancer): one at a time, the next when one is gone. */
+  servers: readonly string[];
   joinToken: string;
   stateDir: string;
   name: string;
@@ -30,25 +31,37 @@ export interface ConnectionOptions {
  * Keeps one AgentStream open to the control plane: hello (with the saved node
  * token, or the join token the first time), heartbeats at the interval the
  * server names, commands handed to the executor, and job reports sent back.
- * A broken stream is reopened with exponential backoff and full jitter, so a
- * fleet does not reconnect in lockstep after a control-plane restart.
+ * A broken stream is reopened on the next server URL (several replicas), with
+ * exponential backoff and full jitter once a whole round of them failed, so a
+ * fleet does not reconnect in lockstep after a control-plane restart. Jobs a
+ * replica redelivers after a move are run once: the executor dedupes by job id.
  */
 export class AgentConnection {
   private stopped = false;
   private current: AsyncQueue<AgentStreamRequest> | undefined;
   private readonly cpu = new CpuSampler();
-  private readonly transport;
+  private readonly transports: Array<ReturnType<typeof createGrpcTransport>>;
+  /** The server URL in use (or next to try). */
+  private index = 0;
 
   constructor(
     private readonly options: ConnectionOptions,
     private readonly executor: Executor,
     private readonly logger: Logger,
   ) {
-    this.transport = createGrpcTransport({
-      baseUrl: options.server,
-      nodeOptions: options.ca || options.clientCert ? { ca: options.ca, ...options.clientCert } : undefined,
-      pingIntervalMs: 15_000,
-    });
+    if (options.servers.length === 0) throw new Error("no control plane URL");
+    this.transports = options.servers.map((baseUrl) =>
+      createGrpcTransport({
+        baseUrl,
+        nodeOptions: options.ca || options.clientCert ? { ca: options.ca, ...options.clientCert } : undefined,
+        pingIntervalMs: 15_000,
+      }),
+    );
+  }
+
+  /** The server URL in use now. */
+  get server(): string {
+    return this.options.servers[this.index];
   }
 
   /** Sends a job report on the open stream; dropped (and re-sent on redelivery) when none is open. */
@@ -68,13 +81,17 @@ export class AgentConnection {
       } catch (err) {
         if (this.stopped) break;
         const ce = ConnectError.from(err);
-        this.logger.warn({ code: Code[ce.code], error: ce.rawMessage }, "agent stream ended");
+        this.logger.warn({ server: this.server, code: Code[ce.code], error: ce.rawMessage }, "agent stream ended");
         if (ce.code === Code.Unauthenticated && (await this.forgetRejectedToken())) continue;
       }
       if (this.stopped) break;
+      // The replica may be gone: the next URL. Backoff grows per whole round of URLs that failed.
+      const n = this.options.servers.length;
+      this.index = (this.index + 1) % n;
       failures = Date.now() - started > 30_000 ? 1 : failures + 1;
-      const delay = Math.random() * Math.min(max, min * 2 ** (failures - 1));
-      this.logger.info({ delayMs: Math.round(delay) }, "reconnecting");
+      const round = Math.ceil(failures / n);
+      const delay = Math.random() * Math.min(max, min * 2 ** (round - 1));
+      this.logger.info({ delayMs: Math.round(delay), server: this.server }, "reconnecting");
       await new Promise((r) => setTimeout(r, delay));
     }
   }
@@ -115,7 +132,7 @@ export class AgentConnection {
         },
       }),
     );
-    const client = createClient(AgentService, this.transport);
+    const client = createClient(AgentService, this.transports[this.index]);
     let heartbeat: NodeJS.Timeout | undefined;
     try {
       for await (const res of client.agentStream(outbox)) {
@@ -141,9 +158,9 @@ export class AgentConnection {
 
   private async welcomed(nodeId: string, newToken: string, saved: AgentIdentity | undefined): Promise<void> {
     if (newToken !== "") {
-      await writeIdentity(this.options.stateDir, { nodeId, nodeToken: newToken, server: this.options.server });
+      await writeIdentity(this.options.stateDir, { nodeId, nodeToken: newToken, server: this.server });
     }
-    this.logger.info({ nodeId, registered: newToken !== "", resumed: Boolean(saved) }, "connected to control plane");
+    this.logger.info({ nodeId, server: this.server, registered: newToken !== "", resumed: Boolean(saved) }, "connected to control plane");
   }
 
   private async beat(outbox: AsyncQueue<AgentStreamRequest>): Promise<void> {

@@ -14,9 +14,11 @@ import { ensurePrivateDir } from "./state-file.js";
 
 const USAGE = `capstan-agent: connects this machine to a Capstan control plane and runs its commands.
 
-Usage: capstan-agent --server URL [--join-token TOKEN] [options]
+Usage: capstan-agent --server URL [--server URL...] [--join-token TOKEN] [options]
 
-  --server URL         control plane, e.g. http://cp.example:8080 (env CAPSTAN_SERVER)
+  --server URL         control plane, e.g. http://cp.example:8080 (env CAPSTAN_SERVER);
+                       repeatable or comma-separated: its replicas, tried in turn, the
+                       next when one is gone
   --join-token TOKEN   cluster join token for the first registration (env CAPSTAN_JOIN_TOKEN)
   --state-dir DIR      where the node id and token are kept (default ~/.capstan-agent)
   --workdir DIR        where process replicas run (default: the current directory)
@@ -36,7 +38,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      server: { type: "string" },
+      server: { type: "string", multiple: true },
       "join-token": { type: "string" },
       "state-dir": { type: "string" },
       workdir: { type: "string" },
@@ -56,8 +58,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const server = values.server ?? process.env.CAPSTAN_SERVER;
-  if (!server || !/^https?:\/\//.test(server)) throw new Error("--server: an http:// or https:// URL is required");
+  const servers = serverUrls(values.server ?? (process.env.CAPSTAN_SERVER ? [process.env.CAPSTAN_SERVER] : []));
   const labels = Object.fromEntries(
     (values.label ?? []).map((l) => {
       const eq = l.indexOf("=");
@@ -81,7 +82,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   );
   connection = new AgentConnection(
     {
-      server,
+      servers,
       joinToken: values["join-token"] ?? process.env.CAPSTAN_JOIN_TOKEN ?? "",
       stateDir,
       name: values.name ?? facts.hostname,
@@ -104,8 +105,19 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   };
   process.once("SIGINT", () => shutdown("SIGINT"));
   process.once("SIGTERM", () => shutdown("SIGTERM"));
-  logger.info({ server, stateDir, name: values.name ?? facts.hostname }, "capstan-agent starting");
+  logger.info({ servers, stateDir, name: values.name ?? facts.hostname }, "capstan-agent starting");
   await connection.run();
+}
+
+/**
+ * The server URLs from --server (repeatable) or CAPSTAN_SERVER, each possibly
+ * a comma-separated list; at least one, each http:// or https://, no repeats.
+ */
+export function serverUrls(values: readonly string[]): string[] {
+  const urls = [...new Set(values.flatMap((v) => v.split(",")).map((u) => u.trim()).filter(Boolean))];
+  if (urls.length === 0) throw new Error("--server: an http:// or https:// URL is required");
+  for (const u of urls) if (!/^https?:\/\/[^\s/]+/.test(u)) throw new Error(`--server: "${u}" is not an http:// or https:// URL`);
+  return urls;
 }
 
 /** The agent's client certificate for mutual TLS: both files or neither. */

@@ -5,6 +5,7 @@ import { registerEvents } from "./commands/events.js";
 import { registerJobs } from "./commands/jobs.js";
 import { registerLogin } from "./commands/login.js";
 import { registerNodes } from "./commands/nodes.js";
+import { registerReplicas } from "./commands/replicas.js";
 import { registerServices } from "./commands/services.js";
 import { registerTasks } from "./commands/tasks.js";
 import { registerTokens } from "./commands/tokens.js";
@@ -39,6 +40,7 @@ export function buildProgram(io: Io): Command {
   registerChunks(program, io);
   registerTokens(program, io);
   registerEvents(program, io);
+  registerReplicas(program, io);
   program
     .command("completion")
     .description("print a shell completion script: source <(capstan completion bash)")

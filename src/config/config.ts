@@ -18,9 +18,9 @@ export interface Config {
   readonly replicaId: string;
   /**
    * ADVERTISE_URL: where the other replicas reach this one (http:// or
-   * https://, scheme, host and port only). Unset: nowhere (one replica).
+   * https://, scheme, host and port only). Default: http(s)://hostname:PORT.
    */
-  readonly advertiseUrl: string | undefined;
+  readonly advertiseUrl: string;
   readonly heartbeatTtlMs: number;
   readonly heartbeatFlushMs: number;
   /** Heartbeat metrics kept per node for charts: how far back, and at most one sample per step. */
@@ -64,6 +64,8 @@ export interface Config {
    * through connect-node (to rule the fast paths out when diagnosing a client).
    */
   readonly grpcFastPaths: boolean;
+  /** LEADER_LEASE: how long the leader's lease lasts unrenewed; bounds failover after the leader dies or pauses. */
+  readonly leaderLeaseMs: number;
 }
 
 /** Who gets in without a token, and how the first admin token is made. */
@@ -202,6 +204,7 @@ const schema = z.object({
   MAX_STREAMS_PER_CLIENT: whole(1, 1_000_000, 100),
   JOB_LOG_BYTES: whole(1024, 64 << 20, 64 * 1024),
   GRPC_FAST_PATHS: flag("1"),
+  LEADER_LEASE: duration(6_000),
 });
 
 const ANONYMOUS_SCOPES = new Set<AnonymousScope>(["read", "write", "node"]);
@@ -264,7 +267,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
     port: e.PORT,
     databaseUrl: e.DATABASE_URL || undefined,
     replicaId: e.REPLICA_ID ?? defaultReplicaId(),
-    advertiseUrl: e.ADVERTISE_URL?.replace(/\/$/, ""),
+    advertiseUrl: e.ADVERTISE_URL?.replace(/\/$/, "") ?? `${e.TLS_CERT ? "https" : "http"}://${hostname()}:${e.PORT}`,
     heartbeatTtlMs: e.HEARTBEAT_TTL,
     heartbeatFlushMs: e.HEARTBEAT_FLUSH_INTERVAL,
     heartbeatHistory: Object.freeze({ windowMs: e.HEARTBEAT_HISTORY, stepMs: e.HEARTBEAT_HISTORY_STEP }),
@@ -306,6 +309,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
       jobLogBytes: e.JOB_LOG_BYTES,
     }),
     grpcFastPaths: e.GRPC_FAST_PATHS === "1" || e.GRPC_FAST_PATHS === "true",
+    leaderLeaseMs: e.LEADER_LEASE,
   });
 }
 

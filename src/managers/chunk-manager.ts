@@ -2,7 +2,8 @@ import type { Logger } from "pino";
 import type { ChunkReportInput, ChunkReportSink } from "../model/chunk-report.js";
 import type { JobLifecycle } from "../model/job-lifecycle.js";
 import type { ChunkTargetStore } from "../model/chunk-target-store.js";
-import { InvalidArgumentError } from "../model/errors.js";
+import { InvalidArgumentError, NotLeaderError } from "../model/errors.js";
+import type { Leadership } from "../model/leadership.js";
 import type { Job } from "../model/job.js";
 import type { Node } from "../model/node.js";
 import type { NodeRegistry } from "./node-registry.js";
@@ -18,6 +19,11 @@ export interface ChunkOptions {
   intervalMs: number;
   perNodeLimit: number;
   spreadLabel: string;
+  /**
+   * The replication monitor runs only while this replica leads (the leader
+   * owns the chunk index for now), its commands fenced decisions; absent, always.
+   */
+  leadership?: Leadership;
 }
 
 const CHUNK_COMMANDS: ReadonlySet<Job["type"]> = new Set(["replicate_chunk", "evict_chunk"]);
@@ -59,7 +65,14 @@ export class ChunkManager implements ChunkReportSink {
       if (c.type === "delete") this.index.dropNode(c.node.id);
       else this.index.setOnline(c.node.id, c.node.status === "online");
     });
-    this.timer = setInterval(() => void this.pass().catch((err: unknown) => this.logger.error({ err }, "replication pass failed")), this.options.intervalMs);
+    this.timer = setInterval(
+      () =>
+        void this.pass().catch((err: unknown) => {
+          // Refused because another replica leads now: the leadership logged it and stepped down.
+          if (!(err instanceof NotLeaderError)) this.logger.error({ err }, "replication pass failed");
+        }),
+      this.options.intervalMs,
+    );
     this.timer.unref();
   }
 
@@ -163,6 +176,8 @@ export class ChunkManager implements ChunkReportSink {
 
   /** One monitor round: drop nodes past their grace, then plan and send commands. */
   async pass(now = Date.now()): Promise<number> {
+    const leadership = this.options.leadership;
+    if (leadership && !leadership.isLeader()) return 0;
     for (const n of this.registry.all()) {
       const silentFor = now - (n.lastHeartbeatAt?.getTime() ?? 0);
       if (n.status === "offline" && silentFor > this.options.heartbeatTtlMs + this.options.graceMs && this.index.countOf(n.id) > 0) {
@@ -183,13 +198,15 @@ export class ChunkManager implements ChunkReportSink {
     });
     for (const c of commands) {
       const source = this.nodes.get(c.sourceNodeId);
-      await this.jobs.submit({
+      const command = {
         nodeId: c.nodeId,
         payload:
           c.action === "replicate"
-            ? { type: "replicate_chunk", chunkId: c.chunkId, sourceNodeId: c.sourceNodeId, sourceAddress: source?.address ?? "", targetNodeId: c.targetNodeId, priority: c.priority }
-            : { type: "evict_chunk", chunkId: c.chunkId },
-      });
+            ? { type: "replicate_chunk" as const, chunkId: c.chunkId, sourceNodeId: c.sourceNodeId, sourceAddress: source?.address ?? "", targetNodeId: c.targetNodeId, priority: c.priority }
+            : { type: "evict_chunk" as const, chunkId: c.chunkId },
+      };
+      if (leadership) await leadership.decisions.transaction((tx) => this.jobs.submit(command, tx));
+      else await this.jobs.submit(command);
     }
     if (commands.length) this.logger.info({ commands: commands.length, under, over }, "replication commands issued");
     return commands.length;

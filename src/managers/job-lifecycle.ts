@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
-import { FailedPreconditionError, NotFoundError, StoreUnavailableError } from "../model/errors.js";
+import { FailedPreconditionError, NotFoundError, NotLeaderError, StoreUnavailableError } from "../model/errors.js";
+import type { Leadership } from "../model/leadership.js";
 import { appendBounded, canTransition, TERMINAL, type Job, type JobStatus, type JobUpdate } from "../model/job.js";
 import { deliveredTo, newJob } from "../model/job-dispatch.js";
 import type { NewJob } from "../model/command-bus.js";
@@ -15,6 +16,11 @@ import type { JobEvents } from "./job-events.js";
 export interface JobLifecycleOptions {
   /** Bound on a job's stored log tail, in characters. */
   maxLogChars: number;
+  /**
+   * Deadlines are enforced only while this replica leads, each timeout a
+   * fenced decision; absent, always (one process, tests).
+   */
+  leadership?: Leadership;
   now?: () => Date;
 }
 
@@ -259,6 +265,8 @@ export class JobLifecycleManager implements JobLifecycle, DispatchLedger {
 
   /** Times out jobs past their deadline and tells their agents to stop them. */
   async tick(): Promise<void> {
+    const leadership = this.options.leadership;
+    if (leadership && !leadership.isLeader()) return;
     const now = this.now().getTime();
     for (const job of [...this.state.all()]) {
       if (!job.deadline || job.deadline.getTime() > now) continue;
@@ -266,10 +274,20 @@ export class JobLifecycleManager implements JobLifecycle, DispatchLedger {
         await this.lock.run(`job:${job.id}`, async () => {
           const latest = this.state.get(job.id);
           if (!latest) return;
-          await this.finish(latest, "timed_out", { error: `did not finish within ${latest.timeoutMs} ms` });
+          const timedOut = { ...latest, error: `did not finish within ${latest.timeoutMs} ms`, status: "timed_out" as const, finishedAt: this.now(), updatedAt: this.now() };
+          if (leadership) {
+            // A fenced decision: written only while this replica still leads; the view follows the commit.
+            await leadership.decisions.transaction(async (tx) => {
+              await tx.jobs.save(timedOut);
+              tx.onCommit(() => void this.settle(timedOut, []));
+            });
+          } else {
+            await this.persist(timedOut, []);
+          }
           this.delivery.cancel(latest, "timed out");
         });
       } catch (err) {
+        if (err instanceof NotLeaderError) return;
         this.logger.error({ err, jobId: job.id }, "job timeout handling failed");
       }
     }
@@ -306,6 +324,11 @@ export class JobLifecycleManager implements JobLifecycle, DispatchLedger {
     } else {
       await this.store.save(job);
     }
+    return this.settle(job, lines);
+  }
+
+  /** After a job's write: the view and the announcement. */
+  private settle(job: Job, lines: JobUpdate["lines"]): Job {
     if (TERMINAL.has(job.status)) this.state.remove(job.id);
     else this.state.put(job);
     this.events.emit({ job, lines });

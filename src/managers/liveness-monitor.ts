@@ -3,6 +3,8 @@ import type { Logger } from "pino";
 import type { NodeState } from "../state/node-state.js";
 import type { NodeRegistry } from "./node-registry.js";
 import type { NodeStore } from "../model/node-store.js";
+import { NotLeaderError } from "../model/errors.js";
+import type { Leadership } from "../model/leadership.js";
 
 /**
  * Nodes written per store call. A flush yields to the event loop between
@@ -18,6 +20,11 @@ export interface LivenessOptions {
   heartbeatTtlMs: number;
   /** How often last-seen times and metrics are written to the store. */
   flushIntervalMs: number;
+  /**
+   * Offline transitions are made only while this replica leads, as fenced
+   * decisions; absent, always (one process, tests). Flushes run on every replica.
+   */
+  leadership?: Leadership;
   now?: () => number;
 }
 
@@ -42,6 +49,11 @@ export class LivenessMonitor {
     private readonly logger: Logger,
   ) {
     this.now = options.now ?? Date.now;
+    // A new leader knows other replicas' heartbeats only as of their last flush: it gives every
+    // node the flush interval on top of the TTL, as a restart does.
+    options.leadership?.onChange((leader) => {
+      if (leader) this.startedAt = this.now();
+    });
   }
 
   /** How often the sweep runs: a fifth of the TTL, between 50 ms and 1 s. */
@@ -80,6 +92,8 @@ export class LivenessMonitor {
    * the TTL is never marked offline by a restart.
    */
   async sweep(): Promise<void> {
+    const leadership = this.options.leadership;
+    if (leadership && !leadership.isLeader()) return;
     const deadline = this.now() - this.options.heartbeatTtlMs;
     const seen = (at: number) => (at < this.startedAt ? at + this.options.flushIntervalMs : at);
     const expired = this.state
@@ -87,7 +101,10 @@ export class LivenessMonitor {
       .filter((n) => n.status === "online" && seen(n.lastHeartbeatAt?.getTime() ?? 0) < deadline);
     await Promise.all(
       expired.map((n) =>
-        this.registry.markOffline(n.id).catch((err: unknown) => this.logger.error({ err, nodeId: n.id }, "persisting offline status failed")),
+        this.registry.markOffline(n.id, leadership?.decisions).catch((err: unknown) => {
+          // Refused because another replica leads now: the leadership logged it and stepped down.
+          if (!(err instanceof NotLeaderError)) this.logger.error({ err, nodeId: n.id }, "persisting offline status failed");
+        }),
       ),
     );
   }

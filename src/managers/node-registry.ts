@@ -1,13 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { NodeState } from "../state/node-state.js";
-import { NotFoundError, PermissionDeniedError, UnauthenticatedError } from "../model/errors.js";
+import { NotFoundError, NotLeaderError, PermissionDeniedError, UnauthenticatedError } from "../model/errors.js";
 import { KeyedLock } from "../shared/keyed-lock.js";
 import type { AgentKind, Node, NodeEligibility, NodeMetrics } from "../model/node.js";
 import type { HeartbeatInput, ListNodesInput, RegisterNodeInput } from "../model/node-input.js";
 import { NODE_ID_ORDER, NODE_ORDER, parseLabelSelector } from "../model/node-query.js";
 import { pageOfSorted, pageRequest } from "../model/pagination.js";
 import type { NodeStore } from "../model/node-store.js";
+import type { UnitOfWork } from "../model/unit-of-work.js";
 import { hashToken, newToken, tokenMatches } from "../model/tokens.js";
 import { validateHeartbeat, validateRegistration } from "../model/node-validation.js";
 import { requireId } from "../model/validate.js";
@@ -213,14 +214,24 @@ export class NodeRegistry {
   /**
    * Marks a node offline. Memory changes first and the store write is queued
    * behind the node's lock, so a heartbeat racing with it is persisted after it.
+   * With decisions (the leader's fenced transactions), the write is one of them.
    */
-  async markOffline(nodeId: string): Promise<void> {
+  async markOffline(nodeId: string, decisions?: UnitOfWork): Promise<void> {
     const current = this.deps.state.get(nodeId);
     if (!current || current.status === "offline") return;
     const now = this.now();
-    this.deps.state.put({ ...current, status: "offline", updatedAt: now });
+    const offline: Node = { ...current, status: "offline", updatedAt: now };
+    this.deps.state.put(offline);
+    try {
+      await this.lock.run(`id:${nodeId}`, () =>
+        decisions ? decisions.transaction((tx) => tx.nodes.setStatus(nodeId, "offline", now)) : this.deps.store.setStatus(nodeId, "offline", now),
+      );
+    } catch (err) {
+      // A refused decision (another replica leads): the view goes back unless a heartbeat moved it on.
+      if (err instanceof NotLeaderError && this.deps.state.get(nodeId) === offline) this.deps.state.put(current);
+      throw err;
+    }
     this.deps.logger.info({ nodeId, lastHeartbeat: current.lastHeartbeatAt }, "node offline");
-    await this.lock.run(`id:${nodeId}`, () => this.deps.store.setStatus(nodeId, "offline", now));
   }
 
   /** Marks a node online without metrics, e.g. when its agent stream opens. */

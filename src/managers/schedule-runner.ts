@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { Leadership } from "../model/leadership.js";
 import type { TaskStore } from "../model/task.js";
 import { decideSchedule } from "../orchestrator/schedule.js";
 import type { ServiceState } from "../state/service-state.js";
@@ -8,6 +9,8 @@ import type { TaskManager } from "./task-manager.js";
 export interface ScheduleRunnerOptions {
   /** How often schedules are looked at; 1 s serves six-field (per-second) schedules. */
   intervalMs: number;
+  /** Schedules fire only while this replica leads (absent: always, one process and tests). */
+  leadership?: Leadership;
   now?: () => Date;
 }
 
@@ -34,6 +37,10 @@ export class ScheduleRunner {
     private readonly logger: Logger,
   ) {
     this.now = options.now ?? (() => new Date());
+    // A new leader reads each schedule's last fire time from the store again: the old leader fired since.
+    options.leadership?.onChange((leader) => {
+      if (leader) this.lastFire.clear();
+    });
   }
 
   /** Starts the ticks. */
@@ -57,6 +64,7 @@ export class ScheduleRunner {
   }
 
   private async fireDue(): Promise<void> {
+    if (this.options.leadership && !this.options.leadership.isLeader()) return;
     for (const s of this.state.listServices()) {
       const spec = s.spec;
       if (!spec.schedule) continue;

@@ -4,14 +4,15 @@ import { reconcile } from "../orchestrator/reconcile.js";
 import { launchRetryAt, type BackoffPolicy } from "../orchestrator/launch-backoff.js";
 import type { ClusterSnapshot } from "../orchestrator/snapshot.js";
 import type { CommandBus } from "../model/command-bus.js";
-import { FailedPreconditionError } from "../model/errors.js";
+import { FailedPreconditionError, NotLeaderError } from "../model/errors.js";
+import type { Leadership } from "../model/leadership.js";
 import { newTimeOrderedId } from "../model/ids.js";
 import { KeyedLock } from "../shared/keyed-lock.js";
 import type { Job } from "../model/job.js";
 import type { Node } from "../model/node.js";
 import type { Replica, ReplicaStatus } from "../model/replica.js";
 import type { ServiceStore } from "../model/service-store.js";
-import type { UnitOfWork } from "../model/unit-of-work.js";
+import type { Transaction, UnitOfWork } from "../model/unit-of-work.js";
 
 /** The reconciler's stores: replicas, and the transaction a replica and its launch job share. */
 export type ReplicaStores = UnitOfWork & { readonly services: ServiceStore };
@@ -25,6 +26,11 @@ export interface ReconcilerOptions {
   maxParallel: number;
   /** How a service's failed launches are retried (default 1 s doubling to 5 min). */
   backoff?: BackoffPolicy;
+  /**
+   * Passes run only while this replica leads, and their writes go through its
+   * fenced decisions; absent, the reconciler always runs (one process, tests).
+   */
+  leadership?: Leadership;
   now?: () => number;
 }
 
@@ -56,6 +62,8 @@ export class ServiceReconciler {
   private readonly unplaced = new Map<string, string>();
   /** Consecutive failed launches per service (reset when one runs): their next launch waits (launchRetryAt). */
   private readonly failures = new Map<string, { count: number; at: Date; error: string; specHash: string }>();
+  /** Where a pass writes its decisions: the leader's fenced transactions, or the plain store. */
+  private readonly decisions: UnitOfWork;
 
   constructor(
     private readonly stores: ReplicaStores,
@@ -67,6 +75,11 @@ export class ServiceReconciler {
     private readonly logger: Logger,
   ) {
     this.now = options.now ?? Date.now;
+    this.decisions = options.leadership?.decisions ?? stores;
+    // A new leader looks at once rather than at the next interval.
+    options.leadership?.onChange((leader) => {
+      if (leader) this.trigger();
+    });
   }
 
   /** Loads services and replicas, follows replica jobs, and starts the loop. */
@@ -105,7 +118,10 @@ export class ServiceReconciler {
       return;
     }
     this.running = this.pass()
-      .catch((err: unknown) => this.logger.error({ err }, "reconcile pass failed"))
+      .catch((err: unknown) => {
+        // Refused because another replica leads now: logged once by the leadership, which stepped down.
+        if (!(err instanceof NotLeaderError)) this.logger.error({ err }, "reconcile pass failed");
+      })
       .finally(() => {
         this.running = undefined;
         if (this.again) {
@@ -117,6 +133,7 @@ export class ServiceReconciler {
 
   /** One pass; resolves when its jobs are submitted. Exposed for tests. */
   async pass(): Promise<void> {
+    if (this.options.leadership && !this.options.leadership.isLeader()) return;
     // Nothing desired and nothing running: no snapshot to build.
     if (this.state.services.size === 0 && this.state.replicas.size === 0) return;
     const now = this.now();
@@ -140,7 +157,7 @@ export class ServiceReconciler {
     plan.launches = this.holdBackedOff(plan.launches, now);
     this.noteUnplaced(plan.messages);
     for (const id of plan.lost) {
-      await this.setStatus(id, "lost");
+      await this.decide(id, "lost");
       // Its launch must not be redelivered when the node returns (just before the stop): cancel it now.
       const jobId = this.state.replicas.get(id)?.jobId;
       if (jobId) await this.bus.cancel(jobId, "node lost; replica placed elsewhere").catch((err: unknown) => {
@@ -150,8 +167,10 @@ export class ServiceReconciler {
     for (const stop of plan.stops) {
       const r = this.state.replicas.get(stop.replicaId);
       if (!r) continue;
-      await this.setStatus(r.id, r.status === "lost" ? "stopped" : "stopping");
-      await this.bus.submit({ nodeId: r.nodeId, serviceName: r.serviceName, replicaId: r.id, payload: { type: "stop_replica", serviceName: r.serviceName, replicaId: r.id } });
+      // The status and the stop job commit together, as one decision.
+      await this.decide(r.id, r.status === "lost" ? "stopped" : "stopping", (tx) =>
+        this.bus.submit({ nodeId: r.nodeId, serviceName: r.serviceName, replicaId: r.id, payload: { type: "stop_replica", serviceName: r.serviceName, replicaId: r.id } }, tx),
+      );
       this.logger.info({ replicaId: r.id, nodeId: r.nodeId, reason: stop.reason }, "stopping replica");
     }
     for (const launch of plan.launches) {
@@ -172,7 +191,7 @@ export class ServiceReconciler {
       // The replica and its launch job commit together: the replica is written once, with its job.
       // The job's events wait for the replica's lock until the replica is in the view.
       await this.lock.run(replica.id, () =>
-        this.stores.transaction(async (tx) => {
+        this.decisions.transaction(async (tx) => {
           const job = await this.bus.submit(
             { nodeId: launch.nodeId as string, serviceName: replica.serviceName, replicaId: replica.id, payload: { type: "launch_replica", service: service.spec, replicaId: replica.id } },
             tx,
@@ -253,6 +272,20 @@ export class ServiceReconciler {
     this.failures.set(r.serviceName, { count: (f?.count ?? 0) + 1, at: new Date(this.now()), error: job.error || `exit code ${job.exitCode}`, specHash: r.specHash });
   }
 
+  /** A pass's status change (with more writes in the same transaction), written as a fenced decision. */
+  private decide(id: string, status: ReplicaStatus, more?: (tx: Transaction) => Promise<unknown>): Promise<void> {
+    return this.lock.run(`status:${id}`, async () => {
+      const r = this.state.replicas.get(id);
+      if (!r || (r.status === status && !more)) return;
+      const next: Replica = { ...r, status, updatedAt: new Date(this.now()) };
+      await this.decisions.transaction(async (tx) => {
+        if (r.status !== status) await tx.services.saveReplica(next);
+        await more?.(tx);
+        tx.onCommit(() => void this.state.replicas.set(next.id, next));
+      });
+    });
+  }
+
   private setStatus(id: string, status: ReplicaStatus): Promise<void> {
     return this.lock.run(`status:${id}`, () => this.setStatusLocked(id, status));
   }
@@ -273,7 +306,7 @@ export class ServiceReconciler {
     const cutoff = this.now() - 10 * this.options.intervalMs;
     for (const r of [...this.state.replicas.values()]) {
       if ((r.status === "stopped" || r.status === "failed") && r.updatedAt.getTime() < cutoff) {
-        await this.stores.services.deleteReplica(r.id);
+        await this.decisions.transaction((tx) => tx.services.deleteReplica(r.id));
         this.state.replicas.delete(r.id);
       }
     }

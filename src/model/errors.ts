@@ -136,3 +136,22 @@ export class PermissionDeniedError extends DomainError {
     this.name = "PermissionDeniedError";
   }
 }
+
+/**
+ * A leader's decision refused: the replica wrote it under a leadership epoch
+ * another replica has since replaced (it was paused or cut off past its
+ * lease). Nothing was written; the replica steps down.
+ */
+export class NotLeaderError extends FailedPreconditionError {
+  constructor(
+    readonly epoch: number,
+    readonly currentEpoch: number,
+  ) {
+    super(
+      epoch === 0
+        ? "this replica is not the leader: the decision was not written"
+        : `leadership epoch ${epoch} is stale (the lease is at epoch ${currentEpoch}): the decision was not written`,
+    );
+    this.name = "NotLeaderError";
+  }
+}

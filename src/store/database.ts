@@ -8,10 +8,13 @@ import type { NodeStore } from "../model/node-store.js";
 import type { ServiceStore } from "../model/service-store.js";
 import type { TokenStore } from "../model/token-store.js";
 import type { AuditStore } from "../model/audit.js";
+import type { LeaseStore, MembershipStore } from "../model/leadership.js";
 import { PrismaAuditStore } from "./audit-repository.js";
 import { PrismaChunkTargetStore } from "./chunk-target-repository.js";
 import { PrismaDeploymentStore } from "./deployment-repository.js";
 import { PrismaJobStore } from "./job-repository.js";
+import { PrismaLeaseStore, type CheckedTransaction } from "./lease-repository.js";
+import { PrismaMembershipStore } from "./membership-repository.js";
 import { applyMigrations } from "./migrate.js";
 import { PrismaNodeStore } from "./node-repository.js";
 import type { Provider } from "./providers.js";
@@ -48,6 +51,10 @@ export interface Database extends UnitOfWork {
    * transaction (see change-log.ts), as the replicas read it.
    */
   readonly feed: ChangeFeed;
+  /** The leader lease row, and the fenced transactions a leader's decisions use. */
+  readonly leases: LeaseStore;
+  /** The control plane replicas' rows. */
+  readonly members: MembershipStore;
   /** The raw client, for tests that inspect rows. */
   readonly prisma: Db;
   /**
@@ -169,21 +176,29 @@ interface Parts {
   release?: () => void;
 }
 
+/**
+ * How long a fenced transaction may sit idle before PostgreSQL ends its
+ * session: a leader paused inside one (SIGSTOP) would otherwise hold the lease
+ * row's share lock and stall the takeover for as long as its socket lives.
+ */
+const FENCED_IDLE_LIMIT_MS = 5_000;
+
 function assemble({ provider, location, prisma, logger, origin, listen, channel, release = () => {} }: Parts): Database {
   const health = new StoreHealth();
   const probe = new StoreProbe(health, () => probeWrite(prisma), logger);
   const feed = new PrismaChangeFeed(prisma, listen);
   /**
-   * One interactive transaction: the work, then its change rows (numbered
-   * last, see ChangeCollector.flush) and, on PostgreSQL, a NOTIFY that is
-   * delivered when it commits. After the commit, this process's own
-   * listeners hear of the changes, then the onCommit functions run.
+   * One interactive transaction: `check` first (the leader fence, when given),
+   * the work, then its change rows (numbered last, see ChangeCollector.flush)
+   * and, on PostgreSQL, a NOTIFY that is delivered when it commits. After the
+   * commit, this process's own listeners hear of the changes.
    */
-  const run = async <T>(work: (client: DbClient, changes: ChangeCollector) => Promise<T>): Promise<T> => {
+  const run = async <T>(check: (client: DbClient) => Promise<void>, work: (client: DbClient, changes: ChangeCollector) => Promise<T>): Promise<T> => {
     let committed: Change[] = [];
     const result = await guardStoreCall(
       () =>
         prisma.$transaction(async (client) => {
+          await check(client);
           const changes = new ChangeCollector();
           const out = await work(client, changes);
           committed = await changes.flush(client, origin, channel);
@@ -195,7 +210,18 @@ function assemble({ provider, location, prisma, logger, origin, listen, channel,
     feed.committed(committed);
     return result;
   };
-  const root: WriteScope = { db: prisma, write: (work) => run((client, changes) => work(client, changes.note)) };
+  const unchecked = async () => {};
+  const root: WriteScope = { db: prisma, write: (work) => run(unchecked, (client, changes) => work(client, changes.note)) };
+  // The one transaction scope every repository joins; then the onCommit functions run.
+  const checked: CheckedTransaction = async (check, work) => {
+    const after: Array<() => Promise<void> | void> = [];
+    const result = await run(check, (client, changes) => {
+      const scope: WriteScope = { db: client, write: (w) => w(client, changes.note) };
+      return work({ ...stores(scope, health), onCommit: (fn) => void after.push(fn) });
+    });
+    for (const fn of after) await fn();
+    return result;
+  };
   return {
     provider,
     location,
@@ -203,14 +229,10 @@ function assemble({ provider, location, prisma, logger, origin, listen, channel,
     health,
     feed,
     ...stores(root, health),
-    async transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
-      const after: Array<() => Promise<void> | void> = [];
-      const result = await run((client, changes) => {
-        const scope: WriteScope = { db: client, write: (w) => w(client, changes.note) };
-        return work({ ...stores(scope, health), onCommit: (fn) => void after.push(fn) });
-      });
-      for (const fn of after) await fn();
-      return result;
+    leases: faultAware(new PrismaLeaseStore(prisma, provider, checked, FENCED_IDLE_LIMIT_MS), health),
+    members: faultAware(new PrismaMembershipStore(prisma), health),
+    transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+      return checked(unchecked, work);
     },
     async ping() {
       try {

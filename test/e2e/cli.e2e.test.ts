@@ -256,6 +256,13 @@ describe("the capstan CLI against a real server and agent", () => {
     expect(json<{ items: unknown[] }>(await cli("services", "-o", "json")).items).toEqual([]);
   }, CEILING);
 
+  it("lists the one SQLite process as the only replica, the leader", async () => {
+    const rows = ok(await cli("replicas")).split("\n");
+    expect(rows[0]).toMatch(/^ID\s+ADDRESS\s+VERSION\s+ROLE\s+AGENTS\s+UP\s+SEEN/);
+    expect(rows[1]).toMatch(/ \*\s+http:\/\/\S+\s+\S+\s+leader, chunk owner\s+1\s/);
+    expect(rows[2]).toMatch(/^leader epoch [1-9]/);
+  }, CEILING);
+
   it("locates chunks and shows the cluster's chunk metrics", async () => {
     const identity = JSON.parse(readFileSync(join(dir, "agent", "identity.json"), "utf8")) as { nodeToken: string };
     await createClient(ChunkIndexService, server.withToken(identity.nodeToken).grpc).reportChunks({ nodeId, chunkIds: ["chunk-a", "chunk-b"] });

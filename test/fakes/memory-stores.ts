@@ -7,6 +7,7 @@ import type { ServiceStore, StoredService } from "../../src/model/service-store.
 import { StoreHealth } from "../../src/state/store-health.js";
 import type { Transaction } from "../../src/model/unit-of-work.js";
 import { MemoryJobStore } from "./memory-job-store.js";
+import { MemoryLeaseStore, MemoryMembershipStore } from "./memory-lease-store.js";
 import { MemoryNodeStore } from "./memory-node-store.js";
 import { MemoryTaskStore } from "./memory-task-store.js";
 import { MemoryTokenStore } from "./memory-token-store.js";
@@ -125,6 +126,8 @@ export interface MemoryStores extends AppStores {
   readonly tokens: MemoryTokenStore;
   readonly audit: MemoryAuditStore;
   readonly tasks: MemoryTaskStore;
+  readonly leases: MemoryLeaseStore;
+  readonly members: MemoryMembershipStore;
   /** Whether close() was called: the app must close its stores when it stops. */
   readonly closed: boolean;
 }
@@ -147,6 +150,8 @@ export function memoryStores(): MemoryStores {
     tokens: new MemoryTokenStore(),
     audit: new MemoryAuditStore(),
     tasks: new MemoryTaskStore(),
+    leases: new MemoryLeaseStore((work) => stores.transaction(work)),
+    members: new MemoryMembershipStore(),
     health: new StoreHealth(),
     get closed() {
       return closed;

@@ -29,6 +29,8 @@ export interface ServerProcess {
   stop(graceMs?: number): Promise<void>;
   /** Sends a signal (SIGKILL: a crash) and resolves once the process has exited. */
   kill(signal: NodeJS.Signals): Promise<void>;
+  /** Sends a signal that does not end the process (SIGSTOP, SIGCONT) and returns at once. */
+  signal(signal: NodeJS.Signals): void;
 }
 
 /** How to start the server process. */
@@ -117,6 +119,9 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
       if (exitCode === undefined) child.kill(signal);
       return exited;
     },
+    signal: (signal) => {
+      if (exitCode === undefined) child.kill(signal);
+    },
   };
 }
 
@@ -131,7 +136,7 @@ async function stopChild(child: ChildProcess, exited: Promise<void>, graceMs: nu
 // A developer's own shell settings (a join token, TLS files) must not change what the tests start.
 function stripCapstanEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
-  const own = /^(CAPSTAN_|AGENT_SECRET_TOKEN$|TLS_|DATABASE_URL$|PUBLIC_URL$|CORS_ORIGINS$|ALLOWED_HOSTS$|RATE_LIMIT$|AUTH_FAILURE_LIMIT$|MAX_|RPC_TIMEOUT$|JOB_LOG_BYTES$|HEARTBEAT_|REPLICA_GRACE$|RECONCILE_INTERVAL$|CHUNK_|SHUTDOWN_TIMEOUT$|LOG_|REPLICA_ID$|ADVERTISE_URL$)/;
+  const own = /^(CAPSTAN_|AGENT_SECRET_TOKEN$|TLS_|DATABASE_URL$|PUBLIC_URL$|CORS_ORIGINS$|ALLOWED_HOSTS$|RATE_LIMIT$|AUTH_FAILURE_LIMIT$|MAX_|RPC_TIMEOUT$|JOB_LOG_BYTES$|HEARTBEAT_|REPLICA_GRACE$|RECONCILE_INTERVAL$|CHUNK_|SHUTDOWN_TIMEOUT$|LOG_|REPLICA_ID$|ADVERTISE_URL$|LEADER_LEASE$)/;
   for (const [k, v] of Object.entries(env)) if (v !== undefined && !own.test(k)) out[k] = v;
   return out;
 }

@@ -55,10 +55,30 @@ describe("configuration", () => {
   it("names each replica by REPLICA_ID, by default after its host and process, and reads where it is reached", () => {
     const defaults = loadConfig({}, false);
     expect(defaults.replicaId).toMatch(new RegExp(`-${process.pid}$`));
-    expect(defaults.advertiseUrl).toBeUndefined();
+    expect(defaults.advertiseUrl).toMatch(/^http:\/\/[^/]+:8080$/);
     const set = loadConfig({ REPLICA_ID: "cp-a.1", ADVERTISE_URL: "http://10.0.0.5:8080/" }, false);
     expect(set.replicaId).toBe("cp-a.1");
     expect(set.advertiseUrl).toBe("http://10.0.0.5:8080");
+  });
+
+  it.each([
+    [{ REPLICA_ID: "has space" }, "REPLICA_ID"],
+    [{ REPLICA_ID: "-leading-dash" }, "REPLICA_ID"],
+    [{ REPLICA_ID: "x".repeat(64) }, "REPLICA_ID"],
+    [{ ADVERTISE_URL: "capstan-1:8080" }, "ADVERTISE_URL"],
+    [{ ADVERTISE_URL: "ftp://capstan-1" }, "ADVERTISE_URL"],
+    [{ LEADER_LEASE: "6" }, "LEADER_LEASE"],
+  ])("refuses replica settings %j, naming %s", (env, variable) => {
+    expect(() => loadConfig(env, false)).toThrow(new RegExp(`^${variable}: `));
+  });
+
+  it("names the replica hostname-pid and advertises http://hostname:PORT unless told, with a 6 s leader lease", () => {
+    const c = loadConfig({ PORT: "9000" }, false);
+    expect(c.replicaId).toMatch(new RegExp(`-${process.pid}$`));
+    expect(c.advertiseUrl).toMatch(/^http:\/\/[^/]+:9000$/);
+    expect(c.leaderLeaseMs).toBe(6_000);
+    const set = loadConfig({ REPLICA_ID: "capstan-2", ADVERTISE_URL: "http://capstan-2:8080", LEADER_LEASE: "2s" }, false);
+    expect([set.replicaId, set.advertiseUrl, set.leaderLeaseMs]).toEqual(["capstan-2", "http://capstan-2:8080", 2_000]);
   });
 
   it("treats empty variables as unset", () => {

@@ -84,3 +84,16 @@ export type Change = Prisma.ChangeModel
  * The one counter row (id 1) change sequence numbers are taken from.
  */
 export type ChangeCounter = Prisma.ChangeCounterModel
+/**
+ * Model LeaderLease
+ * The control plane's leader lease: one row ("leader") naming the replica that runs the
+ * singletons, until when (milliseconds on the database's clock, so replicas' clocks never
+ * matter), and the fencing epoch, raised by one at every takeover. A decision a leader
+ * writes checks, in its own transaction, that the epoch is still the one it took.
+ */
+export type LeaderLease = Prisma.LeaderLeaseModel
+/**
+ * Model ControlReplica
+ * The control plane's replicas (membership): each refreshes its row periodically.
+ */
+export type ControlReplica = Prisma.ControlReplicaModel

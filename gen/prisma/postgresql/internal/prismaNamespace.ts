@@ -408,7 +408,9 @@ export const ModelName = {
   AuditEvent: 'AuditEvent',
   Task: 'Task',
   Change: 'Change',
-  ChangeCounter: 'ChangeCounter'
+  ChangeCounter: 'ChangeCounter',
+  LeaderLease: 'LeaderLease',
+  ControlReplica: 'ControlReplica'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -424,7 +426,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "node" | "job" | "deployment" | "deploymentRevision" | "service" | "replica" | "chunkTarget" | "apiToken" | "auditEvent" | "task" | "change" | "changeCounter"
+    modelProps: "node" | "job" | "deployment" | "deploymentRevision" | "service" | "replica" | "chunkTarget" | "apiToken" | "auditEvent" | "task" | "change" | "changeCounter" | "leaderLease" | "controlReplica"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -1316,6 +1318,154 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    LeaderLease: {
+      payload: Prisma.$LeaderLeasePayload<ExtArgs>
+      fields: Prisma.LeaderLeaseFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.LeaderLeaseFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LeaderLeasePayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.LeaderLeaseFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LeaderLeasePayload>
+        }
+        findFirst: {
+          args: Prisma.LeaderLeaseFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LeaderLeasePayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.LeaderLeaseFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LeaderLeasePayload>
+        }
+        findMany: {
+          args: Prisma.LeaderLeaseFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LeaderLeasePayload>[]
+        }
+        create: {
+          args: Prisma.LeaderLeaseCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LeaderLeasePayload>
+        }
+        createMany: {
+          args: Prisma.LeaderLeaseCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.LeaderLeaseCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LeaderLeasePayload>[]
+        }
+        delete: {
+          args: Prisma.LeaderLeaseDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LeaderLeasePayload>
+        }
+        update: {
+          args: Prisma.LeaderLeaseUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LeaderLeasePayload>
+        }
+        deleteMany: {
+          args: Prisma.LeaderLeaseDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.LeaderLeaseUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.LeaderLeaseUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LeaderLeasePayload>[]
+        }
+        upsert: {
+          args: Prisma.LeaderLeaseUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LeaderLeasePayload>
+        }
+        aggregate: {
+          args: Prisma.LeaderLeaseAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateLeaderLease>
+        }
+        groupBy: {
+          args: Prisma.LeaderLeaseGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.LeaderLeaseGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.LeaderLeaseCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.LeaderLeaseCountAggregateOutputType> | number
+        }
+      }
+    }
+    ControlReplica: {
+      payload: Prisma.$ControlReplicaPayload<ExtArgs>
+      fields: Prisma.ControlReplicaFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.ControlReplicaFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ControlReplicaPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.ControlReplicaFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ControlReplicaPayload>
+        }
+        findFirst: {
+          args: Prisma.ControlReplicaFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ControlReplicaPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.ControlReplicaFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ControlReplicaPayload>
+        }
+        findMany: {
+          args: Prisma.ControlReplicaFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ControlReplicaPayload>[]
+        }
+        create: {
+          args: Prisma.ControlReplicaCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ControlReplicaPayload>
+        }
+        createMany: {
+          args: Prisma.ControlReplicaCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.ControlReplicaCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ControlReplicaPayload>[]
+        }
+        delete: {
+          args: Prisma.ControlReplicaDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ControlReplicaPayload>
+        }
+        update: {
+          args: Prisma.ControlReplicaUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ControlReplicaPayload>
+        }
+        deleteMany: {
+          args: Prisma.ControlReplicaDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.ControlReplicaUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.ControlReplicaUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ControlReplicaPayload>[]
+        }
+        upsert: {
+          args: Prisma.ControlReplicaUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ControlReplicaPayload>
+        }
+        aggregate: {
+          args: Prisma.ControlReplicaAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateControlReplica>
+        }
+        groupBy: {
+          args: Prisma.ControlReplicaGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ControlReplicaGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.ControlReplicaCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ControlReplicaCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -1543,6 +1693,28 @@ export const ChangeCounterScalarFieldEnum = {
 } as const
 
 export type ChangeCounterScalarFieldEnum = (typeof ChangeCounterScalarFieldEnum)[keyof typeof ChangeCounterScalarFieldEnum]
+
+
+export const LeaderLeaseScalarFieldEnum = {
+  name: 'name',
+  holder: 'holder',
+  epoch: 'epoch',
+  expiresAt: 'expiresAt'
+} as const
+
+export type LeaderLeaseScalarFieldEnum = (typeof LeaderLeaseScalarFieldEnum)[keyof typeof LeaderLeaseScalarFieldEnum]
+
+
+export const ControlReplicaScalarFieldEnum = {
+  id: 'id',
+  address: 'address',
+  version: 'version',
+  startedAt: 'startedAt',
+  lastSeenAt: 'lastSeenAt',
+  agents: 'agents'
+} as const
+
+export type ControlReplicaScalarFieldEnum = (typeof ControlReplicaScalarFieldEnum)[keyof typeof ControlReplicaScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -1814,6 +1986,8 @@ export type GlobalOmitConfig = {
   task?: Prisma.TaskOmit
   change?: Prisma.ChangeOmit
   changeCounter?: Prisma.ChangeCounterOmit
+  leaderLease?: Prisma.LeaderLeaseOmit
+  controlReplica?: Prisma.ControlReplicaOmit
 }
 
 /* Types for Logging */

@@ -62,7 +62,9 @@ export const ModelName = {
   AuditEvent: 'AuditEvent',
   Task: 'Task',
   Change: 'Change',
-  ChangeCounter: 'ChangeCounter'
+  ChangeCounter: 'ChangeCounter',
+  LeaderLease: 'LeaderLease',
+  ControlReplica: 'ControlReplica'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -266,6 +268,28 @@ export const ChangeCounterScalarFieldEnum = {
 } as const
 
 export type ChangeCounterScalarFieldEnum = (typeof ChangeCounterScalarFieldEnum)[keyof typeof ChangeCounterScalarFieldEnum]
+
+
+export const LeaderLeaseScalarFieldEnum = {
+  name: 'name',
+  holder: 'holder',
+  epoch: 'epoch',
+  expiresAt: 'expiresAt'
+} as const
+
+export type LeaderLeaseScalarFieldEnum = (typeof LeaderLeaseScalarFieldEnum)[keyof typeof LeaderLeaseScalarFieldEnum]
+
+
+export const ControlReplicaScalarFieldEnum = {
+  id: 'id',
+  address: 'address',
+  version: 'version',
+  startedAt: 'startedAt',
+  lastSeenAt: 'lastSeenAt',
+  agents: 'agents'
+} as const
+
+export type ControlReplicaScalarFieldEnum = (typeof ControlReplicaScalarFieldEnum)[keyof typeof ControlReplicaScalarFieldEnum]
 
 
 export const SortOrder = {
