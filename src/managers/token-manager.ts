@@ -64,7 +64,12 @@ export class TokenManager {
 
   /** The operator a bearer secret belongs to, if it is an active token. */
   authenticate(secret: string): Extract<Principal, { kind: "operator" }> | undefined {
-    const t = this.byHash.get(hashToken(secret));
+    return this.authenticateHash(hashToken(secret));
+  }
+
+  /** As authenticate, for a secret already hashed (hashToken): a call hashes its bearer token once. */
+  authenticateHash(secretHash: string): Extract<Principal, { kind: "operator" }> | undefined {
+    const t = this.byHash.get(secretHash);
     if (!t || !isActive(t, this.now())) return undefined;
     return { kind: "operator", tokenId: t.id, name: t.name, scope: t.scope };
   }
