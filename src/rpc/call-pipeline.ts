@@ -3,8 +3,8 @@ import type { Logger } from "pino";
 import type { Principal } from "../model/principal.js";
 import type { Peer } from "../shared/peer.js";
 import type { Admission, CallGuard } from "./call-guard.js";
-import { withDeadline } from "./call-limits.js";
 import { lazyRpcLogger, reportFailure, requestIdSource } from "./rpc-log.js";
+import { UnaryDeadlines } from "./unary-deadlines.js";
 
 /** The principal of a public call (health, info, reflection), which is not asked for credentials. */
 const PUBLIC_CALLER: Principal = { kind: "none", peer: "" };
@@ -20,11 +20,15 @@ const PUBLIC_CALLER: Principal = { kind: "none", peer: "" };
  */
 export class CallPipeline {
   private readonly requestId = requestIdSource();
+  /** RPC_TIMEOUT for every unary call, on one timer. */
+  readonly deadlines: UnaryDeadlines;
 
   constructor(
     readonly guard: CallGuard,
     readonly root: Logger,
-  ) {}
+  ) {
+    this.deadlines = new UnaryDeadlines(guard.rpcTimeoutMs);
+  }
 
   /** A call starts: `rpc` is "capstan.v1.NodeService/Heartbeat", `requestId` the caller's x-request-id if any. */
   begin(rpc: string, requestId: string | null | undefined): PipelineCall {
@@ -73,7 +77,7 @@ export class PipelineCall {
     if (guard.isPublic(this.rpc)) return handler(PUBLIC_CALLER);
     const admission = await guard.admit({ rpc: this.rpc, header: call.header, peer: call.peer(), message: call.message, uncharged: call.uncharged });
     try {
-      const out = await withDeadline(() => handler(admission.principal), guard.rpcTimeoutMs);
+      const out = await this.pipeline.deadlines.run(() => handler(admission.principal));
       await admission.done(undefined, response(out));
       return out;
     } catch (err) {
