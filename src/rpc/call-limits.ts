@@ -15,6 +15,11 @@ export class CallRateLimiter {
     this.limiter = perSecond > 0 ? new RateLimiterMemory({ points: perSecond, duration: 1 }) : undefined;
   }
 
+  /** Whether calls are limited at all (RATE_LIMIT above 0): when not, there is nothing to await. */
+  get enabled(): boolean {
+    return this.limiter !== undefined;
+  }
+
   /** Counts one call for `key`; throws ResourceExhausted when over the limit. */
   async consume(key: string): Promise<void> {
     if (!this.limiter) return;
