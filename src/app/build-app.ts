@@ -277,7 +277,11 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
         registry,
         isConnected: (id) => sessions.isConnected(id),
         publicUrl: config.publicUrl,
-        chunksHeld: (id, limit) => ({ ids: chunkIndex.chunksOf(id, limit), total: chunkIndex.countOf(id) }),
+        // Counted first: most nodes hold no chunks, and a list asks for every node.
+        chunksHeld: (id, limit) => {
+          const total = chunkIndex.countOf(id);
+          return { ids: total === 0 ? [] : chunkIndex.chunksOf(id, limit), total };
+        },
         chunks,
         history,
       },

@@ -112,7 +112,12 @@ export class NodeRegistry {
 
   /** The node a bearer token belongs to, if it is a node token. */
   nodeForToken(token: string): Node | undefined {
-    return this.deps.state.getByTokenHash(hashToken(token));
+    return this.nodeForTokenHash(hashToken(token));
+  }
+
+  /** As nodeForToken, for a token already hashed (hashToken). */
+  nodeForTokenHash(tokenHash: string): Node | undefined {
+    return this.deps.state.getByTokenHash(tokenHash);
   }
 
   private async save(existing: Node | undefined, valid: RegisterNodeInput, tokenHash: string, anonymous: boolean, agentKind: AgentKind | ""): Promise<Node> {

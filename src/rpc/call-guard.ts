@@ -149,7 +149,7 @@ export class CallGuard {
     try {
       if (!requirement) throw new PermissionDeniedError(`${call.rpc} is not open to any caller`);
       principal = resolvePrincipal(bearerToken(call.header), call.peer, this.deps.credentials);
-      if (!call.uncharged) await this.rate.consume(limitKey(principal));
+      if (!call.uncharged && this.rate.enabled) await this.rate.consume(limitKey(principal));
       const stream = call.message === undefined;
       authorize(principal, requirement, stream ? NO_TARGET : this.target(requirement, call.message));
       const release = stream ? this.streams.acquire(limitKey(principal)) : NOTHING_TO_RELEASE;

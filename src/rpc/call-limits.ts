@@ -15,6 +15,11 @@ export class CallRateLimiter {
     this.limiter = perSecond > 0 ? new RateLimiterMemory({ points: perSecond, duration: 1 }) : undefined;
   }
 
+  /** Whether calls are limited at all (RATE_LIMIT above 0): when not, there is nothing to await. */
+  get enabled(): boolean {
+    return this.limiter !== undefined;
+  }
+
   /** Counts one call for `key`; throws ResourceExhausted when over the limit. */
   async consume(key: string): Promise<void> {
     if (!this.limiter) return;
@@ -69,29 +74,4 @@ export class StreamCounter {
       else this.perKey.set(key, left);
     };
   }
-}
-
-/**
- * Runs `run` (a unary handler) and settles like it, or fails with
- * DeadlineExceeded once `ms` have passed. A handler that computes
- * synchronously for longer than `ms` holds the timer back; its answer is just
- * as late, so it fails the same way.
- */
-export async function withDeadline<T>(run: () => T | Promise<T>, ms: number): Promise<T> {
-  const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(deadlineExceeded(ms)), ms);
-  });
-  try {
-    const out = await Promise.race([run(), expired]);
-    if (performance.now() - started > ms) throw deadlineExceeded(ms);
-    return out;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function deadlineExceeded(ms: number): ConnectError {
-  return new ConnectError(`the call did not finish within ${ms} ms`, Code.DeadlineExceeded);
 }

@@ -5,8 +5,8 @@ import type { Principal } from "../model/principal.js";
 import { MIN_INDEX_HEADER, parseIndex, type WriteIndexScope } from "../shared/write-index.js";
 import type { Peer } from "../shared/peer.js";
 import type { Admission, CallGuard } from "./call-guard.js";
-import { withDeadline } from "./call-limits.js";
 import { lazyRpcLogger, reportFailure, requestIdSource } from "./rpc-log.js";
+import { UnaryDeadlines } from "./unary-deadlines.js";
 
 /**
  * Read-your-writes across replicas: the change index this replica's views
@@ -33,13 +33,17 @@ const PUBLIC_CALLER: Principal = { kind: "none", peer: "" };
  */
 export class CallPipeline {
   private readonly requestId = requestIdSource();
+  /** RPC_TIMEOUT for every unary call, on one timer. */
+  readonly deadlines: UnaryDeadlines;
 
   constructor(
     readonly guard: CallGuard,
     readonly root: Logger,
     /** Absent: calls carry no change index (an app without a change feed). */
     readonly consistency?: CallConsistency,
-  ) {}
+  ) {
+    this.deadlines = new UnaryDeadlines(guard.rpcTimeoutMs);
+  }
 
   /** A call starts: `rpc` is "capstan.v1.NodeService/Heartbeat", `requestId` the caller's x-request-id if any. */
   begin(rpc: string, requestId: string | null | undefined): PipelineCall {
@@ -94,7 +98,7 @@ export class PipelineCall {
     if (guard.isPublic(this.rpc)) return handler(PUBLIC_CALLER);
     const admission = await guard.admit({ rpc: this.rpc, header: call.header, peer: call.peer(), message: call.message, uncharged: call.uncharged });
     try {
-      const out = await withDeadline(() => this.consistent(call.header, () => handler(admission.principal)), guard.rpcTimeoutMs);
+      const out = await this.pipeline.deadlines.run(() => this.consistent(call.header, () => handler(admission.principal)));
       await admission.done(undefined, response(out));
       return out;
     } catch (err) {

@@ -5,7 +5,7 @@ import { UnauthenticatedError } from "../model/errors.js";
 import type { NodeRegistry } from "../managers/node-registry.js";
 import type { Principal } from "../model/principal.js";
 import type { TokenManager } from "../managers/token-manager.js";
-import { tokenMatches } from "../model/tokens.js";
+import { hashMatches, hashToken } from "../model/tokens.js";
 import { GATEWAY_PEER_HEADER, GATEWAY_SLICE_HEADER, isLoopback, type Peer } from "../shared/peer.js";
 
 /** What resolving a caller needs. */
@@ -76,10 +76,12 @@ export function isGatewaySlice(fromAdapter: Peer | undefined, header: Headers): 
  */
 export function resolvePrincipal(token: string, peer: Peer, deps: CredentialDeps): Principal {
   if (token !== "") {
-    const operator = deps.tokens.authenticate(token);
+    // Hashed once: operator, join and node tokens are all looked up by their SHA-256.
+    const hash = hashToken(token);
+    const operator = deps.tokens.authenticateHash(hash);
     if (operator) return operator;
-    if (deps.joinHash !== undefined && tokenMatches(token, deps.joinHash)) return { kind: "join" };
-    const node = deps.registry.nodeForToken(token);
+    if (deps.joinHash !== undefined && hashMatches(hash, deps.joinHash)) return { kind: "join" };
+    const node = deps.registry.nodeForTokenHash(hash);
     if (node) return { kind: "node", nodeId: node.id };
     throw new UnauthenticatedError("the bearer token is not valid (unknown, revoked or expired)");
   }

@@ -73,6 +73,12 @@ export class NodeState {
   /** Adds or replaces a node; `heartbeat` says only last-seen time and metrics changed. */
   put(node: Node, heartbeat = false): void {
     const previous = this.nodes.get(node.id);
+    if (previous && previous.name === node.name && previous.agentKind === node.agentKind && previous.tokenHash === node.tokenHash) {
+      // Same names and token (every heartbeat): the indexes stay as they are.
+      this.nodes.set(node.id, node);
+      this.emit({ type: "put", node, heartbeat });
+      return;
+    }
     const before = previous && nameKey(previous.agentKind, previous.name);
     if (before && before !== nameKey(node.agentKind, node.name) && this.idByName.get(before) === node.id) this.idByName.delete(before);
     if (previous && previous.tokenHash !== node.tokenHash) this.idByTokenHash.delete(previous.tokenHash);
