@@ -169,7 +169,9 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
 
     const deploymentState = new DeploymentState();
     const serviceState = new ServiceState();
-    const snapshot = () => clusterSnapshot(nodeState, deploymentState, serviceState);
+    // The chunk index is soft state the scheduler reads (chunk-aware placement) through a read-only view.
+    const chunkIndex = new ChunkIndex(config.chunks.replication);
+    const snapshot = () => clusterSnapshot(nodeState, deploymentState, serviceState, chunkIndex);
     const deployments = new DeploymentManager({ store: db.deployments, state: deploymentState, bus: jobs, uow: db, nodes: registry, snapshot, rotation: serviceState, logger });
     await deployments.start();
     const projects = new ProjectManager(deployments, registry, jobs);
@@ -198,7 +200,6 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       void deployments.retryPending();
     });
 
-    const chunkIndex = new ChunkIndex(config.chunks.replication);
     const chunks = new ChunkManager(chunkIndex, jobs, registry, nodeState, db.chunkTargets, {
       heartbeatTtlMs: config.heartbeatTtlMs,
       graceMs: config.replicaGraceMs,

@@ -2,8 +2,9 @@ import type { PlacementRequirements } from "../model/placement.js";
 import { CandidateTree, notFound } from "./candidate-tree.js";
 import { explainNodes, rejectionCounts, type NodeVerdict } from "./explain.js";
 import { STATIC_FILTERS } from "./filters.js";
+import { localityOf, localityScore, type Locality } from "./locality.js";
 import { PlacementState } from "./placement-state.js";
-import { DEFAULT_STRATEGY, groupFirst, weightsOf } from "./strategy.js";
+import { compareKeys, DEFAULT_STRATEGY, groupFirst, weightsOf, type StrategyKey } from "./strategy.js";
 import type { PlacementRequest, PlacementResult } from "./request.js";
 import type { ClusterSnapshot } from "./snapshot.js";
 
@@ -67,9 +68,12 @@ export class Placer {
     }
     const byGroup = groupFirst(r);
     if (byGroup) for (const i of this.state.nodesOf(req.group)) hide(i);
+    // Chunk locality: looked up once per request; only the few holders can beat the tree's choice.
+    const locality = localityOf(r, this.snapshot.chunks, (id) => this.state.indexOf(id));
     try {
       for (let unit = 0; unit < req.count; unit++) {
-        const chosen = strategy === "round_robin" ? this.nextInTurn(tree, req, want) : this.bestNode(tree, req, want, strategy === "binpack" ? -1 : 1, byGroup);
+        let chosen = strategy === "round_robin" ? this.nextInTurn(tree, req, want) : this.bestNode(tree, req, want, strategy === "binpack" ? -1 : 1, byGroup);
+        if (chosen !== undefined && locality && locality.held.size > 0) chosen = this.preferHolder(chosen, locality, tree, req, want);
         if (chosen === undefined) {
           const rejections = rejectionCounts(this.state, nodes, req);
           return { placements, unplaced: req.count - unit, rejections, summary: summarise(req.count, placements.length, nodes.length, rejections) };
@@ -86,7 +90,7 @@ export class Placer {
 
   /** A dry run over every node: which filter rejected it, or its rank and terms, and how many units it would get. */
   explain(req: PlacementRequest): { verdicts: NodeVerdict[]; result: PlacementResult } {
-    const verdicts = explainNodes(this.state, this.snapshot.nodes, req, this.position);
+    const verdicts = explainNodes(this.state, this.snapshot.nodes, req, this.position, this.snapshot.chunks);
     const result = this.fork().place(req);
     const placedOn = new Map<string, number>();
     for (const id of result.placements) placedOn.set(id, (placedOn.get(id) ?? 0) + 1);
@@ -161,6 +165,47 @@ export class Placer {
     }
   }
 
+  /**
+   * The tree's choice, or a node holding wanted chunks that beats it once
+   * locality counts: spread and binpack compare fullness moved by the
+   * locality score (toward "emptier" for spread, "fuller" for binpack) after
+   * the group's domain and node counts; round_robin takes, among the nodes
+   * with the fewest of the group's units, the one holding the most bytes.
+   * Exact: for a node holding nothing the key is unchanged, so the tree's
+   * choice is the best of those, and every holder is compared here.
+   */
+  private preferHolder(chosen: number, locality: Locality, tree: CandidateTree, req: PlacementRequest, want: number[]): number {
+    const r = req.requirements;
+    const ids = this.state.ids;
+    const roundRobin = (r.strategy ?? DEFAULT_STRATEGY) === "round_robin";
+    const counts = roundRobin || r.spreadLabel === "" ? undefined : this.state.domainCounts(req.group, r.spreadLabel);
+    const sign = r.strategy === "binpack" ? 1 : -1;
+    const key = (i: number): StrategyKey & { id: string; score: number } => {
+      const score = localityScore(locality, i);
+      return {
+        id: ids[i],
+        score,
+        domainCount: counts?.get(this.state.labelOf(i, r.spreadLabel)) ?? 0,
+        nodeCount: this.state.unitsOn(req.group, i),
+        fullness: tree.fullnessOf(i) + sign * score,
+      };
+    };
+    let best = key(chosen);
+    let node = chosen;
+    for (const i of locality.held.keys()) {
+      if (i === chosen || tree.posOf[i] < 0 || req.avoid?.has(ids[i]) || !tree.fits(i, want)) continue;
+      const k = key(i);
+      const better = roundRobin
+        ? k.nodeCount < best.nodeCount || (k.nodeCount === best.nodeCount && (k.score > best.score || (k.score === best.score && inTurnBefore(k.id, best.id, this.position))))
+        : compareKeys(r, k, best) < 0;
+      if (better) {
+        best = k;
+        node = i;
+      }
+    }
+    return node;
+  }
+
   /** The tree for this kind of request: built once per placer from the static filters. */
   private tree(r: PlacementRequirements): CandidateTree {
     const roundRobin = (r.strategy ?? DEFAULT_STRATEGY) === "round_robin";
@@ -185,6 +230,11 @@ export class Placer {
     for (const tree of this.trees.values()) tree.update(node);
     if ((req.requirements.strategy ?? DEFAULT_STRATEGY) === "round_robin") this.position = this.state.ids[node];
   }
+}
+
+/** round_robin's turn order: nodes after the cursor (in id order) before those at or before it. */
+export function inTurnBefore(a: string, b: string, cursor: string): boolean {
+  return (a > cursor) !== (b > cursor) ? a > cursor : a < b;
 }
 
 /** "placed 2 of 3: 4 nodes offline, 1 lacks resources". */
