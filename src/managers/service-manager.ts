@@ -5,7 +5,8 @@ import { Placer } from "../orchestrator/placer.js";
 import { explainService, type ServiceExplanation } from "../orchestrator/explain-service.js";
 import { planService } from "../orchestrator/reconcile.js";
 import type { PlacementRequirements } from "../model/placement.js";
-import { NotFoundError } from "../model/errors.js";
+import { NotFoundError, ValidationError } from "../model/errors.js";
+import { dependencyIssues, dependencyWait } from "../model/service-dependencies.js";
 import { KeyedLock } from "../shared/keyed-lock.js";
 import type { ServiceSpec } from "../model/service-spec.js";
 import type { ServiceStore, StoredService } from "../model/service-store.js";
@@ -61,6 +62,10 @@ export class ServiceManager {
       // One working placer for the whole document: later services see where earlier ones would go.
       const placer = new Placer(snapshot, { cursor: this.state.placementCursor });
       const wanted = new Set(valid.map((s) => s.name));
+      // Dependencies name services of this document or, unless pruned, already applied ones; no cycles.
+      const kept = opts.prune ? [] : this.state.listServices().map((s) => s.spec).filter((s) => !wanted.has(s.name));
+      const issues = dependencyIssues(valid, kept);
+      if (issues.length) throw new ValidationError("Invalid configuration", issues);
       for (const spec of valid) {
         const current = this.state.services.get(spec.name);
         const hash = specHash(spec);
@@ -144,6 +149,17 @@ export class ServiceManager {
       const [spec] = validateServices([{ ...current.spec, replicas: change.replicas || current.spec.replicas, placement: change.placement ?? current.spec.placement }]);
       desired = { spec, specHash: change.placement ? specHash(spec) : current.specHash };
     }
-    return explainService({ desired, replicas: this.state.replicasOf(name), snapshot: this.snapshot(), cursor: this.state.placementCursor });
+    return explainService({ desired, replicas: this.state.replicasOf(name), snapshot: this.snapshot(), cursor: this.state.placementCursor, waitingFor: this.waitingFor(desired.spec) });
+  }
+
+  /** What a service waits for before it starts (its dependencies' replicas), or "". */
+  private waitingFor(spec: ServiceSpec): string {
+    return dependencyWait(
+      spec.dependencies.map((name) => ({
+        name,
+        desired: this.state.services.get(name)?.spec.replicas,
+        running: this.state.replicasOf(name).filter((r) => r.status === "running").length,
+      })),
+    );
   }
 }
