@@ -49,7 +49,14 @@ export class Autoscaler {
         .map((r): ReplicaCpu => {
           const node = byId.get(r.nodeId);
           const live = node?.status === "online" && node.metrics !== undefined;
-          return { replicaId: r.id, cores: usage.get(r.id), nodePercent: live ? node.metrics?.cpuUsage : undefined, nodeCores: node?.capabilities.cpuCount ?? 0 };
+          return {
+            replicaId: r.id,
+            cores: usage.get(r.id),
+            nodePercent: live ? node.metrics?.cpuUsage : undefined,
+            nodeCores: node?.capabilities.cpuCount ?? 0,
+            // capstan-agent over AgentStream reports replica_usage; the other agent kinds report node figures only.
+            measured: node?.agentKind === "grpc",
+          };
         });
       const starting = replicas.filter((r) => r.status === "pending").length;
       const memory = this.memory.get(service.spec.name) ?? { lastScaleAt: service.lastScale?.at.getTime() };

@@ -12,6 +12,12 @@ export interface ReplicaCpu {
   nodePercent: number | undefined;
   /** Its node's CPU cores (registration), 0 when unknown. */
   nodeCores: number;
+  /**
+   * Its agent reports per-replica figures (Capstan's AgentStream): until the
+   * replica's first figure arrives (a rate needs two samples) it has none,
+   * rather than its node's, which would measure everything else on the node.
+   */
+  measured?: boolean;
 }
 
 /** What the autoscaler remembers about a service between passes (soft state: a restart only restarts the delays). */
@@ -65,7 +71,7 @@ export function utilisation(r: ReplicaCpu, requestedCores: number): { percent: n
     const of = requestedCores > 0 ? requestedCores : r.nodeCores;
     if (of > 0) return { percent: (100 * r.cores) / of, source: "replica" };
   }
-  return r.nodePercent === undefined ? undefined : { percent: r.nodePercent, source: "node" };
+  return r.nodePercent === undefined || r.measured ? undefined : { percent: r.nodePercent, source: "node" };
 }
 
 /**

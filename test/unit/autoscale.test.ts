@@ -18,6 +18,7 @@ describe("utilisation", () => {
     { name: "own CPU over the request", r: { replicaId: "r", cores: 0.4, nodePercent: 90, nodeCores: 4 }, requested: 0.5, want: { percent: 80, source: "replica" } },
     { name: "own CPU over the node's cores without a request", r: { replicaId: "r", cores: 1, nodePercent: 90, nodeCores: 4 }, requested: 0, want: { percent: 25, source: "replica" } },
     { name: "the node's CPU when the agent reports no per-replica figure", r: { replicaId: "r", cores: undefined, nodePercent: 90, nodeCores: 4 }, requested: 0.5, want: { percent: 90, source: "node" } },
+    { name: "nothing yet from an agent that measures replicas (not its node's figure)", r: { replicaId: "r", cores: undefined, nodePercent: 90, nodeCores: 4, measured: true }, requested: 0.5, want: undefined },
     { name: "nothing known", r: { replicaId: "r", cores: undefined, nodePercent: undefined, nodeCores: 0 }, requested: 0.5, want: undefined },
   ])("$name", ({ r, requested, want }) => expect(utilisation(r, requested)).toEqual(want));
 });
