@@ -24,7 +24,8 @@ const LOCATIONS = Number(process.env.LOCATIONS ?? 10_000_000);
 const COPIES = 3;
 const CHUNKS_PER_SERVICE = Number(process.env.CHUNKS_PER_SERVICE ?? 8);
 const nodeId = (i: number) => `node-${String(i).padStart(5, "0")}`;
-const chunkId = (k: number) => `sha256-${k.toString(16).padStart(12, "0")}`;
+// Content hashes, as agents report them (64 hex digits: the index interns those into typed arrays).
+const chunkId = (k: number) => k.toString(16).padStart(64, "0");
 
 function cluster(): NodeSnapshot[] {
   const zones = ["a", "b", "c", "d"];
