@@ -4,12 +4,19 @@ import { explainNodes, rejectionCounts, type NodeVerdict } from "./explain.js";
 import { STATIC_FILTERS } from "./filters.js";
 import { localityOf, localityScore, type Locality } from "./locality.js";
 import { PlacementState } from "./placement-state.js";
-import { compareKeys, DEFAULT_STRATEGY, groupFirst, weightsOf, type StrategyKey } from "./strategy.js";
+import { DEFAULT_STRATEGY, groupFirst, weightsOf } from "./strategy.js";
 import type { PlacementRequest, PlacementResult } from "./request.js";
 import type { ClusterSnapshot } from "./snapshot.js";
 
 export type { NodeVerdict } from "./explain.js";
 export type { PlacementRequest, PlacementResult } from "./request.js";
+
+/** A request's usable chunk holders (node indexes) and their locality scores. */
+interface Holders {
+  nodes: number[];
+  scores: number[];
+  scoreOf: (node: number) => number;
+}
 
 /** Placer settings. */
 export interface PlacerOptions {
@@ -70,10 +77,11 @@ export class Placer {
     if (byGroup) for (const i of this.state.nodesOf(req.group)) hide(i);
     // Chunk locality: looked up once per request; only the few holders can beat the tree's choice.
     const locality = localityOf(r, this.snapshot.chunks, (id) => this.state.indexOf(id));
+    const holders = locality && locality.held.size > 0 ? this.holdersOf(locality, tree, req) : undefined;
     try {
       for (let unit = 0; unit < req.count; unit++) {
         let chosen = strategy === "round_robin" ? this.nextInTurn(tree, req, want) : this.bestNode(tree, req, want, strategy === "binpack" ? -1 : 1, byGroup);
-        if (chosen !== undefined && locality && locality.held.size > 0) chosen = this.preferHolder(chosen, locality, tree, req, want);
+        if (chosen !== undefined && holders && holders.nodes.length > 0) chosen = this.preferHolder(chosen, holders, tree, req, want);
         if (chosen === undefined) {
           const rejections = rejectionCounts(this.state, nodes, req);
           return { placements, unplaced: req.count - unit, rejections, summary: summarise(req.count, placements.length, nodes.length, rejections) };
@@ -172,38 +180,61 @@ export class Placer {
    * the group's domain and node counts; round_robin takes, among the nodes
    * with the fewest of the group's units, the one holding the most bytes.
    * Exact: for a node holding nothing the key is unchanged, so the tree's
-   * choice is the best of those, and every holder is compared here.
+   * choice is the best of those, and every holder is compared here. Scalars
+   * only: this runs for every unit of a request that lists chunks.
    */
-  private preferHolder(chosen: number, locality: Locality, tree: CandidateTree, req: PlacementRequest, want: number[]): number {
+  private preferHolder(chosen: number, holders: Holders, tree: CandidateTree, req: PlacementRequest, want: number[]): number {
     const r = req.requirements;
-    const ids = this.state.ids;
+    const state = this.state;
+    const ids = state.ids;
     const roundRobin = (r.strategy ?? DEFAULT_STRATEGY) === "round_robin";
-    const counts = roundRobin || r.spreadLabel === "" ? undefined : this.state.domainCounts(req.group, r.spreadLabel);
-    const sign = r.strategy === "binpack" ? 1 : -1;
-    const key = (i: number): StrategyKey & { id: string; score: number } => {
-      const score = localityScore(locality, i);
-      return {
-        id: ids[i],
-        score,
-        domainCount: counts?.get(this.state.labelOf(i, r.spreadLabel)) ?? 0,
-        nodeCount: this.state.unitsOn(req.group, i),
-        fullness: tree.fullnessOf(i) + sign * score,
-      };
-    };
-    let best = key(chosen);
+    const binpack = r.strategy === "binpack";
+    const byGroup = groupFirst(r);
+    const counts = roundRobin || r.spreadLabel === "" ? undefined : state.domainCounts(req.group, r.spreadLabel);
+    const sign = binpack ? 1 : -1;
     let node = chosen;
-    for (const i of locality.held.keys()) {
-      if (i === chosen || tree.posOf[i] < 0 || req.avoid?.has(ids[i]) || !tree.fits(i, want)) continue;
-      const k = key(i);
-      const better = roundRobin
-        ? k.nodeCount < best.nodeCount || (k.nodeCount === best.nodeCount && (k.score > best.score || (k.score === best.score && inTurnBefore(k.id, best.id, this.position))))
-        : compareKeys(r, k, best) < 0;
+    let score = holders.scoreOf(chosen);
+    let domain = counts?.get(state.labelOf(chosen, r.spreadLabel)) ?? 0;
+    let units = state.unitsOn(req.group, chosen);
+    let full = tree.fullnessOf(chosen) + sign * score;
+    for (let h = 0; h < holders.nodes.length; h++) {
+      const i = holders.nodes[h];
+      if (i === node || !tree.fits(i, want)) continue;
+      const s = holders.scores[h];
+      const n = state.unitsOn(req.group, i);
+      let better: boolean;
+      if (roundRobin) {
+        better = n < units || (n === units && (s > score || (s === score && inTurnBefore(ids[i], ids[node], this.position))));
+      } else {
+        const d = counts ? (counts.get(state.labelOf(i, r.spreadLabel)) ?? 0) : 0;
+        if (d !== domain) better = d < domain;
+        else if (byGroup && n !== units) better = n < units;
+        else {
+          const f = tree.fullnessOf(i) + sign * s;
+          better = f !== full ? (binpack ? f > full : f < full) : ids[i] < ids[node];
+        }
+      }
       if (better) {
-        best = k;
         node = i;
+        score = s;
+        units = n;
+        domain = counts ? (counts.get(state.labelOf(i, r.spreadLabel)) ?? 0) : 0;
+        full = tree.fullnessOf(i) + sign * s;
       }
     }
     return node;
+  }
+
+  /** The holders a request may use (in the tree, not avoided) with their locality scores: once per request. */
+  private holdersOf(locality: Locality, tree: CandidateTree, req: PlacementRequest): Holders {
+    const nodes: number[] = [];
+    const scores: number[] = [];
+    for (const i of locality.held.keys()) {
+      if (tree.posOf[i] < 0 || req.avoid?.has(this.state.ids[i])) continue;
+      nodes.push(i);
+      scores.push(localityScore(locality, i));
+    }
+    return { nodes, scores, scoreOf: (i) => localityScore(locality, i) };
   }
 
   /** The tree for this kind of request: built once per placer from the static filters. */
