@@ -130,6 +130,8 @@ describe("JSON agents on /ws", () => {
     expect(JSON.stringify(run.json)).toContain('tasks run only on agents tagged');
     await rest("DELETE", "/api/services/cron");
     await rest("DELETE", "/api/services/hooked");
+    agent.ws.close();
+  });
 
   it("autoscales a service on seed 003's agent by its node's CPU (all its heartbeats carry), and says so", async () => {
     const agent = connect(`${server.url.replace("http", "ws")}/ws?token=${JOIN}`);
