@@ -18,6 +18,8 @@ import { ServiceReconciler } from "../managers/service-reconciler.js";
 import { AfterDeployRunner } from "../managers/after-deploy.js";
 import { ScheduleRunner } from "../managers/schedule-runner.js";
 import { TaskManager } from "../managers/task-manager.js";
+import { Autoscaler } from "../managers/autoscaler.js";
+import { KeyedLock } from "../shared/keyed-lock.js";
 import { TokenManager } from "../managers/token-manager.js";
 import { clusterSnapshot } from "../orchestrator/cluster-view.js";
 import { accessPolicy } from "../rpc/access-policy.js";
@@ -180,10 +182,15 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
 
     const deploymentState = new DeploymentState();
     const serviceState = new ServiceState();
-    const snapshot = () => clusterSnapshot(nodeState, deploymentState, serviceState);
+    // The chunk index is soft state the scheduler reads (chunk-aware placement) through a read-only view.
+    const chunkIndex = new ChunkIndex(config.chunks.replication);
+    const snapshot = () => clusterSnapshot(nodeState, deploymentState, serviceState, chunkIndex);
     const deployments = new DeploymentManager({ store: db.deployments, state: deploymentState, bus: jobs, uow: db, nodes: registry, snapshot, rotation: serviceState, logger });
     await deployments.start();
     const projects = new ProjectManager(deployments, registry, jobs);
+    // Apply and the autoscaler both write a service's replica count: one lock between them.
+    const applyLock = new KeyedLock();
+    const autoscaler = new Autoscaler(db.services, serviceState, () => registry.all(), applyLock, { cooldownMs: config.autoscaleCooldownMs }, logger);
     const reconciler = new ServiceReconciler(db, serviceState, jobs, () => registry.all(), snapshot, {
       intervalMs: config.reconcileIntervalMs,
       graceMs: config.replicaGraceMs,
@@ -191,6 +198,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       maxParallel: config.maxParallel,
       backoff: { baseMs: config.tasks.launchBackoffMs, maxMs: config.tasks.launchBackoffMaxMs },
       leadership,
+      beforePass: (now) => autoscaler.pass(now),
     }, logger);
     await reconciler.start();
     stops.push(() => reconciler.stop());
@@ -202,7 +210,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     schedules.start();
     afterDeploy.start();
     stops.push(() => schedules.stop(), () => afterDeploy.stop());
-    const services = new ServiceManager(db.services, serviceState, snapshot, () => reconciler.trigger());
+    const services = new ServiceManager(db.services, serviceState, snapshot, () => reconciler.trigger(), undefined, applyLock);
     // Node and job changes can unblock pending work: look again soon.
     nodeState.onChange((change) => {
       if (change.heartbeat) return;
@@ -210,7 +218,6 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       void deployments.retryPending();
     });
 
-    const chunkIndex = new ChunkIndex(config.chunks.replication);
     const chunks = new ChunkManager(chunkIndex, jobs, registry, nodeState, db.chunkTargets, {
       heartbeatTtlMs: config.heartbeatTtlMs,
       graceMs: config.replicaGraceMs,

@@ -164,7 +164,7 @@ export class AgentConnection {
   }
 
   private async beat(outbox: AsyncQueue<AgentStreamRequest>): Promise<void> {
-    const metrics = await sampleMetrics(this.options.stateDir, this.cpu, this.executor.running());
+    const metrics = { ...(await sampleMetrics(this.options.stateDir, this.cpu, this.executor.running())), replicaUsage: await this.executor.replicaUsage() };
     outbox.push(create(AgentStreamRequestSchema, { message: { case: "heartbeat", value: { metrics } } }));
   }
 

@@ -30,6 +30,11 @@ export class Executor {
     return [...this.compose.running(), ...this.processes.running()];
   }
 
+  /** Per-replica CPU and memory of the replicas the process driver runs (reported with heartbeats). */
+  replicaUsage(): Promise<Array<{ replicaId: string; cpuCores: number; memoryMb: number }>> {
+    return this.processes.usage();
+  }
+
   /** Handles a delivered command. */
   handle(command: Command): void {
     const id = command.jobId;

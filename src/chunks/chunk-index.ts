@@ -143,6 +143,20 @@ export class ChunkIndex {
     return out;
   }
 
+  /** A chunk's size and online holders (chunk-aware placement's view); undefined for a chunk nobody reported. */
+  chunkLocation(chunkId: string): { size: number; holders: string[] } | undefined {
+    const k = this.ids.find(chunkId);
+    if (k < 0) return undefined;
+    const holders = this.holders;
+    const c = holders.count(k);
+    const out: string[] = [];
+    for (let i = 0; i < c; i++) {
+      const n = holders.at(k, i);
+      if (this.online[n]) out.push(this.nodeIds[n]);
+    }
+    return { size: this.sizes[k], holders: out };
+  }
+
   /** All holders (online or within grace) of a chunk. */
   holdersOf(chunkId: string): string[] {
     const k = this.ids.find(chunkId);

@@ -36,6 +36,8 @@ export interface Config {
   readonly maxParallel: number;
   /** Tasks (issue 16): a task's default run time limit; failed launches' retry delay, doubling up to the max. */
   readonly tasks: { readonly timeoutMs: number; readonly launchBackoffMs: number; readonly launchBackoffMaxMs: number };
+  /** At least this long between two autoscaler changes of one service. */
+  readonly autoscaleCooldownMs: number;
   /** Chunk index: default replication target, monitor period, commands per node per round, failure-domain label. */
   readonly chunks: { readonly replication: number; readonly intervalMs: number; readonly perNodeLimit: number; readonly spreadLabel: string };
   readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -175,6 +177,7 @@ const schema = z.object({
   TASK_TIMEOUT: duration(3_600_000),
   LAUNCH_BACKOFF: duration(1_000),
   LAUNCH_BACKOFF_MAX: duration(300_000),
+  AUTOSCALE_COOLDOWN: duration(30_000),
   CHUNK_REPLICATION: whole(1, 100, 3),
   CHUNK_MONITOR_INTERVAL: duration(5_000),
   CHUNK_COMMANDS_PER_NODE: whole(1, 10_000, 10),
@@ -277,6 +280,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
     replicaGraceMs: e.REPLICA_GRACE,
     maxParallel: e.MAX_PARALLEL,
     tasks: Object.freeze({ timeoutMs: e.TASK_TIMEOUT, launchBackoffMs: e.LAUNCH_BACKOFF, launchBackoffMaxMs: e.LAUNCH_BACKOFF_MAX }),
+    autoscaleCooldownMs: e.AUTOSCALE_COOLDOWN,
     chunks: Object.freeze({
       replication: e.CHUNK_REPLICATION,
       intervalMs: e.CHUNK_MONITOR_INTERVAL,

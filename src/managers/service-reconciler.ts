@@ -32,6 +32,8 @@ export interface ReconcilerOptions {
    */
   leadership?: Leadership;
   now?: () => number;
+  /** Runs at the start of every pass, before the plan (the autoscaler: a singleton gated with the reconciler). */
+  beforePass?: (now: number) => Promise<void>;
 }
 
 const FROM_JOB: Partial<Record<Job["status"], ReplicaStatus>> = {
@@ -137,6 +139,8 @@ export class ServiceReconciler {
     // Nothing desired and nothing running: no snapshot to build.
     if (this.state.services.size === 0 && this.state.replicas.size === 0) return;
     const now = this.now();
+    // An autoscaler failure must not stop reconciling: logged, and the plan goes ahead with the counts as they are.
+    await this.options.beforePass?.(now).catch((err: unknown) => this.logger.error({ err }, "autoscaler pass failed"));
     const lostNodes = new Set(
       this.nodes()
         .filter((n) => n.status === "offline" && now - (n.lastHeartbeatAt?.getTime() ?? 0) > this.options.heartbeatTtlMs + this.options.graceMs)

@@ -53,5 +53,11 @@ export function validateHeartbeat(m: NodeMetrics): NodeMetrics {
   nonNegative("load1", m.load1);
   if (m.runningContainers.length > 1000) throw new InvalidArgumentError("running_containers", "must have at most 1000 entries");
   m.runningContainers.forEach((c, i) => optionalText(`running_containers[${i}]`, c, 253));
+  const usage = m.replicaUsage ?? [];
+  if (usage.length > 1000) throw new InvalidArgumentError("replica_usage", "must have at most 1000 entries");
+  usage.forEach((u, i) => {
+    optionalText(`replica_usage[${i}].replica_id`, u.replicaId, 253);
+    nonNegative(`replica_usage[${i}].cpu_cores`, u.cpuCores, 4096);
+  });
   return m;
 }

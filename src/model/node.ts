@@ -42,6 +42,16 @@ export interface NodeMetrics {
   uploadSpeedMbps: number;
   downloadSpeedMbps: number;
   load1: number;
+  /** Per-replica figures from agents that measure them (capstan-agent's process driver); soft state, not stored. */
+  replicaUsage?: ReplicaUsage[];
+}
+
+/** What one service replica's processes use, as its agent measured it. */
+export interface ReplicaUsage {
+  replicaId: string;
+  /** CPU cores used since the agent's previous heartbeat. */
+  cpuCores: number;
+  memoryMb: number;
 }
 
 /**

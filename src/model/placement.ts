@@ -18,8 +18,15 @@ export interface PlacementRequirements {
   requireDocker: boolean;
   minDockerVersion: string;
   strategy: PlacementStrategy | undefined;
-  weights: { cpu: number; memory: number; disk: number; spread: number };
+  /** locality: how much the wanted chunks' bytes count (0 means 1); absent in requirements stored before it existed. */
+  weights: { cpu: number; memory: number; disk: number; spread: number; locality?: number };
   spreadLabel: string;
+  /**
+   * Chunk-aware placement (issue 16): the chunks this work reads; nodes that
+   * hold more of their bytes score higher. Absent in requirements stored
+   * before it existed.
+   */
+  chunkIds?: string[];
 }
 
 /** Requirements that any node meets. */
@@ -34,5 +41,6 @@ export function noRequirements(): PlacementRequirements {
     strategy: undefined,
     weights: { cpu: 0, memory: 0, disk: 0, spread: 0 },
     spreadLabel: "",
+    chunkIds: [],
   };
 }

@@ -8,6 +8,20 @@ export interface StoredService {
   specHash: string;
   createdAt: Date;
   updatedAt: Date;
+  /** The autoscaler's last change of the replica count (issue 16); absent until it scales. */
+  lastScale?: ScaleRecord;
+}
+
+/** One change of a service's replica count by the autoscaler. */
+export interface ScaleRecord {
+  at: Date;
+  from: number;
+  to: number;
+  /** CPU percent that decided it; undefined for a bounds correction. */
+  metric: number | undefined;
+  threshold: number | undefined;
+  source: "replica" | "node" | undefined;
+  reason: string;
 }
 
 /** Durable storage of services and replicas. */

@@ -41,8 +41,14 @@ export function validateServices(services: ServiceSpec[], base = "spec.services"
     // Issue 16: a schedule is checked by the cron library that runs it; a time zone needs a schedule.
     if (s.schedule) for (const p of cronProblems(s.schedule, s.scheduleTimeZone ?? "")) bad(p.field, p.message);
     else if (s.scheduleTimeZone) bad("scheduleTimeZone", "needs a schedule");
-    if (s.autoscaling?.enabled && s.autoscaling.minReplicas > s.autoscaling.maxReplicas) {
-      bad("autoscaling.minReplicas", "must not exceed maxReplicas");
+    const a = s.autoscaling;
+    if (a?.enabled) {
+      if (!Number.isInteger(a.minReplicas) || a.minReplicas < 1) bad("autoscaling.minReplicas", "must be a whole number, at least 1");
+      if (!Number.isInteger(a.maxReplicas) || a.maxReplicas > 1000) bad("autoscaling.maxReplicas", "must be a whole number, at most 1000");
+      if (a.minReplicas > a.maxReplicas) bad("autoscaling.minReplicas", "must not exceed maxReplicas");
+      if (!(a.scaleUpThreshold > 0)) bad("autoscaling.scaleUpThreshold", "must be above 0 (CPU percent of the replica's request, or of its node without one)");
+      if (!(a.scaleDownThreshold >= 0) || a.scaleDownThreshold >= a.scaleUpThreshold) bad("autoscaling.scaleDownThreshold", "must be at least 0 and below scaleUpThreshold");
+      if (!Number.isInteger(a.scaleDownDelaySeconds) || a.scaleDownDelaySeconds < 0) bad("autoscaling.scaleDownDelaySeconds", "must be a whole number of seconds, at least 0");
     }
     return {
       ...s,

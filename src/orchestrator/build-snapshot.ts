@@ -1,5 +1,5 @@
 import type { Node } from "../model/node.js";
-import type { ClusterSnapshot, NodeSnapshot, ResourceAmounts } from "./snapshot.js";
+import type { ChunkLocalityView, ClusterSnapshot, NodeSnapshot, ResourceAmounts } from "./snapshot.js";
 
 /** Work that occupies a node: a replica or a deployment. */
 export interface Allocation {
@@ -33,7 +33,7 @@ export function nodeSnapshot(n: Node): NodeSnapshot {
 }
 
 /** Adds allocations to node snapshots: resources used and units per group. */
-export function withAllocations(nodes: readonly NodeSnapshot[], allocations: Iterable<Allocation>): ClusterSnapshot {
+export function withAllocations(nodes: readonly NodeSnapshot[], allocations: Iterable<Allocation>, chunks?: ChunkLocalityView): ClusterSnapshot {
   const used = new Map<string, ResourceAmounts>();
   const groups = new Map<string, Record<string, number>>();
   for (const a of allocations) {
@@ -49,6 +49,7 @@ export function withAllocations(nodes: readonly NodeSnapshot[], allocations: Ite
     groups.set(a.nodeId, g);
   }
   return {
+    chunks,
     nodes: nodes.map((n) => {
       const u = used.get(n.id);
       const g = groups.get(n.id);

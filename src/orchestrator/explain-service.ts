@@ -30,6 +30,8 @@ export interface ServiceExplainInput {
   snapshot: ClusterSnapshot;
   /** round_robin's position, as the reconciler holds it. */
   cursor?: string;
+  /** What the service waits for before it starts (dependencies), or "". */
+  waitingFor?: string;
 }
 
 /**
@@ -51,7 +53,7 @@ export function explainService(input: ServiceExplainInput): ServiceExplanation {
     const explained = placer.explain(req);
     verdicts = explained.verdicts;
     return explained.result;
-  });
+  }, input.waitingFor);
   const placements = step.launches.flatMap((l) => (l.nodeId ? [l.nodeId] : []));
   // Replaced replicas stop now (up to update.max_unavailable) or once a replacement runs: one per new replica placed.
   const stopping = new Set(step.stops.map((s) => s.replicaId));
@@ -69,7 +71,8 @@ export function explainService(input: ServiceExplainInput): ServiceExplanation {
   if (placements.length) parts.push(`would place ${placements.length} on ${where(placements)}`);
   if (stopping.size) parts.push(`would stop ${stopping.size} on ${where(stoppingOn.keys())}`);
   if (unplaced) parts.push(step.message);
-  if (!placements.length && !stopping.size && !unplaced) parts.push("no change");
+  if (input.waitingFor && spec.replicas > active.length) parts.push(input.waitingFor);
+  if (!placements.length && !stopping.size && !unplaced && !input.waitingFor) parts.push("no change");
   return {
     verdicts: verdicts.map((v) => ({ ...v, running: runningOn.get(v.nodeId) ?? 0, stopping: stoppingOn.get(v.nodeId) ?? 0 })),
     placements,

@@ -1,7 +1,8 @@
 import { CAPACITY_NOT_CHECKED, capacityKnown, FILTERS } from "./filters.js";
 import type { PlacementRequest } from "./request.js";
 import type { PlacementState } from "./placement-state.js";
-import type { NodeSnapshot } from "./snapshot.js";
+import { describeLocality, localityOf, localityScore } from "./locality.js";
+import type { ChunkLocalityView, NodeSnapshot } from "./snapshot.js";
 import { compareKeys, DEFAULT_STRATEGY, fullness, round, weightsOf, type StrategyKey } from "./strategy.js";
 
 /** The scheduler's verdict on one node. */
@@ -18,6 +19,8 @@ export interface NodeVerdict {
   scoreTerms: Record<string, number>;
   /** Units the dry run would place on the node. */
   placed: number;
+  /** With chunk ids: "holds 3.2 GiB of 4.0 GiB wanted"; else "". */
+  locality: string;
 }
 
 /** The filter that rejects a node for this request, with its reason. */
@@ -46,14 +49,16 @@ export function rejectionCounts(state: PlacementState, nodes: readonly NodeSnaps
  * terms and its rank under the strategy's definition, computed here by
  * sorting every feasible node (independently of the placer's candidate trees).
  */
-export function explainNodes(state: PlacementState, nodes: readonly NodeSnapshot[], req: PlacementRequest, cursor: string): NodeVerdict[] {
+export function explainNodes(state: PlacementState, nodes: readonly NodeSnapshot[], req: PlacementRequest, cursor: string, chunks?: ChunkLocalityView): NodeVerdict[] {
   const r = req.requirements;
+  const locality = localityOf(r, chunks, (id) => state.indexOf(id));
+  const sign = r.strategy === "binpack" ? 1 : -1;
   const strategy = r.strategy ?? DEFAULT_STRATEGY;
   const weights = weightsOf(r);
   const counts = r.spreadLabel === "" ? undefined : state.domainCounts(req.group, r.spreadLabel);
-  const ranked: Array<StrategyKey & { id: string; verdict: NodeVerdict }> = [];
+  const ranked: Array<StrategyKey & { id: string; locality: number; verdict: NodeVerdict }> = [];
   const verdicts = nodes.map((node, i): NodeVerdict => {
-    const base = { nodeId: node.id, nodeName: node.name, score: 0, scoreTerms: {}, placed: 0 };
+    const base = { nodeId: node.id, nodeName: node.name, score: 0, scoreTerms: {}, placed: 0, locality: locality ? describeLocality(locality, i) : "" };
     const rejected = rejection(state, node, i, req);
     if (rejected) return { ...base, feasible: false, rejectedBy: rejected[0], reason: rejected[1] };
     const key: StrategyKey = {
@@ -63,14 +68,22 @@ export function explainNodes(state: PlacementState, nodes: readonly NodeSnapshot
     };
     const terms: Record<string, number> = { fullness: round(key.fullness), units_here: key.nodeCount };
     if (counts) terms.units_in_domain = key.domainCount;
+    const score = localityScore(locality, i);
+    if (locality) {
+      terms.locality = round(score);
+      terms.held_bytes = locality.held.get(i) ?? 0;
+      // Holding the wanted bytes moves a node toward "emptier" under spread, "fuller" under binpack.
+      key.fullness += sign * score;
+    }
     const verdict: NodeVerdict = { ...base, feasible: true, rejectedBy: "", reason: capacityKnown(node) ? "" : CAPACITY_NOT_CHECKED, scoreTerms: terms };
-    ranked.push({ ...key, id: node.id, verdict });
+    ranked.push({ ...key, id: node.id, locality: score, verdict });
     return verdict;
   });
   if (strategy === "round_robin") {
-    // Fewest of the group's units, then the distance after the cursor in node id order.
+    // Fewest of the group's units, then the most wanted chunk bytes, then the distance after the cursor in node id order.
     ranked.sort((a, b) =>
       a.nodeCount !== b.nodeCount ? a.nodeCount - b.nodeCount
+      : a.locality !== b.locality ? b.locality - a.locality
       : (a.id > cursor) !== (b.id > cursor) ? (a.id > cursor ? -1 : 1)
       : a.id < b.id ? -1 : 1,
     );

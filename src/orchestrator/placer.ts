@@ -2,6 +2,7 @@ import type { PlacementRequirements } from "../model/placement.js";
 import { CandidateTree, notFound } from "./candidate-tree.js";
 import { explainNodes, rejectionCounts, type NodeVerdict } from "./explain.js";
 import { STATIC_FILTERS } from "./filters.js";
+import { localityOf, localityScore, type Locality } from "./locality.js";
 import { PlacementState } from "./placement-state.js";
 import { DEFAULT_STRATEGY, groupFirst, weightsOf } from "./strategy.js";
 import type { PlacementRequest, PlacementResult } from "./request.js";
@@ -9,6 +10,13 @@ import type { ClusterSnapshot } from "./snapshot.js";
 
 export type { NodeVerdict } from "./explain.js";
 export type { PlacementRequest, PlacementResult } from "./request.js";
+
+/** A request's usable chunk holders (node indexes) and their locality scores. */
+interface Holders {
+  nodes: number[];
+  scores: number[];
+  scoreOf: (node: number) => number;
+}
 
 /** Placer settings. */
 export interface PlacerOptions {
@@ -67,9 +75,13 @@ export class Placer {
     }
     const byGroup = groupFirst(r);
     if (byGroup) for (const i of this.state.nodesOf(req.group)) hide(i);
+    // Chunk locality: looked up once per request; only the few holders can beat the tree's choice.
+    const locality = localityOf(r, this.snapshot.chunks, (id) => this.state.indexOf(id));
+    const holders = locality && locality.held.size > 0 ? this.holdersOf(locality, tree, req) : undefined;
     try {
       for (let unit = 0; unit < req.count; unit++) {
-        const chosen = strategy === "round_robin" ? this.nextInTurn(tree, req, want) : this.bestNode(tree, req, want, strategy === "binpack" ? -1 : 1, byGroup);
+        let chosen = strategy === "round_robin" ? this.nextInTurn(tree, req, want) : this.bestNode(tree, req, want, strategy === "binpack" ? -1 : 1, byGroup);
+        if (chosen !== undefined && holders && holders.nodes.length > 0) chosen = this.preferHolder(chosen, holders, tree, req, want);
         if (chosen === undefined) {
           const rejections = rejectionCounts(this.state, nodes, req);
           return { placements, unplaced: req.count - unit, rejections, summary: summarise(req.count, placements.length, nodes.length, rejections) };
@@ -86,7 +98,7 @@ export class Placer {
 
   /** A dry run over every node: which filter rejected it, or its rank and terms, and how many units it would get. */
   explain(req: PlacementRequest): { verdicts: NodeVerdict[]; result: PlacementResult } {
-    const verdicts = explainNodes(this.state, this.snapshot.nodes, req, this.position);
+    const verdicts = explainNodes(this.state, this.snapshot.nodes, req, this.position, this.snapshot.chunks);
     const result = this.fork().place(req);
     const placedOn = new Map<string, number>();
     for (const id of result.placements) placedOn.set(id, (placedOn.get(id) ?? 0) + 1);
@@ -161,6 +173,70 @@ export class Placer {
     }
   }
 
+  /**
+   * The tree's choice, or a node holding wanted chunks that beats it once
+   * locality counts: spread and binpack compare fullness moved by the
+   * locality score (toward "emptier" for spread, "fuller" for binpack) after
+   * the group's domain and node counts; round_robin takes, among the nodes
+   * with the fewest of the group's units, the one holding the most bytes.
+   * Exact: for a node holding nothing the key is unchanged, so the tree's
+   * choice is the best of those, and every holder is compared here. Scalars
+   * only: this runs for every unit of a request that lists chunks.
+   */
+  private preferHolder(chosen: number, holders: Holders, tree: CandidateTree, req: PlacementRequest, want: number[]): number {
+    const r = req.requirements;
+    const state = this.state;
+    const ids = state.ids;
+    const roundRobin = (r.strategy ?? DEFAULT_STRATEGY) === "round_robin";
+    const binpack = r.strategy === "binpack";
+    const byGroup = groupFirst(r);
+    const counts = roundRobin || r.spreadLabel === "" ? undefined : state.domainCounts(req.group, r.spreadLabel);
+    const sign = binpack ? 1 : -1;
+    let node = chosen;
+    let score = holders.scoreOf(chosen);
+    let domain = counts?.get(state.labelOf(chosen, r.spreadLabel)) ?? 0;
+    let units = state.unitsOn(req.group, chosen);
+    let full = tree.fullnessOf(chosen) + sign * score;
+    for (let h = 0; h < holders.nodes.length; h++) {
+      const i = holders.nodes[h];
+      if (i === node || !tree.fits(i, want)) continue;
+      const s = holders.scores[h];
+      const n = state.unitsOn(req.group, i);
+      let better: boolean;
+      if (roundRobin) {
+        better = n < units || (n === units && (s > score || (s === score && inTurnBefore(ids[i], ids[node], this.position))));
+      } else {
+        const d = counts ? (counts.get(state.labelOf(i, r.spreadLabel)) ?? 0) : 0;
+        if (d !== domain) better = d < domain;
+        else if (byGroup && n !== units) better = n < units;
+        else {
+          const f = tree.fullnessOf(i) + sign * s;
+          better = f !== full ? (binpack ? f > full : f < full) : ids[i] < ids[node];
+        }
+      }
+      if (better) {
+        node = i;
+        score = s;
+        units = n;
+        domain = counts ? (counts.get(state.labelOf(i, r.spreadLabel)) ?? 0) : 0;
+        full = tree.fullnessOf(i) + sign * s;
+      }
+    }
+    return node;
+  }
+
+  /** The holders a request may use (in the tree, not avoided) with their locality scores: once per request. */
+  private holdersOf(locality: Locality, tree: CandidateTree, req: PlacementRequest): Holders {
+    const nodes: number[] = [];
+    const scores: number[] = [];
+    for (const i of locality.held.keys()) {
+      if (tree.posOf[i] < 0 || req.avoid?.has(this.state.ids[i])) continue;
+      nodes.push(i);
+      scores.push(localityScore(locality, i));
+    }
+    return { nodes, scores, scoreOf: (i) => localityScore(locality, i) };
+  }
+
   /** The tree for this kind of request: built once per placer from the static filters. */
   private tree(r: PlacementRequirements): CandidateTree {
     const roundRobin = (r.strategy ?? DEFAULT_STRATEGY) === "round_robin";
@@ -185,6 +261,11 @@ export class Placer {
     for (const tree of this.trees.values()) tree.update(node);
     if ((req.requirements.strategy ?? DEFAULT_STRATEGY) === "round_robin") this.position = this.state.ids[node];
   }
+}
+
+/** round_robin's turn order: nodes after the cursor (in id order) before those at or before it. */
+export function inTurnBefore(a: string, b: string, cursor: string): boolean {
+  return (a > cursor) !== (b > cursor) ? a > cursor : a < b;
 }
 
 /** "placed 2 of 3: 4 nodes offline, 1 lacks resources". */

@@ -1,6 +1,7 @@
 import type { Replica } from "../model/replica.js";
 import { ACTIVE } from "../model/replica.js";
 import type { ServiceSpec } from "../model/service-spec.js";
+import { dependencyWait } from "../model/service-dependencies.js";
 import { Placer } from "./placer.js";
 import type { PlacementRequest, PlacementResult } from "./request.js";
 import type { ClusterSnapshot, NodeSnapshot } from "./snapshot.js";
@@ -64,6 +65,7 @@ export function planService(
   nodes: ReadonlyMap<string, NodeSnapshot>,
   defaultMaxParallel: number,
   place: (req: PlacementRequest, discounted: readonly Replica[]) => PlacementResult,
+  waitingFor = "",
 ): ServicePlan {
   const out: ServicePlan = { launches: [], stops: [], message: "", replaced: [] };
   const maxParallel = spec.update?.maxParallel || defaultMaxParallel;
@@ -78,7 +80,8 @@ export function planService(
   const want = spec.replicas;
   const missing = want - keep.length;
   const budget = Math.max(0, maxParallel - starting);
-  const toLaunch = Math.min(Math.max(0, missing), budget);
+  // A service whose dependencies do not all run yet starts nothing (it still scales down and stops old replicas).
+  const toLaunch = waitingFor ? 0 : Math.min(Math.max(0, missing), budget);
   // Replicas on their way out keep their resources until they stop, but not their place in the spread.
   const result = place({ requirements: spec.placement, count: toLaunch, group: spec.name }, [...replace, ...lost]);
   for (const nodeId of result.placements) out.launches.push({ serviceName: spec.name, nodeId, reason: "" });
@@ -95,7 +98,8 @@ export function planService(
     const newestFirst = [...keep].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
     for (const r of newestFirst.slice(0, keep.length - want)) out.stops.push({ replicaId: r.id, reason: "scaled down" });
   }
-  if (result.unplaced > 0) {
+  if (waitingFor && missing > 0) out.message = waitingFor;
+  else if (result.unplaced > 0) {
     const waiting = replace.length - surplusReplace;
     out.message =
       waiting > 0 && maxUnavailable === 0
@@ -137,10 +141,17 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
   }
   const placer = new Placer(input.snapshot, { cursor: input.cursor });
   for (const service of input.services) {
+    const waiting = dependencyWait(
+      service.spec.dependencies.map((name) => ({
+        name,
+        desired: desired.get(name)?.spec.replicas,
+        running: (byService.get(name) ?? []).filter((r) => r.status === "running").length,
+      })),
+    );
     const step = planService(service, byService.get(service.spec.name) ?? [], lostOf.get(service.spec.name) ?? [], nodes, input.maxParallel, (req, discounted) => {
       for (const r of discounted) placer.discount(service.spec.name, r.nodeId);
       return placer.place(req);
-    });
+    }, waiting);
     plan.launches.push(...step.launches);
     plan.stops.push(...step.stops);
     if (step.message) plan.messages[service.spec.name] = step.message;

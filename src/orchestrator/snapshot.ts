@@ -28,9 +28,17 @@ export interface NodeSnapshot {
   readonly groups: Readonly<Record<string, number>>;
 }
 
+/** A read-only view of the chunk index, for chunk-aware placement. */
+export interface ChunkLocalityView {
+  /** A chunk's size in bytes (0 when not reported) and the online nodes holding it; undefined for a chunk nobody reported. */
+  chunkLocation(chunkId: string): { size: number; holders: readonly string[] } | undefined;
+}
+
 /** The cluster at one moment. */
 export interface ClusterSnapshot {
   readonly nodes: readonly NodeSnapshot[];
+  /** Where chunks are, for requests that list chunk_ids; absent, locality scores nothing. */
+  readonly chunks?: ChunkLocalityView;
 }
 
 /** Zero of every resource. */

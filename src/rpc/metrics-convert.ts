@@ -3,7 +3,7 @@ import type { NodeMetrics } from "../model/node.js";
 import { emptyMetrics } from "../managers/node-registry.js";
 
 /** Proto metrics (or a message with the same fields, like HeartbeatRequest) to domain; absent metrics are all zero. */
-export function metricsFromProto(m: Omit<PbMetrics, "$typeName" | "$unknown"> | undefined): NodeMetrics {
+export function metricsFromProto(m: Omit<PbMetrics, "$typeName" | "$unknown" | "replicaUsage"> & Partial<Pick<PbMetrics, "replicaUsage">> | undefined): NodeMetrics {
   if (!m) return emptyMetrics();
   return {
     cpuUsage: m.cpuUsage,
@@ -18,5 +18,6 @@ export function metricsFromProto(m: Omit<PbMetrics, "$typeName" | "$unknown"> | 
     uploadSpeedMbps: m.uploadSpeedMbps,
     downloadSpeedMbps: m.downloadSpeedMbps,
     load1: m.load1,
+    replicaUsage: (m.replicaUsage ?? []).map((u) => ({ replicaId: u.replicaId, cpuCores: u.cpuCores, memoryMb: u.memoryMb })),
   };
 }

@@ -50,8 +50,10 @@ export function requirementsFromProto(r: PbRequirements | undefined, field: stri
       memory: r?.weights?.memory ?? 0,
       disk: r?.weights?.disk ?? 0,
       spread: r?.weights?.spread ?? 0,
+      locality: r?.weights?.locality ?? 0,
     },
     spreadLabel: r?.spreadLabel ?? "",
+    chunkIds: chunkIdsFrom(r?.chunkIds ?? [], `${field}.chunk_ids`),
   };
 }
 
@@ -66,7 +68,19 @@ export function requirementsToProto(r: PlacementRequirements): PbRequirements {
     requireDocker: r.requireDocker,
     minDockerVersion: r.minDockerVersion,
     strategy: Number(strategy ?? 0),
-    weights: r.weights,
+    weights: { ...r.weights, locality: r.weights.locality ?? 0 },
     spreadLabel: r.spreadLabel,
+    chunkIds: r.chunkIds ?? [],
   });
+}
+
+/** At most this many chunk ids per request: a decision reads each one's holders. */
+export const MAX_CHUNK_IDS = 10_000;
+
+/** The wanted chunk ids, deduplicated; an empty id or too many is refused, naming the field. */
+function chunkIdsFrom(ids: readonly string[], field: string): string[] {
+  if (ids.length > MAX_CHUNK_IDS) throw new InvalidArgumentError(field, `at most ${MAX_CHUNK_IDS} chunk ids, got ${ids.length}`);
+  const i = ids.findIndex((id) => id.trim() === "");
+  if (i >= 0) throw new InvalidArgumentError(`${field}[${i}]`, "must not be empty");
+  return [...new Set(ids)];
 }

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
 import { NodeVerdictSchema } from "../../gen/proto/capstan/v1/placement_pb.js";
-import { ReplicaSchema, type Service as PbService } from "../../gen/proto/capstan/v1/service_pb.js";
+import { ReplicaSchema, ScaleEventSchema, type Service as PbService } from "../../gen/proto/capstan/v1/service_pb.js";
 import { InvalidArgumentError } from "../model/errors.js";
 import { listOrder, paginate } from "../model/pagination.js";
 import type { ServiceManager, ServiceView } from "../managers/service-manager.js";
@@ -37,6 +37,19 @@ export function createServiceHandlers(deps: ServiceHandlerDeps): Handlers {
     pb.id = s.id;
     pb.status = s.status;
     pb.statusMessage = s.statusMessage;
+    pb.autoscalingStatus = s.autoscalingStatus;
+    const last = s.lastScale;
+    if (last) {
+      pb.lastScale = create(ScaleEventSchema, {
+        time: ts(last.at),
+        fromReplicas: last.from,
+        toReplicas: last.to,
+        metric: last.metric ?? 0,
+        threshold: last.threshold ?? 0,
+        source: last.source ?? "",
+        reason: last.reason,
+      });
+    }
     pb.createdAt = ts(s.createdAt);
     pb.updatedAt = ts(s.updatedAt);
     pb.replicaSet = deps.state.replicasOf(s.spec.name).map((r) =>

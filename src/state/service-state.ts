@@ -7,6 +7,8 @@ export class ServiceState {
   readonly replicas = new Map<string, Replica>();
   /** Why a service is not as desired (e.g. why its update waits), as of the last reconcile pass. */
   readonly messages = new Map<string, string>();
+  /** What the autoscaler sees for a service when it does not scale (e.g. a scale-down delay running), as of its last look. */
+  readonly autoscaling = new Map<string, string>();
   /** round_robin's position after the last reconcile pass (explain starts from it too). */
   placementCursor = "";
 

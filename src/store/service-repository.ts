@@ -1,13 +1,21 @@
 import type { Replica as ReplicaRow, Service as ServiceRow } from "../../gen/prisma/sqlite/client.js";
 import type { Replica } from "../model/replica.js";
 import type { ServiceSpec } from "../model/service-spec.js";
-import type { ServiceStore, StoredService } from "../model/service-store.js";
+import type { ScaleRecord, ServiceStore, StoredService } from "../model/service-store.js";
 import type { WriteScope } from "./change-log.js";
 import { parseJson, toJson } from "./json.js";
 
-/** A stored row as a StoredService. */
+/** The spec JSON's key for the autoscaler's last change. */
+const LAST_SCALE = "_lastScale";
+
+/** ScaleRecord as JSON: the time as text, absent numbers as null. */
+type StoredScale = Omit<ScaleRecord, "at" | "metric" | "threshold" | "source"> & { at: string; metric?: number | null; threshold?: number | null; source?: ScaleRecord["source"] | null };
+
+/** A stored row as a StoredService; the autoscaler's last change rides in the spec's JSON under a key of its own (no column, no migration). */
 export function serviceFromRow(r: ServiceRow): StoredService {
-  return { id: r.id, spec: parseJson<ServiceSpec>(r.spec, {} as ServiceSpec), specHash: r.specHash, createdAt: r.createdAt, updatedAt: r.updatedAt };
+  const { [LAST_SCALE]: last, ...spec } = parseJson<ServiceSpec & { [LAST_SCALE]?: StoredScale }>(r.spec, {} as ServiceSpec);
+  const lastScale = last ? { ...last, at: new Date(last.at), metric: last.metric ?? undefined, threshold: last.threshold ?? undefined, source: last.source ?? undefined } : undefined;
+  return { id: r.id, spec: spec as ServiceSpec, specHash: r.specHash, createdAt: r.createdAt, updatedAt: r.updatedAt, ...(lastScale ? { lastScale } : {}) };
 }
 
 /** A stored row as a Replica. */
@@ -29,7 +37,8 @@ export class PrismaServiceStore implements ServiceStore {
   }
 
   async saveService(s: StoredService): Promise<void> {
-    const row = { name: s.spec.name, id: s.id, spec: toJson(s.spec), specHash: s.specHash, createdAt: s.createdAt, updatedAt: s.updatedAt };
+    const spec = s.lastScale ? { ...s.spec, [LAST_SCALE]: { ...s.lastScale, at: s.lastScale.at.toISOString() } } : s.spec;
+    const row = { name: s.spec.name, id: s.id, spec: toJson(spec), specHash: s.specHash, createdAt: s.createdAt, updatedAt: s.updatedAt };
     await this.scope.write(async (db, note) => {
       await db.service.upsert({ where: { name: row.name }, create: row, update: row });
       note("service", row.name, "put");

@@ -133,6 +133,38 @@ describe("JSON agents on /ws", () => {
     agent.ws.close();
   });
 
+  it("autoscales a service on seed 003's agent by its node's CPU (all its heartbeats carry), and says so", async () => {
+    const agent = connect(`${server.url.replace("http", "ws")}/ws?token=${JOIN}`);
+    await agent.open;
+    agent.ws.send(JSON.stringify({ type: "hello", payload: { nodeId: "orion-node-9", name: "orion-9", address: "10.9.0.9", labels: { role: "busy" } } }));
+    await eventually(async () => (await rest("GET", "/api/nodes")).json.items.find((n: any) => n.id === "orion-node-9"), 5000, "node listed");
+    // Its heartbeats (every ~5 s in Orion) carry the node's CPU only.
+    const beat = () => agent.ws.send(JSON.stringify({ type: "heartbeat", payload: { timestamp: Date.now(), metrics: { cpu: 95, memory: 40 } } }));
+    beat();
+    const beating = setInterval(beat, 500);
+    try {
+      const autoscaling = { enabled: true, minReplicas: 1, maxReplicas: 2, scaleUpThreshold: 80, scaleDownThreshold: 20, scaleDownDelaySeconds: 60 };
+      const applied = await rest("POST", "/api/apply", {
+        apiVersion: "orion/v1",
+        kind: "Config",
+        metadata: { name: "busy" },
+        spec: { services: [{ name: "busy", command: "node busy.js", replicas: 1, autoscaling, placement: { labels: { role: "busy" } } }] },
+      });
+      expect(applied.status).toBe(202);
+      const scaled = await eventually(async () => {
+        const s = (await rest("GET", "/api/services/busy")).json.service;
+        return s?.lastScale ? s : undefined;
+      }, 10_000, "busy scaled up");
+      expect(scaled.lastScale).toMatchObject({ fromReplicas: 1, toReplicas: 2, metric: 95, threshold: 80, source: "node" });
+      expect(scaled.lastScale.reason).toBe("cpu 95.0% (node CPU: the agent reports no per-replica CPU) above scaleUpThreshold 80%: 1 → 2");
+      await eventually(() => agent.received.filter((m) => m.type === "launch" && m.payload.service?.name === "busy").length === 2, 5000, "second launch received");
+    } finally {
+      clearInterval(beating);
+    }
+    await rest("DELETE", "/api/services/busy");
+    agent.ws.close();
+  });
+
   it("answers seed 003's invalid config with 400, a message and the list of issues", async () => {
     const r = await rest("POST", "/api/apply", { apiVersion: "orion/v1", kind: "Config", metadata: { name: "bad" }, spec: { services: [{ name: "Bad Name", replicas: -1 }] } });
     expect(r.status).toBe(400);

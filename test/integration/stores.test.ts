@@ -167,6 +167,14 @@ describe.each(providers())("stores on %s", (provider) => {
     await db.services.saveReplica({ id: "api-1", serviceName: "api", nodeId: "n", status: "running", specHash: "abc", jobId: "j", createdAt: at(1), updatedAt: at(1) });
     expect((await db.services.listServices())[0].spec).toEqual(spec("api", { replicas: 2 }));
     expect((await db.services.listReplicas())[0]).toMatchObject({ id: "api-1", status: "running" });
+    // The autoscaler's last change comes back with the service, and never as part of its spec.
+    const lastScale = { at: at(3), from: 2, to: 3, metric: 91.5, threshold: 80, source: "replica" as const, reason: "cpu 91.5% above 80%: 2 → 3" };
+    await db.services.saveService({ id: "s1", spec: spec("api", { replicas: 3 }), specHash: "abc", createdAt: at(1), updatedAt: at(3), lastScale });
+    const bounds = { at: at(4), from: 6, to: 4, metric: undefined, threshold: undefined, source: undefined, reason: "bounds" };
+    await db.services.saveService({ id: "s2", spec: spec("web"), specHash: "def", createdAt: at(1), updatedAt: at(4), lastScale: bounds });
+    const [api, web] = await db.services.listServices();
+    expect(api).toEqual({ id: "s1", spec: spec("api", { replicas: 3 }), specHash: "abc", createdAt: at(1), updatedAt: at(3), lastScale });
+    expect(web.lastScale).toEqual(bounds);
     await db.chunkTargets.set("c1", 5);
     expect(await db.chunkTargets.list()).toEqual([{ chunkId: "c1", factor: 5 }]);
     await db.chunkTargets.set("c1", 0);

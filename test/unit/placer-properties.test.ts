@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { PlacementRequirements, PlacementStrategy } from "../../src/model/placement.js";
 import { FILTERS } from "../../src/orchestrator/filters.js";
 import { Placer, type PlacementRequest } from "../../src/orchestrator/placer.js";
-import type { NodeSnapshot, ResourceAmounts } from "../../src/orchestrator/snapshot.js";
+import type { ChunkLocalityView, NodeSnapshot, ResourceAmounts } from "../../src/orchestrator/snapshot.js";
 import { reqs, snap } from "../fakes/snapshots.js";
 
 type Res = ResourceAmounts;
@@ -40,6 +40,8 @@ const clusterArb = fc
   .chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => nodeArb(`n${String(i).padStart(2, "0")}`))))
   .chain((nodes) => fc.shuffledSubarray(nodes, { minLength: nodes.length, maxLength: nodes.length }));
 
+const CHUNKS = ["c0", "c1", "c2", "c3", "missing"];
+
 const requirementsArb = fc
   .record({
     strategy: fc.constantFrom<PlacementStrategy | undefined>("spread", "binpack", "round_robin", undefined),
@@ -48,14 +50,27 @@ const requirementsArb = fc
     spreadLabel: fc.constantFrom("", "zone"),
     spreadWeight: fc.constantFrom(0, 1),
     cpuWeight: fc.constantFrom(0, 2),
+    chunkIds: fc.subarray(CHUNKS),
+    localityWeight: fc.constantFrom(0, 0.3, 3),
   })
   .map((r): PlacementRequirements =>
     reqs({
       strategy: r.strategy,
       resources: { cpu: r.cpu, memoryMb: r.memoryMb, diskMb: 0, gpus: 0 },
       spreadLabel: r.spreadLabel,
-      weights: { cpu: r.cpuWeight, memory: 0, disk: 0, spread: r.spreadWeight },
+      weights: { cpu: r.cpuWeight, memory: 0, disk: 0, spread: r.spreadWeight, locality: r.localityWeight },
+      chunkIds: r.chunkIds,
     }),
+  );
+
+/** A chunk layout over a cluster: each chunk's size and holders (some of them offline: the view hides those, as the index does). */
+const layoutArb = (nodes: readonly NodeSnapshot[]) =>
+  fc.tuple(...CHUNKS.map(() => fc.record({ size: fc.constantFrom(0, 1 << 20, 3 << 30), holders: fc.subarray(nodes.map((n) => n.id), { maxLength: Math.min(4, nodes.length) }) }))).map(
+    (chunks): ChunkLocalityView => {
+      const online = new Set(nodes.filter((n) => n.online).map((n) => n.id));
+      const byId = new Map(chunks.map((c, i) => [CHUNKS[i], { size: c.size, holders: c.holders.filter((h) => online.has(h)) }]));
+      return { chunkLocation: (id) => byId.get(id) };
+    },
   );
 
 const requestArb = fc.record({ requirements: requirementsArb, count: fc.integer({ min: 1, max: 15 }), group: fc.constantFrom("svc", "other", "new") });
@@ -69,7 +84,10 @@ class Oracle {
   private readonly units = new Map<string, number>();
   cursor = "";
 
-  constructor(private readonly nodes: readonly NodeSnapshot[]) {
+  constructor(
+    private readonly nodes: readonly NodeSnapshot[],
+    private readonly chunks?: ChunkLocalityView,
+  ) {
     for (const n of nodes) {
       this.used.set(n.id, { ...n.used });
       for (const g in n.groups) this.units.set(`${g}/${n.id}`, n.groups[g]);
@@ -92,12 +110,19 @@ class Oracle {
       return weight > 0 ? parts.reduce((s, p) => s + p[0], 0) / weight : 0;
     };
     const domain = (n: NodeSnapshot) => this.nodes.filter((m) => (m.labels[r.spreadLabel] ?? "") === (n.labels[r.spreadLabel] ?? "")).reduce((s, m) => s + this.unitsOn(req.group, m.id), 0);
+    // Locality: the weighted share of the wanted bytes (unknown size: 1 byte) a node holds.
+    const located = (r.chunkIds ?? []).map((id) => this.chunks?.chunkLocation(id)).filter((c) => c !== undefined);
+    const wanted = located.reduce((sum, c) => sum + Math.max(1, c.size), 0);
+    const score = (n: NodeSnapshot) => {
+      const held = located.filter((c) => c.holders.includes(n.id)).reduce((sum, c) => sum + Math.max(1, c.size), 0);
+      return held === 0 ? 0 : ((r.weights.locality || 1) * held) / wanted;
+    };
     const key = (n: NodeSnapshot): Array<number | string> => {
       const here = this.unitsOn(req.group, n.id);
-      if (strategy === "round_robin") return [here, n.id > this.cursor ? 0 : 1, n.id];
+      if (strategy === "round_robin") return [here, -score(n), n.id > this.cursor ? 0 : 1, n.id];
       const k: Array<number | string> = [r.spreadLabel ? domain(n) : 0];
       k.push(strategy === "spread" || r.weights.spread > 0 ? here : 0);
-      k.push(strategy === "binpack" ? -full(n) : full(n), n.id);
+      k.push(strategy === "binpack" ? -(full(n) + score(n)) : full(n) - score(n), n.id);
       return k;
     };
     const cmp = (a: Array<number | string>, b: Array<number | string>) => {
@@ -115,11 +140,11 @@ class Oracle {
 }
 
 describe("placer properties (random clusters and requests)", () => {
-  it("places every unit exactly where the strategy's definition says, and stops only when no node is feasible", () => {
+  it("places every unit exactly where the strategy's definition says (chunk locality included), and stops only when no node is feasible", () => {
     fc.assert(
-      fc.property(clusterArb, fc.array(requestArb, { minLength: 1, maxLength: 3 }), (nodes, requests) => {
-        const placer = new Placer({ nodes });
-        const oracle = new Oracle(nodes);
+      fc.property(clusterArb.chain((nodes) => fc.tuple(fc.constant(nodes), layoutArb(nodes))), fc.array(requestArb, { minLength: 1, maxLength: 3 }), ([nodes, chunks], requests) => {
+        const placer = new Placer({ nodes, chunks });
+        const oracle = new Oracle(nodes, chunks);
         for (const req of requests) {
           const result = placer.place(req);
           for (const id of result.placements) {
@@ -150,9 +175,9 @@ describe("placer properties (random clusters and requests)", () => {
 
   it("explain agrees with the placement: the top-ranked node takes the first unit, and the per-node counts match", () => {
     fc.assert(
-      fc.property(clusterArb, requestArb, fc.constantFrom("", "n03", "n07", "n99"), (nodes, req, cursor) => {
-        const { verdicts, result } = new Placer({ nodes }, { cursor }).explain(req);
-        const placed = new Placer({ nodes }, { cursor }).place(req);
+      fc.property(clusterArb.chain((nodes) => fc.tuple(fc.constant(nodes), layoutArb(nodes))), requestArb, fc.constantFrom("", "n03", "n07", "n99"), ([nodes, chunks], req, cursor) => {
+        const { verdicts, result } = new Placer({ nodes, chunks }, { cursor }).explain(req);
+        const placed = new Placer({ nodes, chunks }, { cursor }).place(req);
         expect(result.placements).toEqual(placed.placements);
         const feasible = verdicts.filter((v) => v.feasible);
         if (placed.placements.length > 0) expect(feasible.reduce((a, b) => (b.score > a.score ? b : a)).nodeId).toBe(placed.placements[0]);

@@ -1,12 +1,15 @@
 import { resolve } from "node:path";
 import type { Service as ServiceSpec } from "../../../gen/proto/capstan/v1/service_pb.js";
 import type { JobReporter } from "./reporter.js";
+import { ProcessUsageSampler, type ReplicaUsageSample } from "./process-usage.js";
 import { runProcess } from "./run-process.js";
 
 interface Running {
   controller: AbortController;
   done: Promise<void>;
   stopping: boolean;
+  /** The replica's process group (its first process's pid), once started. */
+  pgid?: number;
 }
 
 /**
@@ -16,6 +19,7 @@ interface Running {
  */
 export class ProcessDriver {
   private readonly replicas = new Map<string, Running>();
+  private readonly sampler = new ProcessUsageSampler();
 
   constructor(
     private readonly workdir: string,
@@ -25,6 +29,13 @@ export class ProcessDriver {
   /** Ids of the replicas running now. */
   running(): string[] {
     return [...this.replicas.keys()];
+  }
+
+  /** Each running replica's CPU (since the previous call) and memory, for the heartbeat; empty where /proc is missing. */
+  usage(): Promise<ReplicaUsageSample[]> {
+    const groups = new Map<string, number>();
+    for (const [id, r] of this.replicas) if (r.pgid !== undefined) groups.set(id, r.pgid);
+    return this.sampler.sample(groups);
   }
 
   /** Starts a replica and reports until it exits. */
@@ -48,7 +59,8 @@ export class ProcessDriver {
     try {
       if (!(await this.beforeStart(service, cwd, env, r, controller.signal))) return;
       r.log("agent", `starting ${argv.join(" ")} in ${cwd}`);
-      const res = await runProcess({ command: argv[0], args: argv.slice(1), cwd, env, signal: controller.signal, killGraceMs: this.stopGraceMs }, r);
+      const onSpawn = (pid: number) => void (running.pgid = pid);
+      const res = await runProcess({ command: argv[0], args: argv.slice(1), cwd, env, signal: controller.signal, killGraceMs: this.stopGraceMs, onSpawn }, r);
       const stopped = running.stopping;
       r.finish({
         ok: stopped || res.exitCode === 0,

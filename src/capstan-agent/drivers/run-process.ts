@@ -11,6 +11,8 @@ export interface RunSpec {
   signal?: AbortSignal;
   /** After SIGTERM on abort, SIGKILL follows this much later. */
   killGraceMs?: number;
+  /** Told the child's pid once it started (it is also its process group id). */
+  onSpawn?: (pid: number) => void;
 }
 
 /** What a finished program left behind. */
@@ -31,6 +33,7 @@ export function runProcess(spec: RunSpec, reporter: JobReporter): Promise<RunRes
   return new Promise((resolve) => {
     // Its own process group, so a stop reaches what a shell command started too.
     const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    if (child.pid !== undefined) spec.onSpawn?.(child.pid);
     const signalGroup = (sig: NodeJS.Signals) => {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, sig);

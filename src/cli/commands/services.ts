@@ -196,7 +196,7 @@ export function registerServices(program: Command, io: Io): void {
             { header: "FILTER", value: (v) => v.rejectedBy || "-" },
             { header: "SCORE", value: (v) => (v.feasible ? v.score.toFixed(3) : "-") },
             { header: "PLACED", value: (v) => String(v.placed) },
-            { header: "REASON / TERMS", value: (v) => (v.feasible ? terms(v.scoreTerms) : v.reason) },
+            { header: "REASON / TERMS", value: (v) => (v.feasible ? [terms(v.scoreTerms), v.locality].filter(Boolean).join("; ") : v.reason) },
           ]) + `\n${res.summary}\n`,
         );
       }),

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file capstan/v1/node.proto.
  */
 export const file_capstan_v1_node: GenFile = /*@__PURE__*/
-  fileDesc("ChVjYXBzdGFuL3YxL25vZGUucHJvdG8SCmNhcHN0YW4udjEiMAoDR3B1EgoKAmlkGAEgASgNEg0KBW1vZGVsGAIgASgJEg4KBm1lbV9tYhgDIAEoDSIwCgpEb2NrZXJJbmZvEg8KB3ZlcnNpb24YASABKAkSEQoJYXZhaWxhYmxlGAIgASgIIqcBChBOb2RlQ2FwYWJpbGl0aWVzEgoKAm9zGAEgASgJEgwKBGFyY2gYAiABKAkSEQoJY3B1X2NvdW50GAMgASgNEg4KBm1lbV9tYhgEIAEoDRIPCgdkaXNrX21iGAUgASgNEh0KBGdwdXMYBiADKAsyDy5jYXBzdGFuLnYxLkdwdRImCgZkb2NrZXIYByABKAsyFi5jYXBzdGFuLnYxLkRvY2tlckluZm8ipAIKC05vZGVNZXRyaWNzEhEKCWNwdV91c2FnZRgBIAEoARIRCgltZW1fdXNhZ2UYAiABKAESFAoMZGlza19mcmVlX21iGAMgASgNEhoKEnJ1bm5pbmdfY29udGFpbmVycxgEIAMoCRIWCg5tZW1vcnlfdXNlZF9tYhgFIAEoDRIUCgxkaXNrX3VzZWRfbWIYBiABKA0SFgoOY2FjaGVfaGl0X3JhdGUYByABKAESFAoMdG90YWxfY2h1bmtzGAggASgNEhoKEmFjdGl2ZV9jb25uZWN0aW9ucxgJIAEoDRIZChF1cGxvYWRfc3BlZWRfbWJwcxgKIAEoARIbChNkb3dubG9hZF9zcGVlZF9tYnBzGAsgASgBEg0KBWxvYWQxGAwgASgBIq8FCgROb2RlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDwoHYWRkcmVzcxgDIAEoCRIsCgZsYWJlbHMYBCADKAsyHC5jYXBzdGFuLnYxLk5vZGUuTGFiZWxzRW50cnkSDAoEdGFncxgFIAMoCRIyCgxjYXBhYmlsaXRpZXMYBiABKAsyHC5jYXBzdGFuLnYxLk5vZGVDYXBhYmlsaXRpZXMSKgoFcG9ydHMYByADKAsyGy5jYXBzdGFuLnYxLk5vZGUuUG9ydHNFbnRyeRImCgZzdGF0dXMYCCABKA4yFi5jYXBzdGFuLnYxLk5vZGVTdGF0dXMSMAoLZWxpZ2liaWxpdHkYCSABKA4yGy5jYXBzdGFuLnYxLk5vZGVFbGlnaWJpbGl0eRIQCghkcmFpbmluZxgKIAEoCBIVCg1hZ2VudF92ZXJzaW9uGAsgASgJEigKB21ldHJpY3MYDCABKAsyFy5jYXBzdGFuLnYxLk5vZGVNZXRyaWNzEjIKDmxhc3RfaGVhcnRiZWF0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtjcmVhdGVfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWNvbm5lY3RlZBgQIAEoCBIYChBhdmFpbGFibGVfY2h1bmtzGBEgAygJEhMKC2NodW5rX2NvdW50GBIgASgNGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLAoKUG9ydHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBKloKCk5vZGVTdGF0dXMSGwoXTk9ERV9TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJOT0RFX1NUQVRVU19PTkxJTkUQARIXChNOT0RFX1NUQVRVU19PRkZMSU5FEAIqcwoPTm9kZUVsaWdpYmlsaXR5EiAKHE5PREVfRUxJR0lCSUxJVFlfVU5TUEVDSUZJRUQQABIdChlOT0RFX0VMSUdJQklMSVRZX0VMSUdJQkxFEAESHwobTk9ERV9FTElHSUJJTElUWV9JTkVMSUdJQkxFEAJiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChVjYXBzdGFuL3YxL25vZGUucHJvdG8SCmNhcHN0YW4udjEiMAoDR3B1EgoKAmlkGAEgASgNEg0KBW1vZGVsGAIgASgJEg4KBm1lbV9tYhgDIAEoDSIwCgpEb2NrZXJJbmZvEg8KB3ZlcnNpb24YASABKAkSEQoJYXZhaWxhYmxlGAIgASgIIqcBChBOb2RlQ2FwYWJpbGl0aWVzEgoKAm9zGAEgASgJEgwKBGFyY2gYAiABKAkSEQoJY3B1X2NvdW50GAMgASgNEg4KBm1lbV9tYhgEIAEoDRIPCgdkaXNrX21iGAUgASgNEh0KBGdwdXMYBiADKAsyDy5jYXBzdGFuLnYxLkdwdRImCgZkb2NrZXIYByABKAsyFi5jYXBzdGFuLnYxLkRvY2tlckluZm8i1QIKC05vZGVNZXRyaWNzEhEKCWNwdV91c2FnZRgBIAEoARIRCgltZW1fdXNhZ2UYAiABKAESFAoMZGlza19mcmVlX21iGAMgASgNEhoKEnJ1bm5pbmdfY29udGFpbmVycxgEIAMoCRIWCg5tZW1vcnlfdXNlZF9tYhgFIAEoDRIUCgxkaXNrX3VzZWRfbWIYBiABKA0SFgoOY2FjaGVfaGl0X3JhdGUYByABKAESFAoMdG90YWxfY2h1bmtzGAggASgNEhoKEmFjdGl2ZV9jb25uZWN0aW9ucxgJIAEoDRIZChF1cGxvYWRfc3BlZWRfbWJwcxgKIAEoARIbChNkb3dubG9hZF9zcGVlZF9tYnBzGAsgASgBEg0KBWxvYWQxGAwgASgBEi8KDXJlcGxpY2FfdXNhZ2UYDSADKAsyGC5jYXBzdGFuLnYxLlJlcGxpY2FVc2FnZSJICgxSZXBsaWNhVXNhZ2USEgoKcmVwbGljYV9pZBgBIAEoCRIRCgljcHVfY29yZXMYAiABKAESEQoJbWVtb3J5X21iGAMgASgNIq8FCgROb2RlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDwoHYWRkcmVzcxgDIAEoCRIsCgZsYWJlbHMYBCADKAsyHC5jYXBzdGFuLnYxLk5vZGUuTGFiZWxzRW50cnkSDAoEdGFncxgFIAMoCRIyCgxjYXBhYmlsaXRpZXMYBiABKAsyHC5jYXBzdGFuLnYxLk5vZGVDYXBhYmlsaXRpZXMSKgoFcG9ydHMYByADKAsyGy5jYXBzdGFuLnYxLk5vZGUuUG9ydHNFbnRyeRImCgZzdGF0dXMYCCABKA4yFi5jYXBzdGFuLnYxLk5vZGVTdGF0dXMSMAoLZWxpZ2liaWxpdHkYCSABKA4yGy5jYXBzdGFuLnYxLk5vZGVFbGlnaWJpbGl0eRIQCghkcmFpbmluZxgKIAEoCBIVCg1hZ2VudF92ZXJzaW9uGAsgASgJEigKB21ldHJpY3MYDCABKAsyFy5jYXBzdGFuLnYxLk5vZGVNZXRyaWNzEjIKDmxhc3RfaGVhcnRiZWF0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtjcmVhdGVfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWNvbm5lY3RlZBgQIAEoCBIYChBhdmFpbGFibGVfY2h1bmtzGBEgAygJEhMKC2NodW5rX2NvdW50GBIgASgNGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLAoKUG9ydHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBKloKCk5vZGVTdGF0dXMSGwoXTk9ERV9TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJOT0RFX1NUQVRVU19PTkxJTkUQARIXChNOT0RFX1NUQVRVU19PRkZMSU5FEAIqcwoPTm9kZUVsaWdpYmlsaXR5EiAKHE5PREVfRUxJR0lCSUxJVFlfVU5TUEVDSUZJRUQQABIdChlOT0RFX0VMSUdJQklMSVRZX0VMSUdJQkxFEAESHwobTk9ERV9FTElHSUJJTElUWV9JTkVMSUdJQkxFEAJiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * One GPU (seed 001).
@@ -190,6 +190,15 @@ export type NodeMetrics = Message<"capstan.v1.NodeMetrics"> & {
    * @generated from field: double load1 = 12;
    */
   load1: number;
+
+  /**
+   * --- Per-replica usage (issue 16) ---
+   * CPU and memory of each service replica the agent runs (capstan-agent's
+   * process driver); empty from agents that report node figures only.
+   *
+   * @generated from field: repeated capstan.v1.ReplicaUsage replica_usage = 13;
+   */
+  replicaUsage: ReplicaUsage[];
 };
 
 /**
@@ -198,6 +207,39 @@ export type NodeMetrics = Message<"capstan.v1.NodeMetrics"> & {
  */
 export const NodeMetricsSchema: GenMessage<NodeMetrics> = /*@__PURE__*/
   messageDesc(file_capstan_v1_node, 3);
+
+/**
+ * What one replica's processes use, measured by its agent.
+ *
+ * @generated from message capstan.v1.ReplicaUsage
+ */
+export type ReplicaUsage = Message<"capstan.v1.ReplicaUsage"> & {
+  /**
+   * @generated from field: string replica_id = 1;
+   */
+  replicaId: string;
+
+  /**
+   * CPU cores used since the previous heartbeat (1.0 = one core busy).
+   *
+   * @generated from field: double cpu_cores = 2;
+   */
+  cpuCores: number;
+
+  /**
+   * Resident memory in MiB.
+   *
+   * @generated from field: uint32 memory_mb = 3;
+   */
+  memoryMb: number;
+};
+
+/**
+ * Describes the message capstan.v1.ReplicaUsage.
+ * Use `create(ReplicaUsageSchema)` to create a new message.
+ */
+export const ReplicaUsageSchema: GenMessage<ReplicaUsage> = /*@__PURE__*/
+  messageDesc(file_capstan_v1_node, 4);
 
 /**
  * A registered machine.
@@ -323,7 +365,7 @@ export type Node = Message<"capstan.v1.Node"> & {
  * Use `create(NodeSchema)` to create a new message.
  */
 export const NodeSchema: GenMessage<Node> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_node, 4);
+  messageDesc(file_capstan_v1_node, 5);
 
 /**
  * Liveness of a node, derived from heartbeats and the heartbeat TTL.

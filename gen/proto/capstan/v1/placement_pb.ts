@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file capstan/v1/placement.proto.
  */
 export const file_capstan_v1_placement: GenFile = /*@__PURE__*/
-  fileDesc("ChpjYXBzdGFuL3YxL3BsYWNlbWVudC5wcm90bxIKY2Fwc3Rhbi52MSJKCglSZXNvdXJjZXMSCwoDY3B1GAEgASgBEhEKCW1lbW9yeV9tYhgCIAEoDRIPCgdkaXNrX21iGAMgASgNEgwKBGdwdXMYBCABKA0iQAoPTGFiZWxDb25zdHJhaW50EgsKA2tleRgBIAEoCRIQCghvcGVyYXRvchgCIAEoCRIOCgZ2YWx1ZXMYAyADKAkiSwoOU2NvcmluZ1dlaWdodHMSCwoDY3B1GAEgASgBEg4KBm1lbW9yeRgCIAEoARIMCgRkaXNrGAMgASgBEg4KBnNwcmVhZBgEIAEoASKgAwoVUGxhY2VtZW50UmVxdWlyZW1lbnRzEigKCXJlc291cmNlcxgBIAEoCzIVLmNhcHN0YW4udjEuUmVzb3VyY2VzEhUKDXJlcXVpcmVkX3RhZ3MYAiADKAkSPQoGbGFiZWxzGAMgAygLMi0uY2Fwc3Rhbi52MS5QbGFjZW1lbnRSZXF1aXJlbWVudHMuTGFiZWxzRW50cnkSMAoLY29uc3RyYWludHMYBCADKAsyGy5jYXBzdGFuLnYxLkxhYmVsQ29uc3RyYWludBIWCg5yZXF1aXJlX2RvY2tlchgFIAEoCBIaChJtaW5fZG9ja2VyX3ZlcnNpb24YBiABKAkSLwoIc3RyYXRlZ3kYByABKA4yHS5jYXBzdGFuLnYxLlBsYWNlbWVudFN0cmF0ZWd5EisKB3dlaWdodHMYCCABKAsyGi5jYXBzdGFuLnYxLlNjb3JpbmdXZWlnaHRzEhQKDHNwcmVhZF9sYWJlbBgJIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIpsCCgtOb2RlVmVyZGljdBIPCgdub2RlX2lkGAEgASgJEhEKCW5vZGVfbmFtZRgCIAEoCRIQCghmZWFzaWJsZRgDIAEoCBITCgtyZWplY3RlZF9ieRgEIAEoCRIOCgZyZWFzb24YBSABKAkSDQoFc2NvcmUYBiABKAESPAoLc2NvcmVfdGVybXMYByADKAsyJy5jYXBzdGFuLnYxLk5vZGVWZXJkaWN0LlNjb3JlVGVybXNFbnRyeRIOCgZwbGFjZWQYCCABKAUSDwoHcnVubmluZxgJIAEoBRIQCghzdG9wcGluZxgKIAEoBRoxCg9TY29yZVRlcm1zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgBOgI4ASqaAQoRUGxhY2VtZW50U3RyYXRlZ3kSIgoeUExBQ0VNRU5UX1NUUkFURUdZX1VOU1BFQ0lGSUVEEAASIgoeUExBQ0VNRU5UX1NUUkFURUdZX1JPVU5EX1JPQklOEAESHQoZUExBQ0VNRU5UX1NUUkFURUdZX1NQUkVBRBACEh4KGlBMQUNFTUVOVF9TVFJBVEVHWV9CSU5QQUNLEANiBnByb3RvMw");
+  fileDesc("ChpjYXBzdGFuL3YxL3BsYWNlbWVudC5wcm90bxIKY2Fwc3Rhbi52MSJKCglSZXNvdXJjZXMSCwoDY3B1GAEgASgBEhEKCW1lbW9yeV9tYhgCIAEoDRIPCgdkaXNrX21iGAMgASgNEgwKBGdwdXMYBCABKA0iQAoPTGFiZWxDb25zdHJhaW50EgsKA2tleRgBIAEoCRIQCghvcGVyYXRvchgCIAEoCRIOCgZ2YWx1ZXMYAyADKAkiXQoOU2NvcmluZ1dlaWdodHMSCwoDY3B1GAEgASgBEg4KBm1lbW9yeRgCIAEoARIMCgRkaXNrGAMgASgBEg4KBnNwcmVhZBgEIAEoARIQCghsb2NhbGl0eRgFIAEoASKzAwoVUGxhY2VtZW50UmVxdWlyZW1lbnRzEigKCXJlc291cmNlcxgBIAEoCzIVLmNhcHN0YW4udjEuUmVzb3VyY2VzEhUKDXJlcXVpcmVkX3RhZ3MYAiADKAkSPQoGbGFiZWxzGAMgAygLMi0uY2Fwc3Rhbi52MS5QbGFjZW1lbnRSZXF1aXJlbWVudHMuTGFiZWxzRW50cnkSMAoLY29uc3RyYWludHMYBCADKAsyGy5jYXBzdGFuLnYxLkxhYmVsQ29uc3RyYWludBIWCg5yZXF1aXJlX2RvY2tlchgFIAEoCBIaChJtaW5fZG9ja2VyX3ZlcnNpb24YBiABKAkSLwoIc3RyYXRlZ3kYByABKA4yHS5jYXBzdGFuLnYxLlBsYWNlbWVudFN0cmF0ZWd5EisKB3dlaWdodHMYCCABKAsyGi5jYXBzdGFuLnYxLlNjb3JpbmdXZWlnaHRzEhQKDHNwcmVhZF9sYWJlbBgJIAEoCRIRCgljaHVua19pZHMYCiADKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKtAgoLTm9kZVZlcmRpY3QSDwoHbm9kZV9pZBgBIAEoCRIRCglub2RlX25hbWUYAiABKAkSEAoIZmVhc2libGUYAyABKAgSEwoLcmVqZWN0ZWRfYnkYBCABKAkSDgoGcmVhc29uGAUgASgJEg0KBXNjb3JlGAYgASgBEjwKC3Njb3JlX3Rlcm1zGAcgAygLMicuY2Fwc3Rhbi52MS5Ob2RlVmVyZGljdC5TY29yZVRlcm1zRW50cnkSDgoGcGxhY2VkGAggASgFEg8KB3J1bm5pbmcYCSABKAUSEAoIc3RvcHBpbmcYCiABKAUSEAoIbG9jYWxpdHkYCyABKAkaMQoPU2NvcmVUZXJtc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEqmgEKEVBsYWNlbWVudFN0cmF0ZWd5EiIKHlBMQUNFTUVOVF9TVFJBVEVHWV9VTlNQRUNJRklFRBAAEiIKHlBMQUNFTUVOVF9TVFJBVEVHWV9ST1VORF9ST0JJThABEh0KGVBMQUNFTUVOVF9TVFJBVEVHWV9TUFJFQUQQAhIeChpQTEFDRU1FTlRfU1RSQVRFR1lfQklOUEFDSxADYgZwcm90bzM");
 
 /**
  * Resources a piece of work needs.
@@ -104,6 +104,16 @@ export type ScoringWeights = Message<"capstan.v1.ScoringWeights"> & {
    * @generated from field: double spread = 4;
    */
   spread: number;
+
+  /**
+   * Chunk locality (issue 16): how much holding the wanted chunks' bytes
+   * counts against fullness (spread/binpack); 0 means 1. Under round_robin
+   * any weight puts the node holding the most bytes first among those with
+   * the fewest of the group's replicas.
+   *
+   * @generated from field: double locality = 5;
+   */
+  locality: number;
 };
 
 /**
@@ -171,6 +181,17 @@ export type PlacementRequirements = Message<"capstan.v1.PlacementRequirements"> 
    * @generated from field: string spread_label = 9;
    */
   spreadLabel: string;
+
+  /**
+   * --- Chunk-aware placement (issue 16) ---
+   * Ids of the chunks this work reads: the scheduler prefers online nodes
+   * that already hold more of their bytes (from the chunk index), a score
+   * term weighted by weights.locality and shown in explain as
+   * "holds 3.2 GiB of 4.0 GiB wanted". Unknown chunk ids count as 0 bytes.
+   *
+   * @generated from field: repeated string chunk_ids = 10;
+   */
+  chunkIds: string[];
 };
 
 /**
@@ -223,7 +244,9 @@ export type NodeVerdict = Message<"capstan.v1.NodeVerdict"> & {
   score: number;
 
   /**
-   * The values the strategy compares: fullness, units_here, units_in_domain.
+   * The values the strategy compares: fullness, units_here, units_in_domain,
+   * and with chunk_ids: locality (share of the wanted bytes held, times
+   * weights.locality) and held_bytes.
    *
    * @generated from field: map<string, double> score_terms = 7;
    */
@@ -249,6 +272,13 @@ export type NodeVerdict = Message<"capstan.v1.NodeVerdict"> & {
    * @generated from field: int32 stopping = 10;
    */
   stopping: number;
+
+  /**
+   * With chunk_ids: the chunk bytes the node holds, e.g. "holds 3.2 GiB of 4.0 GiB wanted".
+   *
+   * @generated from field: string locality = 11;
+   */
+  locality: string;
 };
 
 /**

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file capstan/v1/service.proto.
  */
 export const file_capstan_v1_service: GenFile = /*@__PURE__*/
-  fileDesc("ChhjYXBzdGFuL3YxL3NlcnZpY2UucHJvdG8SCmNhcHN0YW4udjEiUAoLU2VydmljZVBvcnQSDAoEbmFtZRgBIAEoCRIMCgRwb3J0GAIgASgNEhAKCHByb3RvY29sGAMgASgJEhMKC3RhcmdldF9wb3J0GAQgASgNIi8KEFNlcnZpY2VSZXNvdXJjZXMSCwoDY3B1GAEgASgBEg4KBm1lbW9yeRgCIAEoASI6CgxTZXJ2aWNlSG9va3MSFAoMYmVmb3JlX3N0YXJ0GAEgASgJEhQKDGFmdGVyX2RlcGxveRgCIAEoCSKtAQoSU2VydmljZUF1dG9zY2FsaW5nEg8KB2VuYWJsZWQYASABKAgSFAoMbWluX3JlcGxpY2FzGAIgASgFEhQKDG1heF9yZXBsaWNhcxgDIAEoBRIaChJzY2FsZV91cF90aHJlc2hvbGQYBCABKAESHAoUc2NhbGVfZG93bl90aHJlc2hvbGQYBSABKAESIAoYc2NhbGVfZG93bl9kZWxheV9zZWNvbmRzGAYgASgFIo0BCgdSZXBsaWNhEgoKAmlkGAEgASgJEhQKDHNlcnZpY2VfbmFtZRgCIAEoCRIPCgdub2RlX2lkGAMgASgJEg4KBnN0YXR1cxgEIAEoCRIOCgZqb2JfaWQYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoQJCgdTZXJ2aWNlEgwKBG5hbWUYASABKAkSDAoEcGF0aBgCIAEoCRIMCgR0eXBlGAMgASgJEg0KBWVudHJ5GAQgASgJEg8KB2NvbW1hbmQYBSABKAkSDwoHcnVudGltZRgGIAEoCRINCgVpbWFnZRgHIAEoCRIQCghyZXBsaWNhcxgIIAEoBRImCgVwb3J0cxgJIAMoCzIXLmNhcHN0YW4udjEuU2VydmljZVBvcnQSKQoDZW52GAogAygLMhwuY2Fwc3Rhbi52MS5TZXJ2aWNlLkVudkVudHJ5Ei8KCXJlc291cmNlcxgLIAEoCzIcLmNhcHN0YW4udjEuU2VydmljZVJlc291cmNlcxIQCghzY2hlZHVsZRgMIAEoCRInCgVob29rcxgNIAEoCzIYLmNhcHN0YW4udjEuU2VydmljZUhvb2tzEicKB3BsdWdpbnMYDiADKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSMwoLYXV0b3NjYWxpbmcYDyABKAsyHi5jYXBzdGFuLnYxLlNlcnZpY2VBdXRvc2NhbGluZxIqCgpzZXJ2ZXJsZXNzGBAgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEi8KBmxhYmVscxgRIAMoCzIfLmNhcHN0YW4udjEuU2VydmljZS5MYWJlbHNFbnRyeRIUCgxkZXBlbmRlbmNpZXMYEiADKAkSNAoJcGxhY2VtZW50GBMgASgLMiEuY2Fwc3Rhbi52MS5QbGFjZW1lbnRSZXF1aXJlbWVudHMSDwoCaWQYFCABKAlCA+BBAxITCgZzdGF0dXMYFSABKAlCA+BBAxIzCgpjcmVhdGVkX2F0GBYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjMKCnVwZGF0ZWRfYXQYFyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSLQoLcmVwbGljYV9zZXQYGCADKAsyEy5jYXBzdGFuLnYxLlJlcGxpY2FCA+BBAxIoCgZ1cGRhdGUYGSABKAsyGC5jYXBzdGFuLnYxLlVwZGF0ZVBvbGljeRIbCg5zdGF0dXNfbWVzc2FnZRgaIAEoCUID4EEDEhoKEnNjaGVkdWxlX3RpbWVfem9uZRgoIAEoCRIeChZzY2hlZHVsZV9hbGxvd19vdmVybGFwGCkgASgIEisKDHJlY2VudF90YXNrcxgqIAMoCzIQLmNhcHN0YW4udjEuVGFza0ID4EEDEjsKEm5leHRfc2NoZWR1bGVfdGltZRgrIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIwChFhZnRlcl9kZXBsb3lfdGFzaxgsIAEoCzIQLmNhcHN0YW4udjEuVGFza0ID4EEDGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI9CgxVcGRhdGVQb2xpY3kSFAoMbWF4X3BhcmFsbGVsGAEgASgFEhcKD21heF91bmF2YWlsYWJsZRgCIAEoBSJICg5Db25maWdNZXRhZGF0YRIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhMKC2Vudmlyb25tZW50GAMgASgJIoMBCgpDb25maWdTcGVjEiUKCHNlcnZpY2VzGAEgAygLMhMuY2Fwc3Rhbi52MS5TZXJ2aWNlEiUKBW5vZGVzGAIgAygLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEicKB3BsdWdpbnMYAyADKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUi5QEKDVNlcnZpY2VDaGFuZ2USFAoMc2VydmljZV9uYW1lGAEgASgJEg4KBmFjdGlvbhgCIAEoCRIVCg1mcm9tX3JlcGxpY2FzGAMgASgFEhMKC3RvX3JlcGxpY2FzGAQgASgFEj0KCnBsYWNlbWVudHMYBSADKAsyKS5jYXBzdGFuLnYxLlNlcnZpY2VDaGFuZ2UuUGxhY2VtZW50c0VudHJ5EhAKCHVucGxhY2VkGAYgAygJGjEKD1BsYWNlbWVudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjkKC1NlcnZpY2VQbGFuEioKB2NoYW5nZXMYASADKAsyGS5jYXBzdGFuLnYxLlNlcnZpY2VDaGFuZ2ViBnByb3RvMw", [file_capstan_v1_placement, file_capstan_v1_task, file_google_api_field_behavior, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChhjYXBzdGFuL3YxL3NlcnZpY2UucHJvdG8SCmNhcHN0YW4udjEiUAoLU2VydmljZVBvcnQSDAoEbmFtZRgBIAEoCRIMCgRwb3J0GAIgASgNEhAKCHByb3RvY29sGAMgASgJEhMKC3RhcmdldF9wb3J0GAQgASgNIi8KEFNlcnZpY2VSZXNvdXJjZXMSCwoDY3B1GAEgASgBEg4KBm1lbW9yeRgCIAEoASI6CgxTZXJ2aWNlSG9va3MSFAoMYmVmb3JlX3N0YXJ0GAEgASgJEhQKDGFmdGVyX2RlcGxveRgCIAEoCSKtAQoSU2VydmljZUF1dG9zY2FsaW5nEg8KB2VuYWJsZWQYASABKAgSFAoMbWluX3JlcGxpY2FzGAIgASgFEhQKDG1heF9yZXBsaWNhcxgDIAEoBRIaChJzY2FsZV91cF90aHJlc2hvbGQYBCABKAESHAoUc2NhbGVfZG93bl90aHJlc2hvbGQYBSABKAESIAoYc2NhbGVfZG93bl9kZWxheV9zZWNvbmRzGAYgASgFIqUBCgpTY2FsZUV2ZW50EigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWZyb21fcmVwbGljYXMYAiABKAUSEwoLdG9fcmVwbGljYXMYAyABKAUSDgoGbWV0cmljGAQgASgBEhEKCXRocmVzaG9sZBgFIAEoARIOCgZzb3VyY2UYBiABKAkSDgoGcmVhc29uGAcgASgJIo0BCgdSZXBsaWNhEgoKAmlkGAEgASgJEhQKDHNlcnZpY2VfbmFtZRgCIAEoCRIPCgdub2RlX2lkGAMgASgJEg4KBnN0YXR1cxgEIAEoCRIOCgZqb2JfaWQYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItYJCgdTZXJ2aWNlEgwKBG5hbWUYASABKAkSDAoEcGF0aBgCIAEoCRIMCgR0eXBlGAMgASgJEg0KBWVudHJ5GAQgASgJEg8KB2NvbW1hbmQYBSABKAkSDwoHcnVudGltZRgGIAEoCRINCgVpbWFnZRgHIAEoCRIQCghyZXBsaWNhcxgIIAEoBRImCgVwb3J0cxgJIAMoCzIXLmNhcHN0YW4udjEuU2VydmljZVBvcnQSKQoDZW52GAogAygLMhwuY2Fwc3Rhbi52MS5TZXJ2aWNlLkVudkVudHJ5Ei8KCXJlc291cmNlcxgLIAEoCzIcLmNhcHN0YW4udjEuU2VydmljZVJlc291cmNlcxIQCghzY2hlZHVsZRgMIAEoCRInCgVob29rcxgNIAEoCzIYLmNhcHN0YW4udjEuU2VydmljZUhvb2tzEicKB3BsdWdpbnMYDiADKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSMwoLYXV0b3NjYWxpbmcYDyABKAsyHi5jYXBzdGFuLnYxLlNlcnZpY2VBdXRvc2NhbGluZxIqCgpzZXJ2ZXJsZXNzGBAgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEi8KBmxhYmVscxgRIAMoCzIfLmNhcHN0YW4udjEuU2VydmljZS5MYWJlbHNFbnRyeRIUCgxkZXBlbmRlbmNpZXMYEiADKAkSNAoJcGxhY2VtZW50GBMgASgLMiEuY2Fwc3Rhbi52MS5QbGFjZW1lbnRSZXF1aXJlbWVudHMSDwoCaWQYFCABKAlCA+BBAxITCgZzdGF0dXMYFSABKAlCA+BBAxIzCgpjcmVhdGVkX2F0GBYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjMKCnVwZGF0ZWRfYXQYFyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSLQoLcmVwbGljYV9zZXQYGCADKAsyEy5jYXBzdGFuLnYxLlJlcGxpY2FCA+BBAxIoCgZ1cGRhdGUYGSABKAsyGC5jYXBzdGFuLnYxLlVwZGF0ZVBvbGljeRIbCg5zdGF0dXNfbWVzc2FnZRgaIAEoCUID4EEDEhoKEnNjaGVkdWxlX3RpbWVfem9uZRgoIAEoCRIeChZzY2hlZHVsZV9hbGxvd19vdmVybGFwGCkgASgIEisKDHJlY2VudF90YXNrcxgqIAMoCzIQLmNhcHN0YW4udjEuVGFza0ID4EEDEjsKEm5leHRfc2NoZWR1bGVfdGltZRgrIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIwChFhZnRlcl9kZXBsb3lfdGFzaxgsIAEoCzIQLmNhcHN0YW4udjEuVGFza0ID4EEDEi8KCmxhc3Rfc2NhbGUYMiABKAsyFi5jYXBzdGFuLnYxLlNjYWxlRXZlbnRCA+BBAxIfChJhdXRvc2NhbGluZ19zdGF0dXMYMyABKAlCA+BBAxoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiPQoMVXBkYXRlUG9saWN5EhQKDG1heF9wYXJhbGxlbBgBIAEoBRIXCg9tYXhfdW5hdmFpbGFibGUYAiABKAUiSAoOQ29uZmlnTWV0YWRhdGESDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRITCgtlbnZpcm9ubWVudBgDIAEoCSKDAQoKQ29uZmlnU3BlYxIlCghzZXJ2aWNlcxgBIAMoCzITLmNhcHN0YW4udjEuU2VydmljZRIlCgVub2RlcxgCIAMoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRInCgdwbHVnaW5zGAMgAygLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlIuUBCg1TZXJ2aWNlQ2hhbmdlEhQKDHNlcnZpY2VfbmFtZRgBIAEoCRIOCgZhY3Rpb24YAiABKAkSFQoNZnJvbV9yZXBsaWNhcxgDIAEoBRITCgt0b19yZXBsaWNhcxgEIAEoBRI9CgpwbGFjZW1lbnRzGAUgAygLMikuY2Fwc3Rhbi52MS5TZXJ2aWNlQ2hhbmdlLlBsYWNlbWVudHNFbnRyeRIQCgh1bnBsYWNlZBgGIAMoCRoxCg9QbGFjZW1lbnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI5CgtTZXJ2aWNlUGxhbhIqCgdjaGFuZ2VzGAEgAygLMhkuY2Fwc3Rhbi52MS5TZXJ2aWNlQ2hhbmdlYgZwcm90bzM", [file_capstan_v1_placement, file_capstan_v1_task, file_google_api_field_behavior, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A port a service listens on (seed 003).
@@ -114,7 +114,16 @@ export const ServiceHooksSchema: GenMessage<ServiceHooks> = /*@__PURE__*/
   messageDesc(file_capstan_v1_service, 2);
 
 /**
- * Autoscaling bounds (seed 003).
+ * Autoscaling (seed 003): with enabled, the control plane moves the replica
+ * count between min_replicas and max_replicas on CPU, and owns it: an
+ * applied document's `replicas` only seeds a new service's count (clamped to
+ * the bounds); re-applying keeps the current count, clamped to the new bounds.
+ * The metric is the mean CPU utilisation of the running replicas, in percent
+ * of the CPU each replica requested (resources.cpu / placement.resources.cpu),
+ * or of its node's cores when it requested none. Where the agent reports
+ * per-replica CPU (capstan-agent's process driver) that is the replica's own;
+ * otherwise (Orion's agents) its node's utilisation from heartbeats, and the
+ * decision says so.
  *
  * @generated from message capstan.v1.ServiceAutoscaling
  */
@@ -125,21 +134,31 @@ export type ServiceAutoscaling = Message<"capstan.v1.ServiceAutoscaling"> & {
   enabled: boolean;
 
   /**
+   * At least 1.
+   *
    * @generated from field: int32 min_replicas = 2;
    */
   minReplicas: number;
 
   /**
+   * At least min_replicas.
+   *
    * @generated from field: int32 max_replicas = 3;
    */
   maxReplicas: number;
 
   /**
+   * CPU percent above which one replica is added (at most one per cooldown,
+   * never while replicas are starting).
+   *
    * @generated from field: double scale_up_threshold = 4;
    */
   scaleUpThreshold: number;
 
   /**
+   * CPU percent below which, held for scale_down_delay_seconds, one replica
+   * is removed; below scale_up_threshold.
+   *
    * @generated from field: double scale_down_threshold = 5;
    */
   scaleDownThreshold: number;
@@ -156,6 +175,64 @@ export type ServiceAutoscaling = Message<"capstan.v1.ServiceAutoscaling"> & {
  */
 export const ServiceAutoscalingSchema: GenMessage<ServiceAutoscaling> = /*@__PURE__*/
   messageDesc(file_capstan_v1_service, 3);
+
+/**
+ * --- Autoscaling status (issue 16) ---
+ * The autoscaler's last change of a service's replica count.
+ *
+ * @generated from message capstan.v1.ScaleEvent
+ */
+export type ScaleEvent = Message<"capstan.v1.ScaleEvent"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 1;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * @generated from field: int32 from_replicas = 2;
+   */
+  fromReplicas: number;
+
+  /**
+   * @generated from field: int32 to_replicas = 3;
+   */
+  toReplicas: number;
+
+  /**
+   * CPU utilisation in percent that decided it (0 for a bounds correction).
+   *
+   * @generated from field: double metric = 4;
+   */
+  metric: number;
+
+  /**
+   * The threshold it crossed (0 for a bounds correction).
+   *
+   * @generated from field: double threshold = 5;
+   */
+  threshold: number;
+
+  /**
+   * "replica" (the replicas' own CPU), "node" (their nodes' CPU) or "" (bounds).
+   *
+   * @generated from field: string source = 6;
+   */
+  source: string;
+
+  /**
+   * In words, e.g. "cpu 92.5% of requested (replica CPU) above scaleUpThreshold 80%: 2 → 3".
+   *
+   * @generated from field: string reason = 7;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message capstan.v1.ScaleEvent.
+ * Use `create(ScaleEventSchema)` to create a new message.
+ */
+export const ScaleEventSchema: GenMessage<ScaleEvent> = /*@__PURE__*/
+  messageDesc(file_capstan_v1_service, 4);
 
 /**
  * Where one replica runs and how it is doing.
@@ -203,7 +280,7 @@ export type Replica = Message<"capstan.v1.Replica"> & {
  * Use `create(ReplicaSchema)` to create a new message.
  */
 export const ReplicaSchema: GenMessage<Replica> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_service, 4);
+  messageDesc(file_capstan_v1_service, 5);
 
 /**
  * A declarative service: seed 003's service spec, plus the observed state in
@@ -400,6 +477,21 @@ export type Service = Message<"capstan.v1.Service"> & {
    * @generated from field: capstan.v1.Task after_deploy_task = 44;
    */
   afterDeployTask?: Task | undefined;
+
+  /**
+   * --- Autoscaling status (issue 16; fields 50-59) ---
+   * The autoscaler's last change of the replica count, with its reason.
+   *
+   * @generated from field: capstan.v1.ScaleEvent last_scale = 50;
+   */
+  lastScale?: ScaleEvent | undefined;
+
+  /**
+   * What the autoscaler sees now when it does not scale, e.g. "cpu 12.0% ... below scaleDownThreshold 20% for 40s of 300s".
+   *
+   * @generated from field: string autoscaling_status = 51;
+   */
+  autoscalingStatus: string;
 };
 
 /**
@@ -407,7 +499,7 @@ export type Service = Message<"capstan.v1.Service"> & {
  * Use `create(ServiceSchema)` to create a new message.
  */
 export const ServiceSchema: GenMessage<Service> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_service, 5);
+  messageDesc(file_capstan_v1_service, 6);
 
 /**
  * How a service's replicas are replaced (like Nomad's update stanza and
@@ -439,7 +531,7 @@ export type UpdatePolicy = Message<"capstan.v1.UpdatePolicy"> & {
  * Use `create(UpdatePolicySchema)` to create a new message.
  */
 export const UpdatePolicySchema: GenMessage<UpdatePolicy> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_service, 6);
+  messageDesc(file_capstan_v1_service, 7);
 
 /**
  * Seed 003's config document metadata.
@@ -468,7 +560,7 @@ export type ConfigMetadata = Message<"capstan.v1.ConfigMetadata"> & {
  * Use `create(ConfigMetadataSchema)` to create a new message.
  */
 export const ConfigMetadataSchema: GenMessage<ConfigMetadata> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_service, 7);
+  messageDesc(file_capstan_v1_service, 8);
 
 /**
  * Seed 003's config document spec.
@@ -499,7 +591,7 @@ export type ConfigSpec = Message<"capstan.v1.ConfigSpec"> & {
  * Use `create(ConfigSpecSchema)` to create a new message.
  */
 export const ConfigSpecSchema: GenMessage<ConfigSpec> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_service, 8);
+  messageDesc(file_capstan_v1_service, 9);
 
 /**
  * What Apply will do to one service.
@@ -549,7 +641,7 @@ export type ServiceChange = Message<"capstan.v1.ServiceChange"> & {
  * Use `create(ServiceChangeSchema)` to create a new message.
  */
 export const ServiceChangeSchema: GenMessage<ServiceChange> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_service, 9);
+  messageDesc(file_capstan_v1_service, 10);
 
 /**
  * The changes Apply makes.
@@ -568,5 +660,5 @@ export type ServicePlan = Message<"capstan.v1.ServicePlan"> & {
  * Use `create(ServicePlanSchema)` to create a new message.
  */
 export const ServicePlanSchema: GenMessage<ServicePlan> = /*@__PURE__*/
-  messageDesc(file_capstan_v1_service, 10);
+  messageDesc(file_capstan_v1_service, 11);
 
