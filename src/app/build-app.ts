@@ -17,6 +17,7 @@ import { AfterDeployRunner } from "../managers/after-deploy.js";
 import { ScheduleRunner } from "../managers/schedule-runner.js";
 import { TaskManager } from "../managers/task-manager.js";
 import { TokenManager } from "../managers/token-manager.js";
+import { createAppMetrics, replicaName, type AppMetrics } from "../metrics/app-metrics.js";
 import { clusterSnapshot } from "../orchestrator/cluster-view.js";
 import { accessPolicy } from "../rpc/access-policy.js";
 import { AuthFailures } from "../rpc/auth-failures.js";
@@ -71,6 +72,8 @@ export interface BuiltApp<S extends AppStores = AppStores> {
    * the gRPC fast paths both enter it.
    */
   readonly pipeline: CallPipeline;
+  /** Prometheus metrics (GET /metrics); undefined with METRICS=off. */
+  readonly metrics: AppMetrics | undefined;
   readonly tokens: TokenManager;
   readonly registry: NodeRegistry;
   readonly sessions: SessionRegistry;
@@ -97,8 +100,19 @@ export interface BuiltApp<S extends AppStores = AppStores> {
  * whatever was started is stopped and the database closed.
  */
 export async function buildApp(config: Config, logger: Logger, io: AppIo = {}): Promise<BuiltApp<Database>> {
-  const db = await openDatabase(config.databaseUrl, logger);
-  return wireApp(db, config, logger, io);
+  const metrics = appMetrics(config);
+  const db = await openDatabase(config.databaseUrl, logger, metrics?.store);
+  return wireApp(db, config, logger, io, metrics);
+}
+
+/**
+ * The app's Prometheus registry and recorders, or undefined with METRICS=off.
+ * One process is one replica here, so it reports the cluster-wide gauges;
+ * with several replicas, this predicate becomes "am I the leader / chunk
+ * owner" (see src/metrics/cluster-gauges.ts).
+ */
+export function appMetrics(config: Config): AppMetrics | undefined {
+  return config.metrics ? createAppMetrics({ replica: replicaName(config.replicaId), reportsClusterGauges: () => true }) : undefined;
 }
 
 /**
@@ -106,7 +120,7 @@ export async function buildApp(config: Config, logger: Logger, io: AppIo = {}): 
  * module-level singletons: two apps in one process (as the tests start) share
  * nothing. The stores are closed by stop(), or here if wiring fails.
  */
-export async function wireApp<S extends AppStores>(db: S, config: Config, logger: Logger, io: AppIo = {}): Promise<BuiltApp<S>> {
+export async function wireApp<S extends AppStores>(db: S, config: Config, logger: Logger, io: AppIo = {}, metrics = appMetrics(config)): Promise<BuiltApp<S>> {
   const startedAt = Date.now();
   // Every in-flight call listens to the shutdown signal; thousands may be in flight.
   const shutdown = createShutdownSignal();
@@ -140,8 +154,10 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
 
     const sessions = new SessionRegistry();
     const events = new JobEvents();
+    if (metrics) events.onAny((e) => metrics.jobChanged(e.job));
     const delivery = new SessionJobDelivery(sessions, logger, { ackTimeoutMs: 10_000, maxAttempts: 5 });
-    const jobs = new JobLifecycleManager(db.jobs, new JobState(), delivery, events, logger, { maxLogChars: config.limits.jobLogBytes });
+    const jobState = new JobState();
+    const jobs = new JobLifecycleManager(db.jobs, jobState, delivery, events, logger, { maxLogChars: config.limits.jobLogBytes });
     await jobs.start();
     delivery.start(jobs);
     stops.push(() => jobs.stop(), () => delivery.stop());
@@ -158,6 +174,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       heartbeatTtlMs: config.heartbeatTtlMs,
       maxParallel: config.maxParallel,
       backoff: { baseMs: config.tasks.launchBackoffMs, maxMs: config.tasks.launchBackoffMaxMs },
+      onPass: metrics?.reconcilePass,
     }, logger);
     await reconciler.start();
     stops.push(() => reconciler.stop());
@@ -209,6 +226,13 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       credentials: { tokens, registry, joinHash: gate.joinHash, auth: config.auth },
       registry, tokens, audit, failures, limits: config.limits, policy: accessPolicy(SERVICES),
     });
+    metrics?.watch({
+      nodes: () => nodeState.list(),
+      sessions: () => sessions.list(),
+      unfinishedJobs: () => jobState.all(),
+      chunks: () => chunks.metrics(),
+      unplaceable: () => reconciler.unplaceableReplicas,
+    });
     const handlers: RouteDeps = {
       nodes: {
         registry,
@@ -231,7 +255,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       health,
     };
     return {
-      config, logger, db, handlers, pipeline: new CallPipeline(guard, logger), tokens, registry, sessions, jobs, chunks, gate, agentStream, heartbeatIntervalMs, health, shutdown, stop,
+      config, logger, db, handlers, pipeline: new CallPipeline(guard, logger, metrics?.calls), metrics, tokens, registry, sessions, jobs, chunks, gate, agentStream, heartbeatIntervalMs, health, shutdown, stop,
     };
   } catch (err) {
     await stop();

@@ -51,6 +51,14 @@ export interface Config {
    * through connect-node (to rule the fast paths out when diagnosing a client).
    */
   readonly grpcFastPaths: boolean;
+  /** Prometheus metrics at GET /metrics (METRICS, default on); off: no registry, no recording, /metrics is 404. */
+  readonly metrics: boolean;
+  /**
+   * REPLICA_ID: this process's name among replicas, carried as the `replica`
+   * label of every metric; undefined: the machine's hostname (or "single").
+   * The one setting of replica identity here; the replicas work may give it more uses.
+   */
+  readonly replicaId: string | undefined;
 }
 
 /** Who gets in without a token, and how the first admin token is made. */
@@ -177,6 +185,8 @@ const schema = z.object({
   MAX_STREAMS_PER_CLIENT: whole(1, 1_000_000, 100),
   JOB_LOG_BYTES: whole(1024, 64 << 20, 64 * 1024),
   GRPC_FAST_PATHS: flag("1"),
+  METRICS: choice(["on", "off", "1", "0", "true", "false"], "on", "must be on, off, 1, 0, true or false"),
+  REPLICA_ID: z.optional(z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, { message: "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit" }))),
 });
 
 const ANONYMOUS_SCOPES = new Set<AnonymousScope>(["read", "write", "node"]);
@@ -278,6 +288,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
       jobLogBytes: e.JOB_LOG_BYTES,
     }),
     grpcFastPaths: e.GRPC_FAST_PATHS === "1" || e.GRPC_FAST_PATHS === "true",
+    metrics: e.METRICS === "on" || e.METRICS === "1" || e.METRICS === "true",
+    replicaId: e.REPLICA_ID,
   });
 }
 

@@ -26,6 +26,16 @@ export interface ReconcilerOptions {
   /** How a service's failed launches are retried (default 1 s doubling to 5 min). */
   backoff?: BackoffPolicy;
   now?: () => number;
+  /** Told after each pass (Prometheus metrics): how long it took, the replicas it could not place, whether it failed. */
+  onPass?: (pass: ReconcilePass) => void;
+}
+
+/** What one reconcile pass found, for metrics. */
+export interface ReconcilePass {
+  seconds: number;
+  /** Replicas wanted that no node can take now. */
+  unplaceable: number;
+  failed: boolean;
 }
 
 const FROM_JOB: Partial<Record<Job["status"], ReplicaStatus>> = {
@@ -56,6 +66,8 @@ export class ServiceReconciler {
   private readonly unplaced = new Map<string, string>();
   /** Consecutive failed launches per service (reset when one runs): their next launch waits (launchRetryAt). */
   private readonly failures = new Map<string, { count: number; at: Date; error: string; specHash: string }>();
+  /** Replicas the last pass could not place. */
+  private unplaceable = 0;
 
   constructor(
     private readonly stores: ReplicaStores,
@@ -77,6 +89,11 @@ export class ServiceReconciler {
     });
     this.timer = setInterval(() => this.trigger(), this.options.intervalMs);
     this.timer.unref();
+  }
+
+  /** Replicas wanted that the last pass could not place (no node can take them now). */
+  get unplaceableReplicas(): number {
+    return this.unplaceable;
   }
 
   /** Stops the loop. */
@@ -104,9 +121,15 @@ export class ServiceReconciler {
       this.again = true;
       return;
     }
+    const started = performance.now();
+    let failed = false;
     this.running = this.pass()
-      .catch((err: unknown) => this.logger.error({ err }, "reconcile pass failed"))
+      .catch((err: unknown) => {
+        failed = true;
+        this.logger.error({ err }, "reconcile pass failed");
+      })
       .finally(() => {
+        this.options.onPass?.({ seconds: (performance.now() - started) / 1000, unplaceable: this.unplaceable, failed });
         this.running = undefined;
         if (this.again) {
           this.again = false;
@@ -118,7 +141,10 @@ export class ServiceReconciler {
   /** One pass; resolves when its jobs are submitted. Exposed for tests. */
   async pass(): Promise<void> {
     // Nothing desired and nothing running: no snapshot to build.
-    if (this.state.services.size === 0 && this.state.replicas.size === 0) return;
+    if (this.state.services.size === 0 && this.state.replicas.size === 0) {
+      this.unplaceable = 0;
+      return;
+    }
     const now = this.now();
     const lostNodes = new Set(
       this.nodes()
@@ -135,6 +161,7 @@ export class ServiceReconciler {
       cursor: this.state.placementCursor,
     });
     this.state.placementCursor = plan.cursor;
+    this.unplaceable = plan.launches.reduce((n, l) => (l.nodeId ? n : n + 1), 0);
     this.state.messages.clear();
     for (const [service, message] of Object.entries(plan.messages)) this.state.messages.set(service, message);
     plan.launches = this.holdBackedOff(plan.launches, now);

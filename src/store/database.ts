@@ -26,6 +26,7 @@ import { StoreHealth } from "../state/store-health.js";
 import { faultAware, guardStoreCall } from "./store-faults.js";
 import { probeWrite, StoreProbe } from "./store-probe.js";
 import type { Transaction, UnitOfWork } from "../model/unit-of-work.js";
+import type { StoreObserver } from "../model/store-observer.js";
 
 /** The opened database: its stores, its transaction scope and its lifecycle. */
 export interface Database extends UnitOfWork {
@@ -61,20 +62,20 @@ export const DEFAULT_SQLITE_PATH = "./data/capstan.db";
  * when unset; file:PATH for SQLite elsewhere; postgresql:// for PostgreSQL),
  * applies pending migrations, and returns its stores.
  */
-export async function openDatabase(url: string | undefined, logger: Logger): Promise<Database> {
-  if (url && /^postgres(ql)?:\/\//.test(url)) return openPostgres(url, logger);
+export async function openDatabase(url: string | undefined, logger: Logger, observe?: StoreObserver): Promise<Database> {
+  if (url && /^postgres(ql)?:\/\//.test(url)) return openPostgres(url, logger, observe);
   const path = resolve(url ? url.replace(/^file:(\/\/)?/, "") : DEFAULT_SQLITE_PATH);
   mkdirSync(dirname(path), { recursive: true });
   const unlock = await lockSqliteFile(path);
   try {
-    return await openSqliteLocked(path, logger, unlock);
+    return await openSqliteLocked(path, logger, unlock, observe);
   } catch (err) {
     unlock();
     throw err;
   }
 }
 
-async function openSqliteLocked(path: string, logger: Logger, unlock: () => void): Promise<Database> {
+async function openSqliteLocked(path: string, logger: Logger, unlock: () => void, observe: StoreObserver | undefined): Promise<Database> {
   // Each provider's client and driver load only when used: the other one's cost a
   // noticeable part of start-up time for nothing.
   const [{ default: Sqlite }, { PrismaBetterSqlite3 }, { PrismaClient: SqliteClient }] = await Promise.all([
@@ -92,10 +93,10 @@ async function openSqliteLocked(path: string, logger: Logger, unlock: () => void
   // Gated: a query outside a transaction must not run inside an open one (see sqlite-gate.ts).
   const prisma = new SqliteClient({ adapter: gateTransactions(new PrismaBetterSqlite3({ url: `file:${path}`, timeout: 5000 })) });
   await prisma.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
-  return assemble("sqlite", path, prisma, logger, unlock);
+  return assemble("sqlite", path, prisma, logger, observe, unlock);
 }
 
-async function openPostgres(url: string, logger: Logger): Promise<Database> {
+async function openPostgres(url: string, logger: Logger, observe: StoreObserver | undefined): Promise<Database> {
   const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([import("@prisma/adapter-pg"), import("../../gen/prisma/postgresql/client.js")]);
   const parsed = new URL(url);
   const schema = parsed.searchParams.get("schema") ?? undefined;
@@ -112,24 +113,24 @@ async function openPostgres(url: string, logger: Logger): Promise<Database> {
   const pool = { connectionString, connectionTimeoutMillis: 5_000 };
   const prisma = new PostgresClient({ adapter: new PrismaPg(pool, schema ? { schema } : undefined) }) as unknown as Db;
   const u = new URL(url);
-  return assemble("postgresql", `${u.host}${u.pathname}${schema ? `?schema=${schema}` : ""}`, prisma, logger);
+  return assemble("postgresql", `${u.host}${u.pathname}${schema ? `?schema=${schema}` : ""}`, prisma, logger, observe);
 }
 
-/** The stores, on the client or on a client bound to a transaction, each classifying its faults. */
-function stores(db: DbClient, health: StoreHealth): Omit<Transaction, "onCommit"> {
+/** The stores, on the client or on a client bound to a transaction, each classifying its faults (and telling `observe` of its writes). */
+function stores(db: DbClient, health: StoreHealth, observe: StoreObserver | undefined): Omit<Transaction, "onCommit"> {
   return {
-    nodes: faultAware(new PrismaNodeStore(db), health),
-    jobs: faultAware(new PrismaJobStore(db), health),
-    deployments: faultAware(new PrismaDeploymentStore(db), health),
-    services: faultAware(new PrismaServiceStore(db), health),
-    chunkTargets: faultAware(new PrismaChunkTargetStore(db), health),
-    tokens: faultAware(new PrismaTokenStore(db), health),
-    audit: faultAware(new PrismaAuditStore(db), health),
-    tasks: faultAware(new PrismaTaskStore(db), health),
+    nodes: faultAware(new PrismaNodeStore(db), health, observe, "nodes"),
+    jobs: faultAware(new PrismaJobStore(db), health, observe, "jobs"),
+    deployments: faultAware(new PrismaDeploymentStore(db), health, observe, "deployments"),
+    services: faultAware(new PrismaServiceStore(db), health, observe, "services"),
+    chunkTargets: faultAware(new PrismaChunkTargetStore(db), health, observe, "chunk_targets"),
+    tokens: faultAware(new PrismaTokenStore(db), health, observe, "tokens"),
+    audit: faultAware(new PrismaAuditStore(db), health, observe, "audit"),
+    tasks: faultAware(new PrismaTaskStore(db), health, observe, "tasks"),
   };
 }
 
-function assemble(provider: Provider, location: string, prisma: Db, logger: Logger, release = () => {}): Database {
+function assemble(provider: Provider, location: string, prisma: Db, logger: Logger, observe: StoreObserver | undefined, release = () => {}): Database {
   const health = new StoreHealth();
   const probe = new StoreProbe(health, () => probeWrite(prisma), logger);
   return {
@@ -137,13 +138,14 @@ function assemble(provider: Provider, location: string, prisma: Db, logger: Logg
     location,
     prisma,
     health,
-    ...stores(prisma, health),
+    ...stores(prisma, health, observe),
     async transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
       const after: Array<() => Promise<void> | void> = [];
       const result = await guardStoreCall(
-        () => prisma.$transaction(async (client) => work({ ...stores(client, health), onCommit: (fn) => void after.push(fn) })),
+        () => prisma.$transaction(async (client) => work({ ...stores(client, health, observe), onCommit: (fn) => void after.push(fn) })),
         health,
         true,
+        observe && { observe, op: "transaction" },
       );
       for (const fn of after) await fn();
       return result;

@@ -47,6 +47,15 @@ describe("configuration", () => {
     expect(loadConfig({ GRPC_FAST_PATHS: "1" }, false).grpcFastPaths).toBe(true);
   });
 
+  it("records Prometheus metrics unless METRICS turns them off, labelled with REPLICA_ID when set", () => {
+    expect(loadConfig({}, false).metrics).toBe(true);
+    expect(loadConfig({ METRICS: "off" }, false).metrics).toBe(false);
+    expect(loadConfig({ METRICS: "0" }, false).metrics).toBe(false);
+    expect(loadConfig({ METRICS: "on" }, false).metrics).toBe(true);
+    expect(loadConfig({}, false).replicaId).toBeUndefined();
+    expect(loadConfig({ REPLICA_ID: "cp-2" }, false).replicaId).toBe("cp-2");
+  });
+
   it("treats empty variables as unset", () => {
     expect(loadConfig({ DATABASE_URL: "", PORT: "" }, false).port).toBe(8080);
   });
@@ -66,6 +75,8 @@ describe("security configuration", () => {
     ["a negative rate limit", { RATE_LIMIT: "-1" }, "RATE_LIMIT"],
     ["a tiny message limit", { MAX_MESSAGE_BYTES: "10" }, "MAX_MESSAGE_BYTES"],
     ["a fast-path switch that is not a boolean", { GRPC_FAST_PATHS: "off" }, "GRPC_FAST_PATHS"],
+    ["a metrics switch that is not on or off", { METRICS: "maybe" }, "METRICS"],
+    ["a replica id with a space", { REPLICA_ID: "cp 1" }, "REPLICA_ID"],
   ];
   it.each(bad)("refuses %s, naming the variable", (_name, env, variable) => {
     expect(() => loadConfig(env, false)).toThrow(new RegExp(`^${variable}: `));
