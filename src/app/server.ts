@@ -90,7 +90,7 @@ export function createServer(app: BuiltApp): AppServer {
   // METRICS=off: no endpoint, and /metrics is the 404 of any unknown path.
   const metrics = app.metrics && createMetricsEndpoint(app.metrics.registry, pipeline);
   const ws = createWebSocketGateway({
-    gate: app.gate, registry: app.registry, sessions: app.sessions, jobs: app.jobs, logger, heartbeatIntervalMs: app.heartbeatIntervalMs,
+    gate: app.gate, registry: app.registry, sessions: app.sessions, jobs: app.jobs, logger, pipeline, heartbeatIntervalMs: app.heartbeatIntervalMs,
   });
   // Before anything else: calls a web page could make on a victim's behalf (cross-site, DNS rebinding).
   const screen = createRequestScreen({
