@@ -104,8 +104,8 @@ export function clusterGauges(registry: Registry, sources: ClusterSources, repor
     help: "Service replicas wanted that no node can take, as of the last reconcile pass.",
     registers,
     collect() {
-      this.reset();
       if (reportsClusterGauges()) this.set(sources.unplaceable());
+      else this.remove();
     },
   });
   chunkGauges(registry, sources, reportsClusterGauges);
@@ -138,8 +138,9 @@ function chunkGauges(registry: Registry, sources: ClusterSources, reportsCluster
       help,
       registers: [registry],
       collect() {
-        this.reset();
+        // remove(), not reset(): a gauge without labels resets to 0, which would be a series.
         if (reportsClusterGauges()) this.set(read()[key]);
+        else this.remove();
       },
     });
   }
