@@ -1,6 +1,7 @@
 /**
  * The server side of bench:agents, in its own process so its memory can be
- * measured alone: `capstan` starts Capstan; `bare` starts a connect-node
+ * measured alone: `capstan` starts Capstan; `capstan-metrics-off` starts it
+ * with METRICS=off (what metrics cost); `bare` starts a connect-node
  * AgentService whose stream only welcomes and echoes (the baseline).
  * Prints "port <n>" once listening.
  */
@@ -18,12 +19,12 @@ import { startApp } from "../src/app/app.js";
 import { loadConfig } from "../src/config/config.js";
 
 const kind = process.argv[2];
-if (kind === "capstan") {
+if (kind === "capstan" || kind === "capstan-metrics-off") {
   const dir = mkdtempSync(join(tmpdir(), "capstan-bench-agents-"));
   // The simulated fleet connects from one address, so the per-client rate limit (which would
   // throttle a real NAT full of agents reconnecting at once, by design) is off.
   const config = loadConfig(
-    { PORT: "0", HOST: "127.0.0.1", DATABASE_URL: `file:${join(dir, "c.db")}`, HEARTBEAT_TTL: "15s", LOG_LEVEL: "warn", CAPSTAN_ADMIN_TOKEN: process.env.BENCH_ADMIN_TOKEN ?? "", RATE_LIMIT: "0" },
+    { PORT: "0", HOST: "127.0.0.1", DATABASE_URL: `file:${join(dir, "c.db")}`, HEARTBEAT_TTL: "15s", LOG_LEVEL: "warn", CAPSTAN_ADMIN_TOKEN: process.env.BENCH_ADMIN_TOKEN ?? "", RATE_LIMIT: "0", METRICS: kind === "capstan" ? "on" : "off" },
     false,
   );
   const app = await startApp(config, pino({ level: "warn" }));

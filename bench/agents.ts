@@ -8,6 +8,8 @@
  * whole CreateDeployment → COMPLETED-seen-by-WatchJob path); server RSS at its
  * peak, through a steady phase after the probes (STEADY_SECONDS, 15). Targets:
  * 10,000 agents, heartbeat p99 < 20 ms, command p99 < 50 ms, RSS < 1 GiB.
+ * The cost of Prometheus metrics: the same run against Capstan with
+ * METRICS=off, each figure on and off with their ratio (goal: within 5%).
  * The probes run in a third process (bench/agents-probe.ts says why); the
  * agents that complete the commands stay here, so the command round trip still
  * includes this busy process's reaction time.
@@ -46,7 +48,9 @@ function buildServers(): void {
   execFileSync(process.execPath, [tsc, "-p", "tsconfig.bench.json"], { cwd: new URL("..", import.meta.url).pathname, stdio: "inherit" });
 }
 
-function startServer(kind: "capstan" | "bare"): Promise<{ child: ChildProcess; port: number }> {
+type ServerKind = "capstan" | "capstan-metrics-off" | "bare";
+
+function startServer(kind: ServerKind): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, [new URL("../dist/bench/agents-server.js", import.meta.url).pathname, kind], { stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     child.stdout?.on("data", (d: Buffer) => {
@@ -140,7 +144,7 @@ function runProbe(task: ProbeTask): Promise<ProbeResult> {
 }
 
 /** Connects the agents, heartbeats them, probes from another process, then reads the server's RSS. */
-async function bench(kind: "capstan" | "bare") {
+async function bench(kind: ServerKind) {
   const { child, port } = await startServer(kind);
   const rss = sampleRss(child.pid as number);
   const { agents, ms } = await connectAll(port, (a, jobId) => {
@@ -148,7 +152,7 @@ async function bench(kind: "capstan" | "bare") {
   });
   const stop = heartbeatLoop(agents);
   const nodeIds = agents.slice(0, PROBES).map((a) => a.nodeId);
-  const result = await runProbe({ kind, port, probes: PROBES, nodeIds, target: agents[0].nodeId });
+  const result = await runProbe({ kind: kind === "bare" ? "bare" : "capstan", port, probes: PROBES, nodeIds, target: agents[0].nodeId });
   // Steady state: every agent heartbeats through a few more intervals while the RSS is sampled.
   await new Promise((r) => setTimeout(r, STEADY_MS));
   const peakRss = rss.stop();
@@ -160,6 +164,7 @@ async function bench(kind: "capstan" | "bare") {
 const f = (n: number) => n.toFixed(1);
 buildServers();
 const capstan = await bench("capstan");
+const off = await bench("capstan-metrics-off");
 const bare = await bench("bare");
 console.log(`bench:agents  ${N.toLocaleString("en-US")} agents on gRPC bidi streams over ${SESSIONS} HTTP/2 connections, heartbeat every 5 s`);
 console.log(`  connect all        capstan ${f(capstan.connectMs / 1000)} s          bare echo ${f(bare.connectMs / 1000)} s`);
@@ -167,4 +172,16 @@ console.log(`  heartbeat p50/p99  capstan ${f(pct(capstan.hb, 0.5))}/${f(pct(cap
 console.log(`  command p50/p99    capstan ${f(pct(capstan.rt, 0.5))}/${f(pct(capstan.rt, 0.99))} ms   bare echo round trip ${f(pct(bare.hb, 0.5))}/${f(pct(bare.hb, 0.99))} ms   (dispatch to COMPLETED, from the job's own timestamps; target p99 < 50 ms)`);
 console.log(`  CreateDeployment → COMPLETED seen by WatchJob, p50/p99 ${f(pct(capstan.api, 0.5))}/${f(pct(capstan.api, 0.99))} ms (the whole API path, with its database writes)`);
 console.log(`  server RSS, peak    capstan ${Math.round(capstan.rss)} MiB        bare echo ${Math.round(bare.rss)} MiB   (sampled every 200 ms from start to ${STEADY_MS / 1000} s after the probes; target < 1024 MiB)`);
+// Times and memory: lower is better, so "off/on" is the figure that must stay ≥ 0.95 (on within 5% of off).
+const cost = (name: string, on: number, without: number, unit: string) =>
+  console.log(`  ${name.padEnd(19)} metrics on ${f(on).padStart(7)} ${unit}   off ${f(without).padStart(7)} ${unit}   on/off ${(on / without).toFixed(3)}`);
+console.log("bench:agents  Prometheus metrics on (the figures above) against off (METRICS=off), each in its own server process, same run");
+cost("connect all", capstan.connectMs / 1000, off.connectMs / 1000, "s ");
+cost("heartbeat p50", pct(capstan.hb, 0.5), pct(off.hb, 0.5), "ms");
+cost("heartbeat p99", pct(capstan.hb, 0.99), pct(off.hb, 0.99), "ms");
+cost("command p50", pct(capstan.rt, 0.5), pct(off.rt, 0.5), "ms");
+cost("command p99", pct(capstan.rt, 0.99), pct(off.rt, 0.99), "ms");
+cost("API path p50", pct(capstan.api, 0.5), pct(off.api, 0.5), "ms");
+cost("server RSS, peak", capstan.rss, off.rss, "MiB");
+console.log("  goal: on within 5% of off (on/off ≤ 1.05) for connect time and RSS; latency percentiles of single runs move more than that between runs on this machine, so compare them across runs");
 process.exit(0);

@@ -8,6 +8,11 @@
  * figure next to a bare connect-node handler answering the same response.
  * Targets: ingest ≥ 1,000,000 locations/s, ≥ 500,000 chunk ids/s looked up
  * over the RPC, < 100 bytes per location. Run with --expose-gc.
+ *
+ * The cost of Prometheus metrics: the RPC lookups also go to a second server
+ * with METRICS=off holding the same reports, alternating with the first
+ * (metrics on); goal: on ≥ 0.95 × off. And one scrape of GET /metrics on the
+ * server with the reports, timed.
  */
 import { createClient } from "@connectrpc/connect";
 import { randomBytes } from "node:crypto";
@@ -133,23 +138,33 @@ const dir = mkdtempSync(join(tmpdir(), "capstan-bench-chunks-"));
 // node token (a cache node asking where chunks are); the per-client rate limit is off, since
 // one load generator stands for a whole fleet.
 const admin = randomBytes(24).toString("base64url");
-const app = await startApp(
-  loadConfig({ PORT: "0", HOST: "127.0.0.1", DATABASE_URL: `file:${join(dir, "c.db")}`, LOG_LEVEL: "warn", HEARTBEAT_TTL: "1h", CHUNK_MONITOR_INTERVAL: "1h", CAPSTAN_ADMIN_TOKEN: admin, RATE_LIMIT: "0" }, false),
-  pino({ level: "warn" }),
-);
-const transport = createGrpcTransport({ baseUrl: app.url, interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${admin}`), next(req))] });
-const nodesClient = createClient(NodeService, transport);
-const chunksClient = createClient(ChunkIndexService, transport);
-let n = 0;
+const serve = (name: string, metrics: string) =>
+  startApp(
+    loadConfig({ PORT: "0", HOST: "127.0.0.1", DATABASE_URL: `file:${join(dir, `${name}.db`)}`, LOG_LEVEL: "warn", HEARTBEAT_TTL: "1h", CHUNK_MONITOR_INTERVAL: "1h", CAPSTAN_ADMIN_TOKEN: admin, RATE_LIMIT: "0", METRICS: metrics }, false),
+    pino({ level: "warn" }),
+  );
+const app = await serve("c", "on");
+const appOff = await serve("off", "off");
 let sample: string[] = [];
-let nodeToken = "";
-for (const [node, ids] of reports()) {
-  if (n++ >= Math.max(1, NODES / 10)) break;
-  nodeToken ||= (await nodesClient.registerNode({ nodeId: node, name: node })).nodeToken;
-  if (n > 1) await nodesClient.registerNode({ nodeId: node, name: node });
-  await chunksClient.reportChunks({ nodeId: node, chunkIds: ids });
-  if (sample.length === 0) sample = ids.filter((_, i) => i % Math.max(1, Math.floor(ids.length / 100)) === 0).slice(0, 100);
+/** Registers NODES/10 nodes on a server and sends their full reports; returns the first node's token. */
+async function load(url: string): Promise<string> {
+  const transport = createGrpcTransport({ baseUrl: url, interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${admin}`), next(req))] });
+  const nodesClient = createClient(NodeService, transport);
+  const chunksClient = createClient(ChunkIndexService, transport);
+  let n = 0;
+  let token = "";
+  for (const [node, ids] of reports()) {
+    if (n++ >= Math.max(1, NODES / 10)) break;
+    token ||= (await nodesClient.registerNode({ nodeId: node, name: node })).nodeToken;
+    if (n > 1) await nodesClient.registerNode({ nodeId: node, name: node });
+    await chunksClient.reportChunks({ nodeId: node, chunkIds: ids });
+    if (sample.length === 0) sample = ids.filter((_, i) => i % Math.max(1, Math.floor(ids.length / 100)) === 0).slice(0, 100);
+  }
+  return token;
 }
+const nodeToken = await load(app.url);
+const nodeTokenOff = await load(appOff.url);
+const chunksClient = createClient(ChunkIndexService, createGrpcTransport({ baseUrl: app.url, interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${admin}`), next(req))] }));
 // The load comes from h2load, a separate process, as a real client would: one batch of 100 ids, 16 streams on 4 connections.
 const batch = create(GetChunkLocationsRequestSchema, { chunkIds: sample });
 const located = await chunksClient.getChunkLocations(batch);
@@ -161,24 +176,35 @@ const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}`;
 const frame = grpcFrame(toBinary(GetChunkLocationsRequestSchema, batch));
 const RPC = "/capstan.v1.ChunkIndexService/GetChunkLocations";
 /** Calls/s and the share of one core this process (the server) used meanwhile: h2load runs apart. */
-async function h2(url: string): Promise<{ rps: number; cpu: number }> {
+async function h2(url: string, token = nodeToken): Promise<{ rps: number; cpu: number }> {
   const cpu = process.cpuUsage();
   const t = performance.now();
-  const rps = await h2loadGrpc(url + RPC, frame, 20_000, 4, 16, { authorization: `Bearer ${nodeToken}` });
+  const rps = await h2loadGrpc(url + RPC, frame, 20_000, 4, 16, { authorization: `Bearer ${token}` });
   const used = process.cpuUsage(cpu);
   return { rps, cpu: (used.user + used.system) / 1000 / (performance.now() - t) };
 }
 // Alternate the two, 3 rounds, and take medians: the machine is noisy.
-const runs = { capstan: [] as Array<{ rps: number; cpu: number }>, bare: [] as Array<{ rps: number; cpu: number }> };
+const runs = { capstan: [] as Array<{ rps: number; cpu: number }>, off: [] as Array<{ rps: number; cpu: number }>, bare: [] as Array<{ rps: number; cpu: number }> };
+await h2(appOff.url, nodeTokenOff);
 for (let round = 0; round < 3; round++) {
-  runs.capstan.push(await h2(app.url));
+  // Which of on and off goes first alternates, so neither always follows the other.
+  if (round % 2 === 0) runs.capstan.push(await h2(app.url)), runs.off.push(await h2(appOff.url, nodeTokenOff));
+  else runs.off.push(await h2(appOff.url, nodeTokenOff)), runs.capstan.push(await h2(app.url));
   runs.bare.push(await h2(bareUrl));
 }
 const median = (xs: Array<{ rps: number; cpu: number }>) => [...xs].sort((a, b) => a.rps - b.rps)[1];
 const rpc = median(runs.capstan);
+const rpcOff = median(runs.off);
 const rpcBare = median(runs.bare);
+// One scrape of the server holding the reports, as Prometheus makes it (over HTTP, with a token).
+const scrapeStart = performance.now();
+const scrape = await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${admin}` } });
+const scrapeBytes = (await scrape.text()).length;
+const scrapeMs = performance.now() - scrapeStart;
+if (scrape.status !== 200) throw new Error(`GET /metrics answered ${scrape.status}`);
 bare.close();
 await app.close();
+await appOff.close();
 
 const f = (x: number) => Math.round(x).toLocaleString("en-US");
 console.log(`bench:chunks  ${f(NODES)} nodes × ${f(PER_NODE)} chunks = ${f(NODES * PER_NODE)} locations (${f(UNIQUE)} unique 64-hex ids, 3 copies each)`);
@@ -187,5 +213,7 @@ console.log(`  memory per location      capstan ${ours.bytesPerLoc.toFixed(1).pa
 console.log(`  lookup, in process       capstan ${f(oursLookup).padStart(11)} ids/s         Map<string,Set> ${f(baseLookup).padStart(11)} ids/s`);
 console.log(`  lookup, gRPC (batch 100) capstan ${f(100 * rpc.rps).padStart(11)} ids/s         bare connect-node ${f(100 * rpcBare.rps).padStart(9)} ids/s   (target ≥ 500,000)`);
 console.log(`                           h2load -c4 -m16, median of 3 alternating runs: ${f(rpc.rps)} vs ${f(rpcBare.rps)} calls/s; server process at ${(100 * rpc.cpu).toFixed(0)}% vs ${(100 * rpcBare.cpu).toFixed(0)}% of a core; ${f(Math.max(1, NODES / 10))} nodes' reports in the server`);
+console.log(`  metrics on/off, gRPC     on ${f(rpc.rps).padStart(8)} calls/s   off (METRICS=off) ${f(rpcOff.rps).padStart(8)} calls/s   on/off ${(rpc.rps / rpcOff.rps).toFixed(3)}   (goal ≥ 0.95: ${rpc.rps / rpcOff.rps >= 0.95 ? "met" : "NOT met"}; median of 3 alternating runs)`);
+console.log(`  one scrape of /metrics   ${scrapeMs.toFixed(1)} ms, ${f(scrapeBytes)} bytes, with ${f(Math.max(1, NODES / 10))} nodes' reports in the server`);
 console.log(`  monitor pass, 1M chunks  capstan ${monitor.passMs.toFixed(0).padStart(11)} ms (${f(monitor.commands)} commands, ${f(monitor.under)} under target)   Map<string,Set> scan only ${monitor.plainMs.toFixed(0)} ms (${f(monitor.plainUnder)} under)`);
 process.exit(0);

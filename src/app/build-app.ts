@@ -21,6 +21,7 @@ import { TaskManager } from "../managers/task-manager.js";
 import { Autoscaler } from "../managers/autoscaler.js";
 import { KeyedLock } from "../shared/keyed-lock.js";
 import { TokenManager } from "../managers/token-manager.js";
+import { createAppMetrics, replicaName, type AppMetrics } from "../metrics/app-metrics.js";
 import { clusterSnapshot } from "../orchestrator/cluster-view.js";
 import { accessPolicy } from "../rpc/access-policy.js";
 import { AuthFailures } from "../rpc/auth-failures.js";
@@ -92,6 +93,8 @@ export interface BuiltApp<S extends AppStores = AppStores> {
    * the gRPC fast paths both enter it.
    */
   readonly pipeline: CallPipeline;
+  /** Prometheus metrics (GET /metrics); undefined with METRICS=off. */
+  readonly metrics: AppMetrics | undefined;
   readonly tokens: TokenManager;
   readonly registry: NodeRegistry;
   readonly sessions: SessionRegistry;
@@ -123,8 +126,19 @@ export interface BuiltApp<S extends AppStores = AppStores> {
  * whatever was started is stopped and the database closed.
  */
 export async function buildApp(config: Config, logger: Logger, io: AppIo = {}): Promise<BuiltApp<Database>> {
-  const db = await openDatabase(config.databaseUrl, logger, { replicaId: config.replicaId });
-  return wireApp(db, config, logger, io);
+  const metrics = appMetrics(config);
+  const db = await openDatabase(config.databaseUrl, logger, { replicaId: config.replicaId, observe: metrics?.store });
+  return wireApp(db, config, logger, io, metrics);
+}
+
+/**
+ * The app's Prometheus registry and recorders, or undefined with METRICS=off.
+ * The cluster-wide gauges (nodes by status, chunk replication) are reported by
+ * one replica only, so that a sum() over replicas counts them once: the leader
+ * (one process always leads; see src/metrics/cluster-gauges.ts).
+ */
+export function appMetrics(config: Config, isLeader: () => boolean = () => true): AppMetrics | undefined {
+  return config.metrics ? createAppMetrics({ replica: replicaName(config.replicaId), reportsClusterGauges: isLeader }) : undefined;
 }
 
 /**
@@ -132,7 +146,7 @@ export async function buildApp(config: Config, logger: Logger, io: AppIo = {}): 
  * module-level singletons: two apps in one process (as the tests start) share
  * nothing. The stores are closed by stop(), or here if wiring fails.
  */
-export async function wireApp<S extends AppStores>(db: S, config: Config, logger: Logger, io: AppIo = {}): Promise<BuiltApp<S>> {
+export async function wireApp<S extends AppStores>(db: S, config: Config, logger: Logger, io: AppIo = {}, metrics = appMetrics(config)): Promise<BuiltApp<S>> {
   const startedAt = Date.now();
   // Every in-flight call listens to the shutdown signal; thousands may be in flight.
   const shutdown = createShutdownSignal();
@@ -174,8 +188,10 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
 
     const sessions = new SessionRegistry();
     const events = new JobEvents();
+    if (metrics) events.onAny((e) => metrics.jobChanged(e.job));
     const delivery = new SessionJobDelivery(sessions, logger, { ackTimeoutMs: 10_000, maxAttempts: 5 });
-    const jobs = new JobLifecycleManager(db.jobs, new JobState(), delivery, events, logger, { maxLogChars: config.limits.jobLogBytes, leadership });
+    const jobState = new JobState();
+    const jobs = new JobLifecycleManager(db.jobs, jobState, delivery, events, logger, { maxLogChars: config.limits.jobLogBytes, leadership });
     await jobs.start();
     delivery.start(jobs);
     stops.push(() => jobs.stop(), () => delivery.stop());
@@ -199,6 +215,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       backoff: { baseMs: config.tasks.launchBackoffMs, maxMs: config.tasks.launchBackoffMaxMs },
       leadership,
       beforePass: (now) => autoscaler.pass(now),
+      onPass: metrics?.reconcilePass,
     }, logger);
     await reconciler.start();
     stops.push(() => reconciler.stop());
@@ -279,6 +296,13 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       credentials: { tokens, registry, joinHash: gate.joinHash, auth: config.auth },
       registry, tokens, audit, failures, limits: config.limits, policy: accessPolicy(SERVICES),
     });
+    metrics?.watch({
+      nodes: () => nodeState.list(),
+      sessions: () => sessions.list(),
+      unfinishedJobs: () => jobState.all(),
+      chunks: () => chunks.metrics(),
+      unplaceable: () => reconciler.unplaceableReplicas,
+    });
     const handlers: RouteDeps = {
       nodes: {
         registry,
@@ -309,7 +333,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     return {
       config, logger, db, handlers, pipeline: new CallPipeline(guard, logger, follower && {
         scope: writeIndex, index: () => follower.index, waitFor: (index) => follower.waitFor(index),
-      }), tokens, registry, sessions, jobs, chunks, leadership, gate, agentStream, heartbeatIntervalMs, health, shutdown, stop,
+      }, metrics?.calls), metrics, tokens, registry, sessions, jobs, chunks, leadership, gate, agentStream, heartbeatIntervalMs, health, shutdown, stop,
     };
   } catch (err) {
     await stop();

@@ -6,6 +6,7 @@ import { hostname } from "node:os";
 import { AgentService } from "../../gen/proto/capstan/v1/agent_service_pb.js";
 import { ChunkIndexService } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
 import { createGateway } from "../gateway/gateway.js";
+import { createMetricsEndpoint } from "../metrics/metrics-endpoint.js";
 import { peerKey } from "../rpc/context.js";
 import { bearerToken } from "../rpc/credentials.js";
 import { createGrpcFastPath, fastMethod } from "../rpc/grpc-fast-path.js";
@@ -86,8 +87,10 @@ export function createServer(app: BuiltApp): AppServer {
     logger,
     info: { title: "Capstan", version },
   });
+  // METRICS=off: no endpoint, and /metrics is the 404 of any unknown path.
+  const metrics = app.metrics && createMetricsEndpoint(app.metrics.registry, pipeline);
   const ws = createWebSocketGateway({
-    gate: app.gate, registry: app.registry, sessions: app.sessions, jobs: app.jobs, logger, heartbeatIntervalMs: app.heartbeatIntervalMs,
+    gate: app.gate, registry: app.registry, sessions: app.sessions, jobs: app.jobs, logger, pipeline, heartbeatIntervalMs: app.heartbeatIntervalMs,
   });
   // Before anything else: calls a web page could make on a victim's behalf (cross-site, DNS rebinding).
   const screen = createRequestScreen({
@@ -106,6 +109,7 @@ export function createServer(app: BuiltApp): AppServer {
         if (fast?.handles(req)) return fast.serve(req as Http2ServerRequest, res as Http2ServerResponse);
         return connect(req, res);
       }
+      if (metrics?.(req, res)) return;
       gateway.handle(req, res).then(
         (handled) => handled || connect(req, res),
         (err: unknown) => {

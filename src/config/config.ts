@@ -68,6 +68,8 @@ export interface Config {
   readonly grpcFastPaths: boolean;
   /** LEADER_LEASE: how long the leader's lease lasts unrenewed; bounds failover after the leader dies or pauses. */
   readonly leaderLeaseMs: number;
+  /** Prometheus metrics at GET /metrics (METRICS, default on); off: no registry, no recording, /metrics is 404. */
+  readonly metrics: boolean;
 }
 
 /** Who gets in without a token, and how the first admin token is made. */
@@ -208,6 +210,7 @@ const schema = z.object({
   JOB_LOG_BYTES: whole(1024, 64 << 20, 64 * 1024),
   GRPC_FAST_PATHS: flag("1"),
   LEADER_LEASE: duration(6_000),
+  METRICS: choice(["on", "off", "1", "0", "true", "false"], "on", "must be on, off, 1, 0, true or false"),
 });
 
 const ANONYMOUS_SCOPES = new Set<AnonymousScope>(["read", "write", "node"]);
@@ -314,6 +317,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
     }),
     grpcFastPaths: e.GRPC_FAST_PATHS === "1" || e.GRPC_FAST_PATHS === "true",
     leaderLeaseMs: e.LEADER_LEASE,
+    metrics: e.METRICS === "on" || e.METRICS === "1" || e.METRICS === "true",
   });
 }
 

@@ -34,6 +34,16 @@ export interface ReconcilerOptions {
   now?: () => number;
   /** Runs at the start of every pass, before the plan (the autoscaler: a singleton gated with the reconciler). */
   beforePass?: (now: number) => Promise<void>;
+  /** Told after each pass (Prometheus metrics): how long it took, the replicas it could not place, whether it failed. */
+  onPass?: (pass: ReconcilePass) => void;
+}
+
+/** What one reconcile pass found, for metrics. */
+export interface ReconcilePass {
+  seconds: number;
+  /** Replicas wanted that no node can take now. */
+  unplaceable: number;
+  failed: boolean;
 }
 
 const FROM_JOB: Partial<Record<Job["status"], ReplicaStatus>> = {
@@ -66,6 +76,8 @@ export class ServiceReconciler {
   private readonly failures = new Map<string, { count: number; at: Date; error: string; specHash: string }>();
   /** Where a pass writes its decisions: the leader's fenced transactions, or the plain store. */
   private readonly decisions: UnitOfWork;
+  /** Replicas the last pass could not place. */
+  private unplaceable = 0;
 
   constructor(
     private readonly stores: ReplicaStores,
@@ -94,6 +106,11 @@ export class ServiceReconciler {
     this.timer.unref();
   }
 
+  /** Replicas wanted that the last pass could not place (no node can take them now). */
+  get unplaceableReplicas(): number {
+    return this.unplaceable;
+  }
+
   /** Stops the loop. */
   stop(): void {
     clearInterval(this.timer);
@@ -119,12 +136,16 @@ export class ServiceReconciler {
       this.again = true;
       return;
     }
+    const started = performance.now();
+    let failed = false;
     this.running = this.pass()
       .catch((err: unknown) => {
+        failed = true;
         // Refused because another replica leads now: logged once by the leadership, which stepped down.
         if (!(err instanceof NotLeaderError)) this.logger.error({ err }, "reconcile pass failed");
       })
       .finally(() => {
+        this.options.onPass?.({ seconds: (performance.now() - started) / 1000, unplaceable: this.unplaceable, failed });
         this.running = undefined;
         if (this.again) {
           this.again = false;
@@ -137,7 +158,10 @@ export class ServiceReconciler {
   async pass(): Promise<void> {
     if (this.options.leadership && !this.options.leadership.isLeader()) return;
     // Nothing desired and nothing running: no snapshot to build.
-    if (this.state.services.size === 0 && this.state.replicas.size === 0) return;
+    if (this.state.services.size === 0 && this.state.replicas.size === 0) {
+      this.unplaceable = 0;
+      return;
+    }
     const now = this.now();
     // An autoscaler failure must not stop reconciling: logged, and the plan goes ahead with the counts as they are.
     await this.options.beforePass?.(now).catch((err: unknown) => this.logger.error({ err }, "autoscaler pass failed"));
@@ -156,6 +180,7 @@ export class ServiceReconciler {
       cursor: this.state.placementCursor,
     });
     this.state.placementCursor = plan.cursor;
+    this.unplaceable = plan.launches.reduce((n, l) => (l.nodeId ? n : n + 1), 0);
     this.state.messages.clear();
     for (const [service, message] of Object.entries(plan.messages)) this.state.messages.set(service, message);
     plan.launches = this.holdBackedOff(plan.launches, now);

@@ -45,6 +45,17 @@ export const THIRD_PARTY_PUBLIC: readonly string[] = [
   "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
 ];
 
+/**
+ * Prometheus' scrape of GET /metrics: not a proto method, but it passes the
+ * call pipeline under this name like any call (credentials, rate limit,
+ * failed-authentication throttle), so its rule is written here: read scope
+ * (a `read` token, or token-less callers granted read from their networks).
+ */
+export const METRICS_SCRAPE = "GET /metrics";
+
+/** Endpoints outside the proto contract that pass the call pipeline, and what they need. */
+const NON_PROTO: ReadonlyArray<[string, Requirement]> = [[METRICS_SCRAPE, { level: "read" }]];
+
 /** What each served RPC ("capstan.v1.NodeService/Heartbeat") needs; a method missing here is refused. */
 export type AccessPolicy = ReadonlyMap<string, Requirement>;
 
@@ -66,10 +77,11 @@ export function requirementOf(method: DescMethod): Requirement | undefined {
 
 /**
  * The access policy of the given services, read from their descriptors, plus
- * the third-party methods (public). Built once by the composition root.
+ * the third-party methods (public) and GET /metrics (read). Built once by the
+ * composition root.
  */
 export function accessPolicy(services: readonly DescService[]): AccessPolicy {
-  const policy = new Map<string, Requirement>(THIRD_PARTY_PUBLIC.map((rpc) => [rpc, { level: "public" }]));
+  const policy = new Map<string, Requirement>([...THIRD_PARTY_PUBLIC.map((rpc): [string, Requirement] => [rpc, { level: "public" }]), ...NON_PROTO]);
   for (const service of services) {
     for (const method of service.methods) {
       const requirement = requirementOf(method);

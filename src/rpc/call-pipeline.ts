@@ -5,6 +5,7 @@ import type { Principal } from "../model/principal.js";
 import { MIN_INDEX_HEADER, parseIndex, type WriteIndexScope } from "../shared/write-index.js";
 import type { Peer } from "../shared/peer.js";
 import type { Admission, CallGuard } from "./call-guard.js";
+import type { CallObserver } from "./call-observer.js";
 import { lazyRpcLogger, reportFailure, requestIdSource } from "./rpc-log.js";
 import { UnaryDeadlines } from "./unary-deadlines.js";
 
@@ -29,7 +30,8 @@ const PUBLIC_CALLER: Principal = { kind: "none", peer: "" };
  * the call (request id, child logger), admits it (CallGuard: caller, rate
  * limit, access policy, stream bounds, audit), bounds unary handlers by
  * RPC_TIMEOUT, maps failures to their status and logs each once. A concern
- * added here (metrics, say) reaches every path.
+ * added here reaches every path: the observer (Prometheus metrics) sees
+ * every call end, with its code and start time.
  */
 export class CallPipeline {
   private readonly requestId = requestIdSource();
@@ -41,6 +43,8 @@ export class CallPipeline {
     readonly root: Logger,
     /** Absent: calls carry no change index (an app without a change feed). */
     readonly consistency?: CallConsistency,
+    /** Told once when each call ends (Prometheus metrics); absent with METRICS=off. */
+    readonly observer?: CallObserver,
   ) {
     this.deadlines = new UnaryDeadlines(guard.rpcTimeoutMs);
   }
@@ -142,8 +146,9 @@ export class PipelineCall {
     return this.pipeline.guard.admit({ rpc: this.rpc, header, peer: peer(), message: undefined });
   }
 
-  /** A unary call answered: logged at debug level (the hot path stays quiet at the default level). */
+  /** A call answered (a stream: ended without a failure): logged at debug level (the hot path stays quiet at the default level). */
   succeeded(): void {
+    this.pipeline.observer?.(this.rpc, 0, this.started);
     if (this.pipeline.root.isLevelEnabled("debug")) this.logger().debug({ ms: Math.round(performance.now() - this.started) }, "rpc done");
   }
 
@@ -153,6 +158,8 @@ export class PipelineCall {
    * level, unexpected ones at error level with the stack.
    */
   failed(err: unknown): ConnectError {
-    return reportFailure(this.pipeline.root, this.logger, err, this.started);
+    const error = reportFailure(this.pipeline.root, this.logger, err, this.started);
+    this.pipeline.observer?.(this.rpc, error.code, this.started);
+    return error;
   }
 }

@@ -204,6 +204,7 @@ export class FastStreamServer<I extends DescMessage, O extends DescMessage> impl
     this.req.off("data", this.onData);
     this.release();
     // A client that went away is not a failure of the call: nothing to answer or log.
+    if ((this.gone && this.controller.signal.aborted) || err === undefined) this.ctx.call.succeeded();
     if (this.gone && this.controller.signal.aborted) return;
     const error = err === undefined ? undefined : this.ctx.call.failed(err);
     if (this.gone) return;

@@ -72,16 +72,24 @@ function releaseWhenDone(signal: AbortSignal, release: () => void): void {
   else signal.addEventListener("abort", release, { once: true });
 }
 
-/** A stream whose failure, when it comes, is reported through the pipeline (mapped and logged once). */
+/**
+ * A stream whose end is reported through the pipeline: its failure, when it
+ * comes, mapped and logged once; otherwise its end (the client's going away
+ * included), as a success.
+ */
 function reportingFailures(res: StreamResponse, call: PipelineCall): StreamResponse {
   const inner = res.message;
   return {
     ...res,
     message: (async function* () {
+      let failed = false;
       try {
         yield* inner;
       } catch (err) {
+        failed = true;
         throw call.failed(err);
+      } finally {
+        if (!failed) call.succeeded();
       }
     })(),
   };

@@ -32,6 +32,7 @@ import type { Transaction, UnitOfWork } from "../model/unit-of-work.js";
 import type { Change, ChangeFeed } from "../model/change-feed.js";
 import { ChangeCollector, changesChannel, type WriteScope } from "./change-log.js";
 import { PrismaChangeFeed, type Listener } from "./change-feed-store.js";
+import type { StoreObserver } from "../model/store-observer.js";
 
 /** The opened database: its stores, its transaction scope and its lifecycle. */
 export interface Database extends UnitOfWork {
@@ -72,6 +73,8 @@ export interface Database extends UnitOfWork {
 export interface DatabaseOptions {
   /** REPLICA_ID: recorded as the origin of every change this process writes (default "local"). */
   replicaId?: string;
+  /** Told of each store write's latency and outcome (Prometheus metrics). */
+  observe?: StoreObserver;
 }
 
 /** The embedded default when DATABASE_URL is unset. */
@@ -84,19 +87,20 @@ export const DEFAULT_SQLITE_PATH = "./data/capstan.db";
  */
 export async function openDatabase(url: string | undefined, logger: Logger, options: DatabaseOptions = {}): Promise<Database> {
   const origin = options.replicaId ?? "local";
-  if (url && /^postgres(ql)?:\/\//.test(url)) return openPostgres(url, logger, origin);
+  const observe = options.observe;
+  if (url && /^postgres(ql)?:\/\//.test(url)) return openPostgres(url, logger, origin, observe);
   const path = resolve(url ? url.replace(/^file:(\/\/)?/, "") : DEFAULT_SQLITE_PATH);
   mkdirSync(dirname(path), { recursive: true });
   const unlock = await lockSqliteFile(path);
   try {
-    return await openSqliteLocked(path, logger, origin, unlock);
+    return await openSqliteLocked(path, logger, origin, unlock, observe);
   } catch (err) {
     unlock();
     throw err;
   }
 }
 
-async function openSqliteLocked(path: string, logger: Logger, origin: string, unlock: () => void): Promise<Database> {
+async function openSqliteLocked(path: string, logger: Logger, origin: string, unlock: () => void, observe: StoreObserver | undefined): Promise<Database> {
   // Each provider's client and driver load only when used: the other one's cost a
   // noticeable part of start-up time for nothing.
   const [{ default: Sqlite }, { PrismaBetterSqlite3 }, { PrismaClient: SqliteClient }] = await Promise.all([
@@ -115,10 +119,10 @@ async function openSqliteLocked(path: string, logger: Logger, origin: string, un
   const prisma = new SqliteClient({ adapter: gateTransactions(new PrismaBetterSqlite3({ url: `file:${path}`, timeout: 5000 })) });
   await prisma.$queryRawUnsafe("PRAGMA synchronous = NORMAL");
   // One process writes an SQLite file (sqlite-lock.ts): nobody else's commits to listen for.
-  return assemble({ provider: "sqlite", location: path, prisma, logger, origin, listen: undefined, release: unlock });
+  return assemble({ provider: "sqlite", location: path, prisma, logger, origin, listen: undefined, release: unlock, observe });
 }
 
-async function openPostgres(url: string, logger: Logger, origin: string): Promise<Database> {
+async function openPostgres(url: string, logger: Logger, origin: string, observe: StoreObserver | undefined): Promise<Database> {
   const [{ PrismaPg }, { PrismaClient: PostgresClient }] = await Promise.all([import("@prisma/adapter-pg"), import("../../gen/prisma/postgresql/client.js")]);
   const parsed = new URL(url);
   const schema = parsed.searchParams.get("schema") ?? undefined;
@@ -144,21 +148,22 @@ async function openPostgres(url: string, logger: Logger, origin: string): Promis
     origin,
     listen: (wake) => listenForChanges(connectionString, changesChannel(schema), wake, logger),
     channel: changesChannel(schema),
+    observe,
   });
 }
 
-/** The stores, on the client or on a client bound to a transaction, each classifying its faults. */
-function stores(scope: WriteScope, health: StoreHealth): Omit<Transaction, "onCommit"> {
+/** The stores, on the client or on a client bound to a transaction, each classifying its faults (and telling `observe` of its writes). */
+function stores(scope: WriteScope, health: StoreHealth, observe: StoreObserver | undefined): Omit<Transaction, "onCommit"> {
   return {
-    nodes: faultAware(new PrismaNodeStore(scope), health),
-    jobs: faultAware(new PrismaJobStore(scope), health),
-    deployments: faultAware(new PrismaDeploymentStore(scope), health),
-    services: faultAware(new PrismaServiceStore(scope), health),
-    chunkTargets: faultAware(new PrismaChunkTargetStore(scope), health),
-    tokens: faultAware(new PrismaTokenStore(scope), health),
-    audit: faultAware(new PrismaAuditStore(scope), health),
+    nodes: faultAware(new PrismaNodeStore(scope), health, observe, "nodes"),
+    jobs: faultAware(new PrismaJobStore(scope), health, observe, "jobs"),
+    deployments: faultAware(new PrismaDeploymentStore(scope), health, observe, "deployments"),
+    services: faultAware(new PrismaServiceStore(scope), health, observe, "services"),
+    chunkTargets: faultAware(new PrismaChunkTargetStore(scope), health, observe, "chunk_targets"),
+    tokens: faultAware(new PrismaTokenStore(scope), health, observe, "tokens"),
+    audit: faultAware(new PrismaAuditStore(scope), health, observe, "audit"),
     // Tasks are read from the store, never kept in memory: their writes need no change rows.
-    tasks: faultAware(new PrismaTaskStore(scope.db), health),
+    tasks: faultAware(new PrismaTaskStore(scope.db), health, observe, "tasks"),
   };
 }
 
@@ -174,6 +179,8 @@ interface Parts {
   /** The NOTIFY channel commits wake listeners on (PostgreSQL only). */
   channel?: string;
   release?: () => void;
+  /** Told of each store write's latency and outcome (Prometheus metrics). */
+  observe?: StoreObserver;
 }
 
 /**
@@ -183,7 +190,7 @@ interface Parts {
  */
 const FENCED_IDLE_LIMIT_MS = 5_000;
 
-function assemble({ provider, location, prisma, logger, origin, listen, channel, release = () => {} }: Parts): Database {
+function assemble({ provider, location, prisma, logger, origin, listen, channel, release = () => {}, observe }: Parts): Database {
   const health = new StoreHealth();
   const probe = new StoreProbe(health, () => probeWrite(prisma), logger);
   const feed = new PrismaChangeFeed(prisma, listen);
@@ -217,7 +224,7 @@ function assemble({ provider, location, prisma, logger, origin, listen, channel,
     const after: Array<() => Promise<void> | void> = [];
     const result = await run(check, (client, changes) => {
       const scope: WriteScope = { db: client, write: (w) => w(client, changes.note) };
-      return work({ ...stores(scope, health), onCommit: (fn) => void after.push(fn) });
+      return work({ ...stores(scope, health, observe), onCommit: (fn) => void after.push(fn) });
     });
     for (const fn of after) await fn();
     return result;
@@ -228,7 +235,7 @@ function assemble({ provider, location, prisma, logger, origin, listen, channel,
     prisma,
     health,
     feed,
-    ...stores(root, health),
+    ...stores(root, health, observe),
     leases: faultAware(new PrismaLeaseStore(prisma, provider, checked, FENCED_IDLE_LIMIT_MS), health),
     members: faultAware(new PrismaMembershipStore(prisma), health),
     transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {

@@ -1,4 +1,5 @@
 import { StoreUnavailableError } from "../model/errors.js";
+import type { StoreObserver } from "../model/store-observer.js";
 import type { StoreHealth } from "../state/store-health.js";
 
 // Driver adapter error kinds (@prisma/driver-adapter-utils) that mean the database cannot be reached.
@@ -90,32 +91,41 @@ const READ_METHOD = /^(get|list|find|count)/;
  * cause) and marks the store failing; other errors pass unchanged. A write
  * that succeeds tells `health` so, which confirms a recovery (see StoreHealth).
  */
-export function faultAware<T extends object>(store: T, health: StoreHealth): T {
+export function faultAware<T extends object>(store: T, health: StoreHealth, observe?: StoreObserver, name = ""): T {
   const wrapped: Record<string, unknown> = {};
   for (let proto = Object.getPrototypeOf(store) as object | null; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
-    for (const name of Object.getOwnPropertyNames(proto)) {
-      const method = (store as Record<string, unknown>)[name];
-      if (name === "constructor" || name in wrapped || typeof method !== "function") continue;
-      const write = !READ_METHOD.test(name);
-      wrapped[name] = (...args: unknown[]) => guardStoreCall(() => (method as (...a: unknown[]) => Promise<unknown>).apply(store, args), health, write);
+    for (const method of Object.getOwnPropertyNames(proto)) {
+      const fn = (store as Record<string, unknown>)[method];
+      if (method === "constructor" || method in wrapped || typeof fn !== "function") continue;
+      const write = !READ_METHOD.test(method);
+      // Only writes are observed: their latency and failures are what the store's health is about.
+      const watch = write && observe ? { observe, op: name ? `${name}.${method}` : method } : undefined;
+      wrapped[method] = (...args: unknown[]) => guardStoreCall(() => (fn as (...a: unknown[]) => Promise<unknown>).apply(store, args), health, write, watch);
     }
   }
   return wrapped as T;
 }
 
-/** Runs one store call with the classification faultAware applies (for calls outside a repository). */
-export async function guardStoreCall<R>(call: () => Promise<R>, health: StoreHealth, write: boolean): Promise<R> {
+/**
+ * Runs one store call with the classification faultAware applies (for calls
+ * outside a repository); `watch`, when given, is told of its end.
+ */
+export async function guardStoreCall<R>(call: () => Promise<R>, health: StoreHealth, write: boolean, watch?: { observe: StoreObserver; op: string }): Promise<R> {
+  const started = watch ? performance.now() : 0;
   try {
     const result = await call();
     if (write) health.writeSucceeded();
+    watch?.observe(watch.op, started, undefined);
     return result;
   } catch (err) {
     // Already classified (a guarded call inside a guarded transaction): counted, not wrapped again.
     if (err instanceof StoreUnavailableError) {
       health.failing(err.reason);
+      watch?.observe(watch.op, started, "unavailable");
       throw err;
     }
     const reason = storeFaultReason(err);
+    watch?.observe(watch.op, started, reason === undefined ? "error" : "unavailable");
     if (reason === undefined) throw err;
     health.failing(reason);
     throw new StoreUnavailableError(reason, { cause: err });

@@ -52,7 +52,7 @@ export async function startHaproxy(backends: string[]): Promise<HaproxyProcess> 
 }
 
 /** A port free a moment ago (HAProxy cannot report the port it picked for 0). */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once("error", reject);

@@ -15,7 +15,7 @@ import { emptyCapabilities, type Node } from "../../src/model/node.js";
 import { NodeRegistry } from "../../src/managers/node-registry.js";
 import type { Principal } from "../../src/model/principal.js";
 import { TokenManager } from "../../src/managers/token-manager.js";
-import { accessPolicy, authorize, registersAnonymously, type AccessTarget, type Requirement } from "../../src/rpc/access-policy.js";
+import { accessPolicy, authorize, METRICS_SCRAPE, registersAnonymously, type AccessTarget, type Requirement } from "../../src/rpc/access-policy.js";
 import { AuthFailures } from "../../src/rpc/auth-failures.js";
 import { CallGuard } from "../../src/rpc/call-guard.js";
 import { NodeState } from "../../src/state/node-state.js";
@@ -120,9 +120,13 @@ describe("access policy", () => {
 
   const policy = accessPolicy(SERVICES);
 
-  it("gives every method the server serves a requirement, and no other method", () => {
+  it("gives every method the server serves a requirement, and no other method but Prometheus' scrape", () => {
     const served = [...SERVICES, Health, ReflectionV1, ReflectionV1alpha].flatMap((s: DescService) => s.methods.map((m) => `${s.typeName}/${m.name}`));
-    expect([...policy.keys()].sort()).toEqual([...served].sort());
+    expect([...policy.keys()].sort()).toEqual([...served, METRICS_SCRAPE].sort());
+  });
+
+  it("lets read tokens and token-less callers granted read scrape /metrics, and no node token", () => {
+    expect(policy.get(METRICS_SCRAPE)).toEqual({ level: "read" });
   });
 
   it("keeps public methods to health, info and reflection", () => {

@@ -12,6 +12,7 @@ import { accessPolicy } from "../../src/rpc/access-policy.js";
 import { AuthFailures } from "../../src/rpc/auth-failures.js";
 import { CallGuard } from "../../src/rpc/call-guard.js";
 import { CallPipeline } from "../../src/rpc/call-pipeline.js";
+import type { CallObserver } from "../../src/rpc/call-observer.js";
 import { NodeState } from "../../src/state/node-state.js";
 import { MemoryNodeStore } from "../fakes/memory-node-store.js";
 import { MemoryTokenStore } from "../fakes/memory-token-store.js";
@@ -19,7 +20,7 @@ import { MemoryTokenStore } from "../fakes/memory-token-store.js";
 const LOOPBACK = () => ({ address: "127.0.0.1", certNames: undefined });
 
 /** The server's pipeline over its real guard, in dev mode, with RPC_TIMEOUT at 50 ms; what it logs and audits. */
-async function pipelineFor() {
+async function pipelineFor(observer?: CallObserver) {
   const lines: Array<{ level: number; msg: string; err?: { stack?: string } }> = [];
   const logger = pino({ level: "debug" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
   const config = loadConfig({ CAPSTAN_DEV: "1", RPC_TIMEOUT: "50ms" }, false);
@@ -29,7 +30,7 @@ async function pipelineFor() {
   const audit = new AuditLog({ append: async (batch) => void events.push(...batch), list: async () => events }, logger);
   const failures = new AuthFailures({ perWindow: 0, windowMs: 60_000 }, audit, logger);
   const guard = new CallGuard({ credentials: { tokens, registry, joinHash: undefined, auth: config.auth }, registry, tokens, audit, limits: config.limits, policy: accessPolicy(SERVICES), failures });
-  return { pipeline: new CallPipeline(guard, logger), lines, events, audit };
+  return { pipeline: new CallPipeline(guard, logger, undefined, observer), lines, events, audit };
 }
 
 describe("the call pipeline every entry path passes", () => {
@@ -56,6 +57,26 @@ describe("the call pipeline every entry path passes", () => {
     expect(call.failed(new NotFoundError("node", "n-1"))).toMatchObject({ code: Code.NotFound, rawMessage: 'node "n-1" not found' });
     expect(call.failed(new Error("disk on fire"))).toMatchObject({ code: Code.Internal, rawMessage: "internal error" });
     expect(lines.filter((l) => l.level >= 50)).toEqual([expect.objectContaining({ msg: "rpc failed unexpectedly", err: expect.objectContaining({ stack: expect.stringContaining("disk on fire") }) })]);
+  });
+
+  it("tells its observer of every call's end once, with the code it answers with", async () => {
+    const ends: Array<[string, number]> = [];
+    const { pipeline } = await pipelineFor((rpc, code, startedAt) => {
+      expect(startedAt).toBeLessThanOrEqual(performance.now());
+      ends.push([rpc, code]);
+    });
+    const ok = pipeline.begin("capstan.v1.NodeService/ListNodes", undefined);
+    await ok.unary({ header: new Headers(), peer: LOOPBACK, message: {} }, () => "fine");
+    ok.succeeded();
+    const missing = pipeline.begin("capstan.v1.NodeService/GetNode", undefined);
+    await missing.unary({ header: new Headers(), peer: LOOPBACK, message: {} }, () => Promise.reject(new NotFoundError("node", "n-1"))).catch((err: unknown) => missing.failed(err));
+    const refused = pipeline.begin("capstan.v1.NodeService/ListNodes", undefined);
+    await refused.unary({ header: new Headers({ authorization: "Bearer cap_nonsense" }), peer: LOOPBACK, message: {} }, () => "never").catch((err: unknown) => refused.failed(err));
+    expect(ends).toEqual([
+      ["capstan.v1.NodeService/ListNodes", 0],
+      ["capstan.v1.NodeService/GetNode", Code.NotFound],
+      ["capstan.v1.NodeService/ListNodes", Code.Unauthenticated],
+    ]);
   });
 
   it("opens agent and public streams with a slot and no admission; other streams are admitted by the guard", async () => {

@@ -81,6 +81,13 @@ describe("configuration", () => {
     expect([set.replicaId, set.advertiseUrl, set.leaderLeaseMs]).toEqual(["capstan-2", "http://capstan-2:8080", 2_000]);
   });
 
+  it("records Prometheus metrics unless METRICS turns them off, labelled with REPLICA_ID when set", () => {
+    expect(loadConfig({}, false).metrics).toBe(true);
+    expect(loadConfig({ METRICS: "off" }, false).metrics).toBe(false);
+    expect(loadConfig({ METRICS: "0" }, false).metrics).toBe(false);
+    expect(loadConfig({ METRICS: "on" }, false).metrics).toBe(true);
+  });
+
   it("treats empty variables as unset", () => {
     expect(loadConfig({ DATABASE_URL: "", PORT: "" }, false).port).toBe(8080);
   });
@@ -100,6 +107,8 @@ describe("security configuration", () => {
     ["a negative rate limit", { RATE_LIMIT: "-1" }, "RATE_LIMIT"],
     ["a tiny message limit", { MAX_MESSAGE_BYTES: "10" }, "MAX_MESSAGE_BYTES"],
     ["a fast-path switch that is not a boolean", { GRPC_FAST_PATHS: "off" }, "GRPC_FAST_PATHS"],
+    ["a metrics switch that is not on or off", { METRICS: "maybe" }, "METRICS"],
+    ["a replica id with a space", { REPLICA_ID: "cp 1" }, "REPLICA_ID"],
   ];
   it.each(bad)("refuses %s, naming the variable", (_name, env, variable) => {
     expect(() => loadConfig(env, false)).toThrow(new RegExp(`^${variable}: `));

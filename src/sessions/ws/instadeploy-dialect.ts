@@ -52,7 +52,8 @@ export function decodeInstaDeployResponse(raw: unknown): JobUpdate | undefined {
  * the handshake, identified by X-Agent-Hostname; commands go down as
  * {id, type, payload}, results come up as {job_id, status, logs, error, data}.
  * It answers the server's pings, and each pong (or ping of its own) counts as
- * a heartbeat.
+ * a heartbeat. Resolves once the session is live; rejects with why the agent
+ * was refused (the socket closed with a matching code).
  */
 export async function serveInstaDeploy(ws: WebSocket, req: IncomingMessage, bearer: string, ctx: WsContext): Promise<void> {
   const hostname = String(req.headers["x-agent-hostname"] ?? "");
@@ -74,7 +75,8 @@ export async function serveInstaDeploy(ws: WebSocket, req: IncomingMessage, bear
   } catch (err) {
     const policy = err instanceof DomainError && (err.kind === "unauthenticated" || err.kind === "permission_denied");
     ws.close(policy ? CLOSE_POLICY : CLOSE_PROTOCOL, err instanceof DomainError ? err.message.slice(0, 120) : "registration failed");
-    return;
+    // The refusal is the session's outcome: the gateway reports it through the call pipeline.
+    throw err;
   }
   const nodeId = admitted.node.id;
   const log = ctx.logger.child({ nodeId, protocol: "ws-instadeploy" });

@@ -38,7 +38,8 @@ const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v)
  * nodeId, name, address, labels), `heartbeat`s every few seconds, and `launch`
  * / `stop` commands down. It never acknowledges commands, so the job lifecycle
  * takes it at its word on receipt. Its only credential can travel in the URL
- * (`/ws?token=<join token>`).
+ * (`/ws?token=<join token>`). Resolves once the session is live; rejects
+ * with why the agent was refused (the socket closed with a matching code).
  */
 export function serveOrion(ws: WebSocket, firstMessage: { type: string; payload: unknown }, token: string, ctx: WsContext, peer: Peer): Promise<void> {
   return admitAndServe(ws, firstMessage.payload as OrionHello, token, ctx, peer);
@@ -66,7 +67,8 @@ async function admitAndServe(ws: WebSocket, hello: OrionHello, token: string, ct
   } catch (err) {
     const policy = err instanceof DomainError && (err.kind === "unauthenticated" || err.kind === "permission_denied");
     ws.close(policy ? CLOSE_POLICY : CLOSE_PROTOCOL, err instanceof DomainError ? err.message.slice(0, 120) : "hello rejected");
-    return;
+    // The refusal is the session's outcome: the gateway reports it through the call pipeline.
+    throw err;
   }
   const log = ctx.logger.child({ nodeId, protocol: "ws-orion" });
   const session: AgentSession = {

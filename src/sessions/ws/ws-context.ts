@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { CallPipeline } from "../../rpc/call-pipeline.js";
 import type { NodeRegistry } from "../../managers/node-registry.js";
 import type { AgentGate } from "../agent-gate.js";
 import type { JobLifecycle } from "../../model/job-lifecycle.js";
@@ -11,6 +12,8 @@ export interface WsContext {
   sessions: SessionRegistry;
   jobs: JobLifecycle;
   logger: Logger;
+  /** Each WebSocket agent session is one call through it ("ws-orion/Session"): named, its end mapped, logged and observed. */
+  pipeline: CallPipeline;
   /** Server pings at this interval; each pong counts as a heartbeat. */
   heartbeatIntervalMs: number;
 }
