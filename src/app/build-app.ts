@@ -135,7 +135,8 @@ export async function buildApp(config: Config, logger: Logger, io: AppIo = {}): 
  * The app's Prometheus registry and recorders, or undefined with METRICS=off.
  * The cluster-wide gauges (nodes by status, chunk replication) are reported by
  * one replica only, so that a sum() over replicas counts them once: the leader
- * (one process always leads; see src/metrics/cluster-gauges.ts).
+ * (one process always leads; wireApp hands the leadership to watch(); see
+ * src/metrics/cluster-gauges.ts).
  */
 export function appMetrics(config: Config, isLeader: () => boolean = () => true): AppMetrics | undefined {
   return config.metrics ? createAppMetrics({ replica: replicaName(config.replicaId), reportsClusterGauges: isLeader }) : undefined;
@@ -302,7 +303,8 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       unfinishedJobs: () => jobState.all(),
       chunks: () => chunks.metrics(),
       unplaceable: () => reconciler.unplaceableReplicas,
-    });
+      // One replica reports them, so a sum() over replicas counts each node once: the leader.
+    }, () => leadership.isLeader());
     const handlers: RouteDeps = {
       nodes: {
         registry,

@@ -34,7 +34,12 @@ export interface AppMetrics {
   readonly reconcilePass: (pass: ReconcilePass) => void;
   readonly jobChanged: (job: Job) => void;
   /** Registers the gauges read from memory at scrape time; once, when the parts they read exist. */
-  watch(sources: ClusterSources): void;
+  /**
+   * Starts reporting the cluster-wide gauges from these sources; `reports`,
+   * when given (the leadership, once wired), replaces the predicate the
+   * metrics were made with.
+   */
+  watch(sources: ClusterSources, reports?: () => boolean): void;
 }
 
 /** Creates an app's registry and its recording series. */
@@ -48,7 +53,7 @@ export function createAppMetrics(options: MetricsOptions): AppMetrics {
     store: storeMetrics(registry),
     reconcilePass: reconcileMetrics(registry),
     jobChanged: jobMetrics(registry),
-    watch: (sources) => clusterGauges(registry, sources, options.reportsClusterGauges),
+    watch: (sources, reports) => clusterGauges(registry, sources, reports ?? options.reportsClusterGauges),
   };
 }
 

@@ -92,6 +92,19 @@ describe.skipIf(!providers().includes("postgresql"))("three replicas on one Post
       const leader = viaGrpc.replicas.find((r) => r.leader)!.id;
       for (const s of servers.values()) expect(await leaderSeenBy(s)).toBe(leader);
       expect([...servers.values()].filter((s) => logged(s, "this replica is now the leader").length > 0)).toHaveLength(1);
+      // Prometheus scrapes each replica: only the leader reports the cluster-wide gauges, so a sum() counts each
+      // node once. (With a 2 s lease on a loaded machine leadership may move between scrapes: read until one round agrees.)
+      await eventually(async () => {
+        let reporting = 0;
+        for (const s of servers.values()) {
+          const scrape = await httpRequest(`${s.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } });
+          expect(scrape.status).toBe(200);
+          const value = Number(/^capstan_cluster_gauges_reporter\{[^}]*\} (\d+)/m.exec(scrape.text)?.[1]);
+          expect(Number.isNaN(value)).toBe(false);
+          reporting += value;
+        }
+        return reporting === 1;
+      }, 20_000, "exactly one replica reporting the cluster gauges");
 
       const cli = await runCli(["--server", servers.get("r1")!.url, "--token", ADMIN, "replicas"], {});
       expect(cli.code, cli.stderr).toBe(0);
