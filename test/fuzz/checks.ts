@@ -109,6 +109,8 @@ export function checkRest(o: WireOutcome, method: string): Verdict {
   const rejected = a.status >= 300;
   if (isServerError(a.status)) return { violation: `HTTP ${a.status}`, rejected, answer };
   if (method === "HEAD") return { rejected, answer };
+  // A server-streaming path (GET /api/v1/events) answers a stream of events, refused calls JSON.
+  if (a.status === 200 && /^text\/event-stream/.test(a.headers["content-type"] ?? "")) return { rejected, answer: "HTTP 200 event stream" };
   const body = parseJsonBody(a) as { code?: unknown; message?: unknown } | undefined;
   if (body === undefined) return { violation: "the body is not JSON", rejected, answer };
   if (rejected && (typeof body.code !== "string" || typeof body.message !== "string")) return { violation: "error body lacks code or message", rejected, answer };

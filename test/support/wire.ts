@@ -124,6 +124,11 @@ export function httpRequest(
     // An explicit length: Node sends GET and DELETE bodies without one, which the server would read as a second request.
     const headers = opts.body === undefined ? opts.headers : { ...opts.headers, "content-length": String(Buffer.byteLength(opts.body)) };
     const req = http.request(`${url}${opts.path}`, { method: opts.method, headers, agent: false, localAddress: opts.localAddress }, (res) => {
+      // A Server-Sent Events stream (GET /api/v1/events) never ends: its headers are the answer.
+      if (/^text\/event-stream/.test(String(res.headers["content-type"] ?? ""))) {
+        finish({ kind: "answer", answer: { status: res.statusCode ?? 0, headers: flatten(res.headers), trailers: {}, body: Buffer.alloc(0) } });
+        return;
+      }
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () =>
@@ -188,6 +193,8 @@ function parseHttp1(buf: Buffer, ended: boolean): WireAnswer | undefined {
     if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
   }
   let body = buf.subarray(split + 4);
+  // A Server-Sent Events stream (GET /api/v1/events) never ends: its headers are the answer.
+  if (/^text\/event-stream/.test(headers["content-type"] ?? "")) return { status: Number(m[1]), headers, trailers: {}, body };
   const length = headers["content-length"];
   if (length !== undefined) {
     if (body.length < Number(length)) return ended ? { status: Number(m[1]), headers, trailers: {}, body } : undefined;
