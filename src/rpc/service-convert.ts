@@ -1,8 +1,10 @@
 import { create, type JsonValue } from "@bufbuild/protobuf";
 import { type Value, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { fromJson, toJson } from "@bufbuild/protobuf";
-import { ServiceSchema, type Service as PbService } from "../../gen/proto/capstan/v1/service_pb.js";
+import { ReplicaSchema, ServiceSchema, type Replica as PbReplica, type Service as PbService } from "../../gen/proto/capstan/v1/service_pb.js";
+import type { Replica } from "../model/replica.js";
 import type { ServiceSpec } from "../model/service-spec.js";
+import { ts } from "./node-convert.js";
 import { requirementsFromProto, requirementsToProto } from "./placement-convert.js";
 
 const valueToJson = (v: Value | undefined): unknown => (v === undefined ? undefined : toJson(ValueSchema, v));
@@ -74,4 +76,9 @@ export function serviceSpecToProto(s: ServiceSpec): PbService {
     scheduleTimeZone: s.scheduleTimeZone ?? "",
     scheduleAllowOverlap: s.scheduleAllowOverlap ?? false,
   });
+}
+
+/** A service replica for reads: where it runs, its state, its launch job. */
+export function replicaToProto(r: Replica): PbReplica {
+  return create(ReplicaSchema, { id: r.id, serviceName: r.serviceName, nodeId: r.nodeId, status: r.status, jobId: r.jobId, createTime: ts(r.createdAt) });
 }

@@ -1,7 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { EventSchema, type EventService, type Event as PbEvent } from "../../gen/proto/capstan/v1/event_service_pb.js";
-import { ReplicaSchema } from "../../gen/proto/capstan/v1/service_pb.js";
 import { parseTopics, watchEvents, type EventWatchOptions, type FeedSignal, type WatchItem } from "../events/event-watch.js";
 import { ADMIN_TOPICS, TOPICS, type Topic } from "../events/topics.js";
 import type { ChangeFeed } from "../model/change-feed.js";
@@ -11,7 +10,7 @@ import { principalKey } from "../rpc/context.js";
 import { deploymentToProto } from "../rpc/deployment-convert.js";
 import { jobToProto } from "../rpc/job-convert.js";
 import { nodeToProto, ts } from "../rpc/node-convert.js";
-import { serviceSpecToProto } from "../rpc/service-convert.js";
+import { replicaToProto, serviceSpecToProto } from "../rpc/service-convert.js";
 import { tokenToProto } from "../rpc/token-convert.js";
 
 /** What WatchEvents needs. */
@@ -67,10 +66,7 @@ export function eventToProto(item: WatchItem): PbEvent {
       }
       break;
     case "replica":
-      if (p.replica) {
-        const r = p.replica;
-        event.payload = { case: "replica", value: create(ReplicaSchema, { id: r.id, serviceName: r.serviceName, nodeId: r.nodeId, status: r.status, jobId: r.jobId, createTime: ts(r.createdAt) }) };
-      }
+      if (p.replica) event.payload = { case: "replica", value: replicaToProto(p.replica) };
       break;
     case "token":
       if (p.token) event.payload = { case: "token", value: tokenToProto(p.token) };

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
 import { NodeVerdictSchema } from "../../gen/proto/capstan/v1/placement_pb.js";
-import { ReplicaSchema, ScaleEventSchema, type Service as PbService } from "../../gen/proto/capstan/v1/service_pb.js";
+import { ScaleEventSchema, type Service as PbService } from "../../gen/proto/capstan/v1/service_pb.js";
 import { InvalidArgumentError } from "../model/errors.js";
 import { listOrder, paginate } from "../model/pagination.js";
 import type { ServiceManager, ServiceView } from "../managers/service-manager.js";
@@ -14,7 +14,7 @@ import { Placer } from "../orchestrator/placer.js";
 import type { ClusterSnapshot } from "../orchestrator/snapshot.js";
 import { requirementsFromProto } from "../rpc/placement-convert.js";
 import { ts } from "../rpc/node-convert.js";
-import { serviceSpecFromProto, serviceSpecToProto } from "../rpc/service-convert.js";
+import { replicaToProto, serviceSpecFromProto, serviceSpecToProto } from "../rpc/service-convert.js";
 
 type Handlers = Pick<ServiceImpl<typeof DeploymentService>, "apply" | "listServices" | "getService" | "deleteService" | "explainPlacement">;
 
@@ -52,9 +52,7 @@ export function createServiceHandlers(deps: ServiceHandlerDeps): Handlers {
     }
     pb.createdAt = ts(s.createdAt);
     pb.updatedAt = ts(s.updatedAt);
-    pb.replicaSet = deps.state.replicasOf(s.spec.name).map((r) =>
-      create(ReplicaSchema, { id: r.id, serviceName: r.serviceName, nodeId: r.nodeId, status: r.status, jobId: r.jobId, createTime: ts(r.createdAt) }),
-    );
+    pb.replicaSet = deps.state.replicasOf(s.spec.name).map(replicaToProto);
     // Issue 16: the schedule's last runs and next time, and the after-deploy hook's outcome.
     if (deps.tasks && s.spec.schedule) {
       pb.recentTasks = deps.tasks.recent(s.spec.name, "schedule").slice(0, 10).map((t) => taskToProto(t));
