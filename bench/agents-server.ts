@@ -19,6 +19,8 @@ import { startApp } from "../src/app/app.js";
 import { loadConfig } from "../src/config/config.js";
 
 const kind = process.argv[2];
+// bench:agents stops a profiled server with SIGINT, so that --cpu-prof can write its profile.
+process.once("SIGINT", () => process.exit(0));
 if (kind === "capstan" || kind === "capstan-metrics-off") {
   const dir = mkdtempSync(join(tmpdir(), "capstan-bench-agents-"));
   // The simulated fleet connects from one address, so the per-client rate limit (which would

@@ -51,7 +51,9 @@ function buildServers(): void {
 type ServerKind = "capstan" | "capstan-metrics-off" | "bare";
 
 function startServer(kind: ServerKind): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [new URL("../dist/bench/agents-server.js", import.meta.url).pathname, kind], { stdio: ["ignore", "pipe", "inherit"] });
+  // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): for investigating a figure.
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, new URL("../dist/bench/agents-server.js", import.meta.url).pathname, kind], { stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
     child.stdout?.on("data", (d: Buffer) => {
       const m = /port (\d+)/.exec(String(d));
@@ -157,7 +159,12 @@ async function bench(kind: ServerKind) {
   await new Promise((r) => setTimeout(r, STEADY_MS));
   const peakRss = rss.stop();
   stop();
-  child.kill("SIGKILL");
+  if (process.env.BENCH_SERVER_NODE_ARGS) {
+    // A profile is written only at a normal exit: the server exits on SIGINT.
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGINT");
+    await exited;
+  } else child.kill("SIGKILL");
   return { connectMs: ms, ...result, rss: peakRss };
 }
 

@@ -41,6 +41,16 @@ export class ChangeCollector {
     return this.notes.length;
   }
 
+  /** What was noted, in order. */
+  list(): ReadonlyArray<Omit<Change, "seq" | "origin">> {
+    return this.notes;
+  }
+
+  /** Takes over what another collector noted (a write of a group commit that succeeded). */
+  absorb(other: ChangeCollector): void {
+    for (const c of other.list()) this.note(c.entity, c.key, c.op);
+  }
+
   /**
    * Takes sequence numbers from the counter row and inserts the change rows,
    * inside the open transaction. The counter's row lock is held from here

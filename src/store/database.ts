@@ -31,6 +31,7 @@ import { probeWrite, StoreProbe } from "./store-probe.js";
 import type { Transaction, UnitOfWork } from "../model/unit-of-work.js";
 import type { Change, ChangeFeed } from "../model/change-feed.js";
 import { ChangeCollector, changesChannel, type WriteScope } from "./change-log.js";
+import { groupCommits, type RunTransaction } from "./group-commit.js";
 import { PrismaChangeFeed, type Listener } from "./change-feed-store.js";
 import type { StoreObserver } from "../model/store-observer.js";
 
@@ -190,6 +191,9 @@ interface Parts {
  */
 const FENCED_IDLE_LIMIT_MS = 5_000;
 
+/** The most writes one SQLite transaction carries (bounded so that none nears Prisma's 5 s transaction timeout). */
+const GROUP_COMMIT_MAX = 64;
+
 function assemble({ provider, location, prisma, logger, origin, listen, channel, release = () => {}, observe }: Parts): Database {
   const health = new StoreHealth();
   const probe = new StoreProbe(health, () => probeWrite(prisma), logger);
@@ -218,7 +222,10 @@ function assemble({ provider, location, prisma, logger, origin, listen, channel,
     return result;
   };
   const unchecked = async () => {};
-  const root: WriteScope = { db: prisma, write: (work) => run(unchecked, (client, changes) => work(client, changes.note)) };
+  const single: RunTransaction = (work) => run(unchecked, work);
+  // SQLite runs one transaction at a time: concurrent writes share one (group-commit.ts).
+  const write = provider === "sqlite" ? groupCommits(single, GROUP_COMMIT_MAX) : single;
+  const root: WriteScope = { db: prisma, write: (work) => write((client, changes) => work(client, changes.note)) };
   // The one transaction scope every repository joins; then the onCommit functions run.
   const checked: CheckedTransaction = async (check, work) => {
     const after: Array<() => Promise<void> | void> = [];
