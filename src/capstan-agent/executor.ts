@@ -4,7 +4,7 @@ import { CommandUpdateSchema, type CommandUpdate } from "../../gen/proto/capstan
 import { JobStatus, type Command, type LogLine } from "../../gen/proto/capstan/v1/job_pb.js";
 import type { ComposeDriver } from "./drivers/compose-driver.js";
 import type { ProcessDriver } from "./drivers/process-driver.js";
-import type { JobReporter } from "./drivers/reporter.js";
+import { LAUNCH_PHASE, type JobReporter } from "./drivers/reporter.js";
 
 const REMEMBERED = 1000;
 const FLUSH_MS = 100;
@@ -45,7 +45,12 @@ export class Executor {
       return;
     }
     const controller = new AbortController();
-    const reporter = this.reporter(id);
+    // A launch with hooks.beforeStart is not running until the hook is done: its first
+    // report says so, and the process driver reports the start (the server counts the
+    // replica as running only then, e.g. before hooks.afterDeploy).
+    const p = command.payload;
+    const hooked = p.case === "launchReplica" && (p.value.service?.hooks?.beforeStart.trim() ?? "") !== "";
+    const reporter = this.reporter(id, hooked ? { phase: LAUNCH_PHASE.beforeStart } : undefined);
     this.active.set(id, controller);
     void this.run(command.payload, reporter, controller.signal).catch((err: unknown) =>
       reporter.finish({ ok: false, exitCode: 1, error: `agent error: ${(err as Error).message}` }),
@@ -85,8 +90,8 @@ export class Executor {
     }
   }
 
-  /** A reporter that sends IN_PROGRESS at once, batches log lines, then the final report. */
-  private reporter(jobId: string): JobReporter {
+  /** A reporter that sends IN_PROGRESS at once (with `first` as its result), batches log lines, then the final report. */
+  private reporter(jobId: string, first?: Record<string, unknown>): JobReporter {
     let lines: LogLine[] = [];
     let timer: NodeJS.Timeout | undefined;
     let done = false;
@@ -96,8 +101,15 @@ export class Executor {
       this.send(create(CommandUpdateSchema, { jobId, status: JobStatus.IN_PROGRESS, lines }));
       lines = [];
     };
-    this.send(create(CommandUpdateSchema, { jobId, status: JobStatus.IN_PROGRESS }));
+    this.send(create(CommandUpdateSchema, { jobId, status: JobStatus.IN_PROGRESS, result: first as CommandUpdate["result"] }));
     return {
+      progress: (result) => {
+        if (done) return;
+        clearTimeout(timer);
+        timer = undefined;
+        this.send(create(CommandUpdateSchema, { jobId, status: JobStatus.IN_PROGRESS, lines, result: result as CommandUpdate["result"] }));
+        lines = [];
+      },
       log: (stream, text) => {
         if (done) return;
         lines.push({ $typeName: "capstan.v1.LogLine", time: timestampNow(), stream, text });

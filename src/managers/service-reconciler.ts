@@ -54,6 +54,17 @@ const FROM_JOB: Partial<Record<Job["status"], ReplicaStatus>> = {
   cancelled: "stopped",
 };
 
+/**
+ * What a launch job's state means for its replica. A launch whose agent
+ * reports it is still in hooks.beforeStart (CommandUpdate.result's phase) is
+ * not running yet: it stays pending, so it still counts as starting, and
+ * neither an update's old replicas nor hooks.afterDeploy go on before it runs.
+ */
+export function launchStatus(job: Pick<Job, "status" | "result">): ReplicaStatus | undefined {
+  if (job.status === "in_progress" && job.result?.phase === "before_start") return undefined;
+  return FROM_JOB[job.status];
+}
+
 /** A replica that ran this long before failing resets its service's launch backoff. */
 const RESET_AFTER_MS = 10 * 60_000;
 
@@ -276,7 +287,7 @@ export class ServiceReconciler {
     const r = this.state.replicas.get(job.replicaId);
     if (!r) return;
     if (job.type === "launch_replica") {
-      const status = FROM_JOB[job.status];
+      const status = launchStatus(job);
       // A lost replica stays lost until the node is back and it is stopped.
       if (!status || r.status === "lost" || (r.jobId !== "" && r.jobId !== job.id)) return;
       if (status !== r.status && !(r.status === "stopping" && status === "running")) await this.setStatus(r.id, status);

@@ -186,6 +186,24 @@ describe("schedules, one-off tasks and hooks with real agents (process driver)",
     await deployments().deleteService({ serviceName: "web" });
   });
 
+  it("with a slow hooks.beforeStart, the replica is pending until the hook is done, and hooks.afterDeploy runs only after it", async () => {
+    // The hook takes 2 s and leaves the time it ended; the after-deploy hook leaves the time it began.
+    const beforeStart = 'sleep 2; date +%s%N > "$CAPSTAN_REPLICA_ID.before"';
+    await deployments().apply({
+      spec: { services: [{ name: "slow-hook", path: "app", command: `sleep ${MARK}`, replicas: 1, hooks: { beforeStart, afterDeploy: "date +%s%N > after-deploy.started" } }] },
+    });
+    // The agent has taken the launch (its job is in progress) while the replica is still pending.
+    const pending = await eventually(async () => {
+      const r = (await service("slow-hook"))?.replicaSet.find((x) => x.status === "pending" && x.jobId !== "");
+      return r && (await deployments().getJob({ jobId: r.jobId })).job?.status === JobStatus.IN_PROGRESS ? r : undefined;
+    }, 20_000, "launch taken, replica pending");
+    await eventually(async () => (await service("slow-hook"))?.afterDeployTask?.status === "succeeded", 30_000, "after-deploy hook succeeded");
+    const ended = Number(readFileSync(join(dir, "app", `${pending.id}.before`), "utf8")) / 1e6;
+    const began = Number(readFileSync(join(dir, "app", "after-deploy.started"), "utf8")) / 1e6;
+    expect(began).toBeGreaterThan(ended);
+    await deployments().deleteService({ serviceName: "slow-hook" });
+  });
+
   it("times missed while the control plane was down run once, not once per missed time", async () => {
     await deployments().apply({ spec: { services: [{ name: "beat", command: "true", schedule: "* * * * * *" }] } });
     await eventually(async () => (await service("beat"))?.recentTasks.some((t) => t.status === "succeeded"), 20_000, "a first run");

@@ -1,6 +1,6 @@
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { ServiceReconciler } from "../../src/managers/service-reconciler.js";
+import { launchStatus, ServiceReconciler } from "../../src/managers/service-reconciler.js";
 import { ServiceState } from "../../src/state/service-state.js";
 import { ManualClock } from "../fakes/clock.js";
 import { memoryStores } from "../fakes/memory-stores.js";
@@ -8,6 +8,21 @@ import { RecordingSession } from "../fakes/recording-session.js";
 import { spec } from "../fakes/service-specs.js";
 import { snap } from "../fakes/snapshots.js";
 import { startJobParts, type JobParts } from "../support/job-parts.js";
+
+describe("what a launch job's state means for its replica", () => {
+  it.each([
+    { status: "dispatched", result: undefined, replica: undefined },
+    { status: "in_progress", result: undefined, replica: "running" },
+    { status: "in_progress", result: { phase: "before_start" }, replica: undefined },
+    { status: "in_progress", result: { phase: "started" }, replica: "running" },
+    { status: "completed", result: { phase: "before_start" }, replica: "stopped" },
+    { status: "failed", result: { hook: "beforeStart" }, replica: "failed" },
+    { status: "timed_out", result: undefined, replica: "failed" },
+    { status: "cancelled", result: undefined, replica: "stopped" },
+  ] as const)("$status with $result: $replica", ({ status, result, replica }) => {
+    expect(launchStatus({ status, result })).toBe(replica);
+  });
+});
 
 describe("service reconciler", () => {
   let parts: JobParts | undefined;
@@ -38,6 +53,32 @@ describe("service reconciler", () => {
     expect([services.replicaWrites, jobs.writes]).toEqual([1, 1]);
     expect([replica.jobId, replica.status, job.status, agent.commandIds()]).toEqual([job.id, row.replica, row.job, [job.id]]);
     expect(state.replicas.get(replica.id)).toEqual(replica);
+  });
+
+  it("a replica whose agent is still running hooks.beforeStart stays pending, and runs once the agent reports the start", async () => {
+    const clock = new ManualClock();
+    const stores = memoryStores();
+    await stores.services.saveService({ id: "s1", spec: spec("web"), specHash: "h1", createdAt: clock.date(), updatedAt: clock.date() });
+    parts = await startJobParts(stores.jobs, clock);
+    const agent = new RecordingSession("n1");
+    parts.sessions.attach(agent);
+    const state = new ServiceState();
+    const reconciler = new ServiceReconciler(stores, state, parts.jobs, () => [], () => ({ nodes: [snap("n1")] }), {
+      intervalMs: 60_000, graceMs: 1000, heartbeatTtlMs: 1000, maxParallel: 3, now: clock.now,
+    }, pino({ level: "silent" }));
+    await reconciler.start();
+    await reconciler.pass();
+    const settle = () => new Promise((r) => setTimeout(r, 10));
+    const jobId = agent.commandIds()[0];
+    const replica = () => [...state.replicas.values()][0];
+    await parts.jobs.applyUpdate("n1", { jobId, status: "in_progress", lines: [], exitCode: 0, error: "", result: { phase: "before_start" } });
+    await parts.jobs.applyUpdate("n1", { jobId, status: "in_progress", lines: [{ time: clock.date(), stream: "stdout", text: "migrating" }], exitCode: 0, error: "", result: undefined });
+    await settle();
+    expect(replica().status).toBe("pending");
+    await parts.jobs.applyUpdate("n1", { jobId, status: "in_progress", lines: [], exitCode: 0, error: "", result: { phase: "started" } });
+    await settle();
+    reconciler.stop();
+    expect(replica().status).toBe("running");
   });
 
   it("backs off a service whose launches fail: 1 s, then 2 s, saying so on the service; a new spec launches at once", async () => {

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import type { Service as ServiceSpec } from "../../../gen/proto/capstan/v1/service_pb.js";
-import type { JobReporter } from "./reporter.js";
+import { LAUNCH_PHASE, type JobReporter } from "./reporter.js";
 import { ProcessUsageSampler, type ReplicaUsageSample } from "./process-usage.js";
 import { runProcess } from "./run-process.js";
 
@@ -58,6 +58,7 @@ export class ProcessDriver {
     this.replicas.set(replicaId, running);
     try {
       if (!(await this.beforeStart(service, cwd, env, r, controller.signal))) return;
+      if ((service.hooks?.beforeStart.trim() ?? "") !== "") r.progress({ phase: LAUNCH_PHASE.started });
       r.log("agent", `starting ${argv.join(" ")} in ${cwd}`);
       const onSpawn = (pid: number) => void (running.pgid = pid);
       const res = await runProcess({ command: argv[0], args: argv.slice(1), cwd, env, signal: controller.signal, killGraceMs: this.stopGraceMs, onSpawn }, r);

@@ -153,6 +153,13 @@ export type CommandUpdate = Message<"capstan.v1.CommandUpdate"> & {
   error: string;
 
   /**
+   * With COMPLETED or FAILED, what the job produced. With IN_PROGRESS, a step
+   * of the job (kept until the next one): a LAUNCH_REPLICA whose service has
+   * hooks.beforeStart reports {"phase": "before_start"} when it takes the job
+   * and {"phase": "started"} once the hook has passed and the process starts;
+   * the replica counts as running only then. A launch without that phase
+   * runs as soon as it is IN_PROGRESS.
+   *
    * @generated from field: google.protobuf.Struct result = 6;
    */
   result?: JsonObject | undefined;
