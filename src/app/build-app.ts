@@ -272,6 +272,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
             sweepMs: FEED_SWEEP_MS,
             retentionMs: FEED_RETENTION_MS,
             onLost: io.mustRestart ?? (() => process.kill(process.pid, "SIGTERM")),
+            prunes: () => leadership.isLeader(),
           },
           logger,
         )

@@ -31,6 +31,8 @@ export interface ChangeFollowerOptions {
   retentionMs: number;
   /** Called when changes this replica has not applied were pruned: its views cannot catch up. */
   onLost: (reason: string) => void;
+  /** Whether this replica prunes the feed (the leader: one DELETE per minute, not one per replica). Always, when absent. */
+  prunes?: () => boolean;
 }
 
 const BATCH = 500;
@@ -233,6 +235,7 @@ export class ChangeFollower {
   }
 
   private async prune(): Promise<void> {
+    if (this.options.prunes && !this.options.prunes()) return;
     try {
       const pruned = await this.feed.prune(new Date(Date.now() - this.options.retentionMs));
       if (pruned > 0) this.logger.debug({ pruned }, "change feed pruned");
