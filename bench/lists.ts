@@ -55,7 +55,7 @@ async function serve(): Promise<void> {
     await db.prisma.$transaction(
       async (tx) => {
         // Seeded before any server reads the feed: no change rows needed.
-        const store = new PrismaNodeStore({ db: tx as Db, write: (w) => w(tx as Db, () => {}) });
+        const store = new PrismaNodeStore({ db: tx as Db, write: (w) => w(tx as Db, () => {}) }, db.provider);
         for (let j = i; j < Math.min(i + 5000, NODES); j++) await store.insert(fleetNode(j, now));
       },
       { timeout: 120_000 },

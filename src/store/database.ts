@@ -1,4 +1,5 @@
 import { mkdirSync } from "node:fs";
+import pLimit from "p-limit";
 import { dirname, resolve } from "node:path";
 import type { Logger } from "pino";
 import type { ChunkTargetStore } from "../model/chunk-target-store.js";
@@ -137,7 +138,7 @@ async function openPostgres(url: string, logger: Logger, origin: string, observe
   await applyMigrations("postgresql", new PrismaPg({ connectionString }, schema ? { schema } : undefined), logger);
   // A database that does not answer (a dropped route, not a refused connection) must fail calls
   // in seconds with Unavailable, not hold them until the RPC deadline.
-  const pool = { connectionString, connectionTimeoutMillis: 5_000 };
+  const pool = { connectionString, connectionTimeoutMillis: 5_000, max: PG_POOL_SIZE };
   const prisma = new PostgresClient({ adapter: new PrismaPg(pool, schema ? { schema } : undefined) }) as unknown as Db;
   const u = new URL(url);
   const { listenForChanges } = await import("./change-listener.js");
@@ -154,9 +155,9 @@ async function openPostgres(url: string, logger: Logger, origin: string, observe
 }
 
 /** The stores, on the client or on a client bound to a transaction, each classifying its faults (and telling `observe` of its writes). */
-function stores(scope: WriteScope, health: StoreHealth, observe: StoreObserver | undefined): Omit<Transaction, "onCommit"> {
+function stores(provider: Provider, scope: WriteScope, health: StoreHealth, observe: StoreObserver | undefined): Omit<Transaction, "onCommit"> {
   return {
-    nodes: faultAware(new PrismaNodeStore(scope), health, observe, "nodes"),
+    nodes: faultAware(new PrismaNodeStore(scope, provider), health, observe, "nodes"),
     jobs: faultAware(new PrismaJobStore(scope), health, observe, "jobs"),
     deployments: faultAware(new PrismaDeploymentStore(scope), health, observe, "deployments"),
     services: faultAware(new PrismaServiceStore(scope), health, observe, "services"),
@@ -191,6 +192,16 @@ interface Parts {
  */
 const FENCED_IDLE_LIMIT_MS = 5_000;
 
+/**
+ * PostgreSQL connections per replica, and how many of them writing
+ * transactions may hold at once. A burst of writes (thousands of agents
+ * connecting) waits in this process for a slot instead of for a pooled
+ * connection, where Prisma gives up after 2 s ("Unable to start a
+ * transaction in the given time"); the slots left over keep reads going.
+ */
+const PG_POOL_SIZE = 10;
+const PG_WRITE_SLOTS = 8;
+
 /** The most writes one SQLite transaction carries (bounded so that none nears Prisma's 5 s transaction timeout). */
 const GROUP_COMMIT_MAX = 64;
 
@@ -204,17 +215,20 @@ function assemble({ provider, location, prisma, logger, origin, listen, channel,
    * and, on PostgreSQL, a NOTIFY that is delivered when it commits. After the
    * commit, this process's own listeners hear of the changes.
    */
+  // One process's transactions on PostgreSQL take turns for the write slots (SQLite has one connection anyway).
+  const limit = provider === "postgresql" ? pLimit(PG_WRITE_SLOTS) : undefined;
+  const slots = <T>(fn: () => Promise<T>): Promise<T> => (limit ? limit(fn) : fn());
   const run = async <T>(check: (client: DbClient) => Promise<void>, work: (client: DbClient, changes: ChangeCollector) => Promise<T>): Promise<T> => {
     let committed: Change[] = [];
     const result = await guardStoreCall(
       () =>
-        prisma.$transaction(async (client) => {
+        slots(() => prisma.$transaction(async (client) => {
           await check(client);
           const changes = new ChangeCollector();
           const out = await work(client, changes);
           committed = await changes.flush(client, origin, channel);
           return out;
-        }),
+        })),
       health,
       true,
     );
@@ -231,7 +245,7 @@ function assemble({ provider, location, prisma, logger, origin, listen, channel,
     const after: Array<() => Promise<void> | void> = [];
     const result = await run(check, (client, changes) => {
       const scope: WriteScope = { db: client, write: (w) => w(client, changes.note) };
-      return work({ ...stores(scope, health, observe), onCommit: (fn) => void after.push(fn) });
+      return work({ ...stores(provider, scope, health, observe), onCommit: (fn) => void after.push(fn) });
     });
     for (const fn of after) await fn();
     return result;
@@ -242,7 +256,7 @@ function assemble({ provider, location, prisma, logger, origin, listen, channel,
     prisma,
     health,
     feed,
-    ...stores(root, health, observe),
+    ...stores(provider, root, health, observe),
     leases: faultAware(new PrismaLeaseStore(prisma, provider, checked, FENCED_IDLE_LIMIT_MS), health),
     members: faultAware(new PrismaMembershipStore(prisma), health),
     transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {

@@ -1,7 +1,9 @@
 import type { Node as Row } from "../../gen/prisma/sqlite/client.js";
 import { emptyCapabilities, type Node, type NodeStatus } from "../model/node.js";
 import type { NodeStore } from "../model/node-store.js";
+import { Prisma } from "../../gen/prisma/sqlite/client.js";
 import type { WriteScope } from "./change-log.js";
+import type { Provider } from "./providers.js";
 import { parseJson, toJson } from "./json.js";
 
 function toRow(n: Node): Row {
@@ -53,9 +55,27 @@ export function nodeFromRow(r: Row): Node {
 
 const FLUSH_BATCH = 500;
 
+/** One UPDATE of many nodes' last heartbeat and metrics, from a list of values (both providers have UPDATE ... FROM). */
+function heartbeatUpdate(provider: Provider, batch: ReadonlyArray<Pick<Node, "id" | "lastHeartbeatAt" | "metrics">>): Prisma.Sql {
+  const pg = provider === "postgresql";
+  const rows = Prisma.join(
+    batch.map((e) => {
+      const at = e.lastHeartbeatAt ?? null;
+      const metrics = e.metrics ? toJson(e.metrics) : null;
+      return pg ? Prisma.sql`(${e.id}::text, ${at}::timestamp(3), ${metrics}::text)` : Prisma.sql`(${e.id}, ${at}, ${metrics})`;
+    }),
+  );
+  return pg
+    ? Prisma.sql`UPDATE nodes SET last_heartbeat_at = v.at, metrics = v.metrics FROM (VALUES ${rows}) AS v(id, at, metrics) WHERE nodes.id = v.id`
+    : Prisma.sql`WITH v(id, at, metrics) AS (VALUES ${rows}) UPDATE nodes SET last_heartbeat_at = v.at, metrics = v.metrics FROM v WHERE nodes.id = v.id`;
+}
+
 /** NodeStore on Prisma. */
 export class PrismaNodeStore implements NodeStore {
-  constructor(private readonly scope: WriteScope) {}
+  constructor(
+    private readonly scope: WriteScope,
+    private readonly provider: Provider,
+  ) {}
 
   private get db() {
     return this.scope.db;
@@ -109,19 +129,15 @@ export class PrismaNodeStore implements NodeStore {
   }
 
   /**
-   * One transaction per 500 nodes: one commit instead of one per node, and a
-   * bounded batch, so a fleet of ten thousand does not build one huge transaction.
+   * One transaction and one statement per 500 nodes: one commit instead of one
+   * per node, and a bounded batch, so a fleet of ten thousand does not build
+   * one huge transaction. A node deleted meanwhile is simply not updated.
    */
   async flushHeartbeats(entries: ReadonlyArray<Pick<Node, "id" | "lastHeartbeatAt" | "metrics">>): Promise<void> {
     for (let i = 0; i < entries.length; i += FLUSH_BATCH) {
       const batch = entries.slice(i, i + FLUSH_BATCH);
       await this.scope.write(async (db, note) => {
-        for (const e of batch) {
-          await db.node.updateMany({
-            where: { id: e.id },
-            data: { lastHeartbeatAt: e.lastHeartbeatAt ?? null, metrics: e.metrics ? toJson(e.metrics) : null },
-          });
-        }
+        await db.$executeRaw(heartbeatUpdate(this.provider, batch));
         // One change row per batch, not per heartbeat: other replicas load the batch's nodes.
         note("heartbeats", batch.map((e) => e.id).join(","), "put");
       });

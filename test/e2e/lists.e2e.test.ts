@@ -28,7 +28,7 @@ async function seededDatabase(provider: "sqlite" | "postgresql"): Promise<TestDa
   const now = new Date();
   await db.prisma.$transaction(async (tx) => {
     // Seeded before any server reads the feed: no change rows needed.
-        const store = new PrismaNodeStore({ db: tx as Db, write: (w) => w(tx as Db, () => {}) });
+        const store = new PrismaNodeStore({ db: tx as Db, write: (w) => w(tx as Db, () => {}) }, db.provider);
     for (let i = 0; i < NODES; i++) await store.insert(node(i, now));
   }, { timeout: 60_000 });
   await db.close();
