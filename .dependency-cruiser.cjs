@@ -37,6 +37,20 @@ module.exports = {
       to: { path: "^src/", pathNot: "^src/(cli|shared)/" },
     },
     {
+      name: "ui-uses-only-the-contract",
+      comment: "The web dashboard runs in the browser: it imports only the generated contract (gen/proto) and its own code.",
+      severity: "error",
+      from: { path: "^src/ui/" },
+      to: { path: "^(src|gen)/", pathNot: "^(src/ui/|gen/proto/)" },
+    },
+    {
+      name: "nothing-imports-the-ui",
+      comment: "The dashboard is a separate program, bundled by scripts/bundle-ui.mjs; the server serves its files, never imports them.",
+      severity: "error",
+      from: { path: "^(src|test|bench|scripts)/", pathNot: "^src/ui/" },
+      to: { path: "^src/ui/" },
+    },
+    {
       name: "prisma-only-in-store",
       comment: "src/store is the only Prisma user.",
       severity: "error",

@@ -16,9 +16,10 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY gen ./gen
 COPY prisma ./prisma
 COPY src ./src
-COPY scripts/bundle.mjs ./scripts/bundle.mjs
+COPY scripts/bundle.mjs scripts/bundle-ui.mjs ./scripts/
 # gen/ (protobuf and Prisma clients, committed) compiles into dist/gen next to dist/src;
-# the server runs from its bundle in dist/server (scripts/bundle.mjs).
+# the server runs from its bundle in dist/server (scripts/bundle.mjs); the dashboard's
+# bundle (dist/ui, scripts/bundle-ui.mjs) ships with dist/, its build tools are pruned.
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim AS runtime

@@ -86,6 +86,7 @@ export function createServer(app: BuiltApp): AppServer {
     maxBodyBytes: config.limits.maxMessageBytes,
     logger,
     info: { title: "Capstan", version },
+    dashboardDir: config.dashboardDir,
   });
   // METRICS=off: no endpoint, and /metrics is the 404 of any unknown path.
   const metrics = app.metrics && createMetricsEndpoint(app.metrics.registry, pipeline);

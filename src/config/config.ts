@@ -70,6 +70,8 @@ export interface Config {
   readonly leaderLeaseMs: number;
   /** Prometheus metrics at GET /metrics (METRICS, default on); off: no registry, no recording, /metrics is 404. */
   readonly metrics: boolean;
+  /** DASHBOARD_DIR: the web dashboard's built files (default: dist/ui of this installation). */
+  readonly dashboardDir: string | undefined;
 }
 
 /** Who gets in without a token, and how the first admin token is made. */
@@ -211,6 +213,7 @@ const schema = z.object({
   GRPC_FAST_PATHS: flag("1"),
   LEADER_LEASE: duration(6_000),
   METRICS: choice(["on", "off", "1", "0", "true", "false"], "on", "must be on, off, 1, 0, true or false"),
+  DASHBOARD_DIR: z.optional(z.string().check(z.minLength(1, { message: "must be a folder" }))),
 });
 
 const ANONYMOUS_SCOPES = new Set<AnonymousScope>(["read", "write", "node"]);
@@ -318,6 +321,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
     grpcFastPaths: e.GRPC_FAST_PATHS === "1" || e.GRPC_FAST_PATHS === "true",
     leaderLeaseMs: e.LEADER_LEASE,
     metrics: e.METRICS === "on" || e.METRICS === "1" || e.METRICS === "true",
+    dashboardDir: e.DASHBOARD_DIR,
   });
 }
 

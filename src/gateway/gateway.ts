@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Logger } from "pino";
 import { SLICE_SIZE, SliceTurns, streamAllPages } from "./all-pages.js";
+import { createDashboardPages } from "./dashboard-pages.js";
 import { serveDocs } from "./docs-pages.js";
 import { errorBody, httpStatus } from "./http-errors.js";
 import { readBindings, type HttpBinding } from "./http-rules.js";
@@ -26,6 +27,8 @@ export interface GatewayOptions {
   /** Larger bodies get 413. Default 4 MiB. */
   maxBodyBytes?: number;
   info?: { title: string; version: string };
+  /** Where the dashboard's bundle is (default: dist/ui of this checkout). */
+  dashboardDir?: string;
 }
 
 /** The REST face of the RPCs. */
@@ -55,6 +58,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const turns = new SliceTurns();
   let openApi: Record<string, unknown> | undefined;
   const doc = () => (openApi ??= buildOpenApi(bindings, options.info ?? { title: "Capstan", version: "0.0.0" }));
+  const dashboard = createDashboardPages(options.dashboardDir);
 
   async function call(binding: HttpBinding, params: Record<string, string>, url: URL, req: Req, res: Res): Promise<void> {
     const body = binding.body === "" ? undefined : await readJson(req, maxBody);
@@ -125,7 +129,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       // Prefixed, not resolved against a base: "//x" would otherwise parse as a host, or fail.
       const url = new URL(`http://gateway${(req.url ?? "/").startsWith("/") ? req.url : `/${req.url}`}`);
       const verb = (req.method ?? "GET").toUpperCase();
-      if (verb === "GET" && serveDocs(url.pathname, res, doc)) return true;
+      if (verb === "GET" && (serveDocs(url.pathname, res, doc) || dashboard(url.pathname, res))) return true;
       const candidates = byVerb.get(verb === "HEAD" ? "GET" : verb) ?? [];
       let found: { binding: HttpBinding; params: Record<string, string> } | undefined;
       for (const binding of candidates) {
