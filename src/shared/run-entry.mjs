@@ -4,13 +4,16 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const UI_SOURCES = join(ROOT, "src", "ui");
 
 /** The newest modification time under dir (sources: .ts, .mjs, .js), in ms. */
 function newest(dir) {
   let latest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) latest = Math.max(latest, newest(path));
+    // The dashboard's sources (src/ui) are bundled on their own (scripts/bundle-ui.mjs): an edit
+    // there does not make the server's build stale.
+    if (entry.isDirectory()) latest = path === UI_SOURCES ? latest : Math.max(latest, newest(path));
     else if (/\.(ts|mjs|js)$/.test(entry.name)) latest = Math.max(latest, statSync(path).mtimeMs);
   }
   return latest;

@@ -6,6 +6,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
 import { buildDashboard, fitsViewport, launchBrowser, screenshot, seriousViolations, signIn, VIEWPORTS } from "../support/dashboard.js";
+import { startTcpProxy } from "../support/tcp-proxy.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 const ADMIN = "dash-admin-token-0123456789abcdef";
@@ -130,7 +131,44 @@ describe("the dashboard: serving, sign-in, overview and live nodes in a real bro
     expect(await page.getByTestId("node-status").textContent()).toBe("offline");
     await screenshot(page, "node");
     expect(await seriousViolations(page)).toEqual([]);
+    // An admin drains it from here, and back.
+    await page.getByRole("button", { name: "Drain" }).click();
+    await expect.poll(() => page.getByTestId("node-scheduling").textContent(), { timeout: 30_000 }).toBe("draining, ineligible");
+    await page.getByRole("button", { name: "Stop draining" }).click();
+    await expect.poll(() => page.getByTestId("node-scheduling").textContent(), { timeout: 30_000 }).toBe("eligible");
     await page.close();
+  }, CEILING);
+
+  it("after its event stream drops, the page resumes from the last index it saw and misses nothing", async () => {
+    // The page reaches the server through a proxy the test can cut, as a network drop would.
+    const proxy = await startTcpProxy("127.0.0.1", server.app.port);
+    const via = `http://127.0.0.1:${proxy.port}`;
+    const page = await browser.newPage({ viewport: VIEWPORTS.desktop });
+    const watches: string[] = [];
+    await page.route("**/capstan.v1.EventService/WatchEvents", (route) => {
+      watches.push(route.request().postData() ?? "");
+      return route.continue();
+    });
+    try {
+      await signIn(page, via, ADMIN);
+      await page.getByRole("link", { name: "Nodes", exact: true }).click();
+      await page.locator("tbody tr").first().waitFor();
+      const badge = page.locator("header .live");
+      await expect.poll(() => badge.textContent(), { timeout: 30_000 }).toBe("live");
+      await proxy.cut();
+      await expect.poll(() => badge.textContent(), { timeout: 30_000 }).toBe("reconnecting");
+      // Registered while the page is cut off: only the resumed stream can bring it (the list is not read again).
+      await createClient(NodeService, server.withToken(JOIN).connect).registerNode({ name: "while-away", address: "10.0.0.8" });
+      await proxy.restore();
+      await page.locator("tbody tr", { hasText: "while-away" }).waitFor({ timeout: 60_000 });
+      expect(await badge.textContent()).toBe("live");
+      expect(watches.length).toBeGreaterThanOrEqual(2);
+      expect(watches[0]).not.toContain("fromIndex");
+      expect(watches.at(-1)).toMatch(/"fromIndex":"\d+"/);
+    } finally {
+      await page.close();
+      await proxy.close();
+    }
   }, CEILING);
 
   it("the overview and nodes pages fit a phone's screen and pass the accessibility scan", async () => {

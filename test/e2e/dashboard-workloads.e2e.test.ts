@@ -152,4 +152,18 @@ describe("the dashboard: services, jobs and deployments on a real agent, in a re
     await screenshot(phone, "deployment-phone");
     await phone.close();
   }, CEILING);
+
+  it("an admin deletes the deployment and the service after confirming, and the lists follow", async () => {
+    page.on("dialog", (d) => void d.accept());
+    await page.goto(`${server.url}/ui/deployments/web`);
+    await page.getByRole("button", { name: "Delete deployment" }).click();
+    await page.getByRole("heading", { name: "Deployments" }).waitFor({ timeout: 30_000 });
+    await page.locator('tr[data-row-id="web"]').waitFor({ state: "detached", timeout: 60_000 });
+    expect(docker.calls().some((c) => c.includes("down"))).toBe(true);
+
+    await page.goto(`${server.url}/ui/services/waiter`);
+    await page.getByRole("button", { name: "Delete service" }).click();
+    await page.getByRole("heading", { name: "Services" }).waitFor({ timeout: 30_000 });
+    await page.locator('tr[data-row-id="waiter"]').waitFor({ state: "detached", timeout: 60_000 });
+  }, CEILING);
 });
