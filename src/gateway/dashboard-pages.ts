@@ -25,7 +25,7 @@ const TYPES: Record<string, string> = {
 const CANDIDATES = ["../../dist/ui", "../../../dist/ui", "../ui"].map((p) => fileURLToPath(new URL(p, import.meta.url)));
 
 const MISSING = `The dashboard is not built: dist/ui/index.html is missing.
-Build it with \`npm run build\` (or \`node scripts/bundle-ui.mjs\`); \`npm ci\` builds it too.
+Build it with \`npm run build\` (or \`npm run build:ui\` for the dashboard alone); \`npm ci\` builds it too.
 `;
 
 /**

@@ -39,6 +39,8 @@ describe("the dashboard: what each token may do, in a real browser", () => {
   it("a read token is offered no mutating action, and a forged mutating call with it is refused", async () => {
     const page = await browser.newPage({ viewport: VIEWPORTS.desktop });
     await signIn(page, server.url, readSecret);
+    // It follows the event stream too (its topics: everything but tokens).
+    await expect.poll(() => page.locator("header .live").textContent(), { timeout: 30_000 }).toBe("live");
     expect(await page.getByRole("link", { name: "Tokens" }).count()).toBe(0);
     expect(await page.getByRole("link", { name: "Audit" }).count()).toBe(0);
     for (const [path, ready] of [

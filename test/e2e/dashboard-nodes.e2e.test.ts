@@ -59,6 +59,10 @@ describe("the dashboard: serving, sign-in, overview and live nodes in a real bro
     const route = await fetch(`${server.url}/ui/nodes/some-node`);
     expect(await route.text()).toBe(html);
     expect((await fetch(`${server.url}/ui/assets/main-NOPE.js`)).status).toBe(404);
+    // Nothing outside the build is served, however the path is spelt.
+    expect((await fetch(`${server.url}/ui/assets/..%2f..%2f..%2fpackage.json`)).status).toBe(404);
+    expect((await fetch(`${server.url}/ui/assets/%2e%2e/%2e%2e/%2e%2e/package.json`)).status).not.toBe(200);
+    expect((await fetch(`${server.url}/ui`, { method: "HEAD" })).headers.get("content-security-policy")).toContain("default-src 'self'");
   });
 
   it("says how to build the dashboard when its files are missing", async () => {
