@@ -5,7 +5,8 @@
 // (start-up time is measured). The page has no inline script or style: the
 // server's Content-Security-Policy allows only its own origin.
 import { build } from "esbuild";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { basename, join } from "node:path";
 
 // Another folder may be given, for a test of the build.
@@ -33,6 +34,12 @@ const outputs = Object.keys(result.metafile.outputs).map((p) => basename(p));
 const js = outputs.find((p) => p.endsWith(".js"));
 const css = outputs.find((p) => p.endsWith(".css"));
 if (!js || !css) throw new Error(`bundle-ui: expected one .js and one .css output, got ${outputs.join(", ")}`);
+// Compressed once here, not per request: the server sends the .gz to browsers that accept gzip
+// (the script is about a third of its size so).
+for (const file of [js, css]) {
+  const path = join(outdir, "assets", file);
+  writeFileSync(`${path}.gz`, gzipSync(readFileSync(path), { level: 9 }));
+}
 writeFileSync(
   join(outdir, "index.html"),
   `<!doctype html>

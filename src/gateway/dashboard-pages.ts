@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ServerResponse } from "node:http";
-import type { Http2ServerResponse } from "node:http2";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 
 /**
  * The dashboard's only sources are this server: no inline script or style, no
@@ -34,17 +34,17 @@ Build it with \`npm run build\` (or \`npm run build:ui\` for the dashboard alone
  * /ui and every client route under it (the page's router reads the path).
  * Returns false for other paths. `dir` overrides where dist/ui is (tests).
  */
-export function createDashboardPages(dir?: string): (path: string, res: ServerResponse | Http2ServerResponse) => boolean {
+export function createDashboardPages(dir?: string): (path: string, req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => boolean {
   const cache = new Map<string, Buffer>();
   let root: string | undefined;
   // Looked for until found: a build made after the server started is served without a restart.
   const findRoot = () => (root ??= (dir === undefined ? CANDIDATES : [normalize(dir)]).find((c) => existsSync(join(c, "index.html"))));
-  return (path, res) => {
+  return (path, req, res) => {
     if (path !== "/ui" && !path.startsWith("/ui/")) return false;
     const base = findRoot();
     const headers = { "content-security-policy": DASHBOARD_CSP, "x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "x-frame-options": "DENY" };
-    const write = (status: number, type: string, body: Buffer | string, cacheControl: string) => {
-      (res as ServerResponse).writeHead(status, { ...headers, "content-type": type, "content-length": Buffer.byteLength(body), "cache-control": cacheControl });
+    const write = (status: number, type: string, body: Buffer | string, cacheControl: string, extra: Record<string, string> = {}) => {
+      (res as ServerResponse).writeHead(status, { ...headers, ...extra, "content-type": type, "content-length": Buffer.byteLength(body), "cache-control": cacheControl });
       res.end(body);
     };
     if (!base) {
@@ -58,12 +58,16 @@ export function createDashboardPages(dir?: string): (path: string, res: ServerRe
       write(404, "text/plain; charset=utf-8", "no such dashboard asset\n", "no-store");
       return true;
     }
-    let body = cache.get(file);
+    // The build writes a gzip copy of the script and stylesheet next to them.
+    const gzip = asset !== undefined && /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? "")) && existsSync(`${file}.gz`);
+    const sent = gzip ? `${file}.gz` : file;
+    let body = cache.get(sent);
     if (!body) {
-      body = readFileSync(file);
-      if (asset) cache.set(file, body);
+      body = readFileSync(sent);
+      if (asset) cache.set(sent, body);
     }
-    write(200, TYPES[extname(file)] ?? "application/octet-stream", body, asset ? "public, max-age=31536000, immutable" : "no-cache");
+    const extra: Record<string, string> = asset ? { vary: "accept-encoding", ...(gzip ? { "content-encoding": "gzip" } : {}) } : {};
+    write(200, TYPES[extname(file)] ?? "application/octet-stream", body, asset ? "public, max-age=31536000, immutable" : "no-cache", extra);
     return true;
   };
 }

@@ -130,7 +130,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       const url = new URL(`http://gateway${(req.url ?? "/").startsWith("/") ? req.url : `/${req.url}`}`);
       const verb = (req.method ?? "GET").toUpperCase();
       if (verb === "GET" && serveDocs(url.pathname, res, doc)) return true;
-      if ((verb === "GET" || verb === "HEAD") && dashboard(url.pathname, res)) return true;
+      if ((verb === "GET" || verb === "HEAD") && dashboard(url.pathname, req, res)) return true;
       const candidates = byVerb.get(verb === "HEAD" ? "GET" : verb) ?? [];
       let found: { binding: HttpBinding; params: Record<string, string> } | undefined;
       for (const binding of candidates) {

@@ -55,6 +55,12 @@ describe("the dashboard: serving, sign-in, overview and live nodes in a real bro
     expect(asset.status).toBe(200);
     expect(asset.headers.get("content-type")).toContain("javascript");
     expect(asset.headers.get("cache-control")).toContain("immutable");
+    // Sent compressed to a client that accepts gzip (fetch does, and decodes it), whole to one that does not.
+    expect(asset.headers.get("content-encoding")).toBe("gzip");
+    const script = await asset.text();
+    const plain = await fetch(`${server.url}${js}`, { headers: { "accept-encoding": "identity" } });
+    expect(plain.headers.get("content-encoding")).toBeNull();
+    expect(await plain.text()).toBe(script);
     // A client route (a node's page) gets the same page; a missing asset is a 404, not the page.
     const route = await fetch(`${server.url}/ui/nodes/some-node`);
     expect(await route.text()).toBe(html);
