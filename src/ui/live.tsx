@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createContext, useCallback, useContext, useEffect, useRef, useState } from "react";
+import { createContext, useCallback, useContext, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import type { Event } from "../../gen/proto/capstan/v1/event_service_pb.js";
 import type { Api } from "./api.js";
 
@@ -89,12 +89,14 @@ export function useLiveEvents(topics: readonly string[], fn: (ev: Event | "resyn
   useEffect(() => feed?.subscribe(key.split(","), (ev) => ref.current(ev)), [feed, key]);
 }
 
-/** The feed's status, re-rendering when it changes. */
+/**
+ * The feed's status, re-rendering when it changes (useSyncExternalStore: a change between
+ * the first render and the subscription is not missed).
+ */
 export function useLiveStatus(): LiveFeed["status"] {
   const feed = useContext(LiveContext);
-  const [, bump] = useState(0);
-  useEffect(() => feed?.onStatus(() => bump((n) => n + 1)), [feed]);
-  return feed?.status ?? "connecting";
+  const subscribe = useCallback((fn: () => void) => feed?.onStatus(fn) ?? (() => undefined), [feed]);
+  return useSyncExternalStore(subscribe, () => feed?.status ?? "connecting");
 }
 
 /** A fetched value that refetches when an event of its topics arrives (coalesced). */

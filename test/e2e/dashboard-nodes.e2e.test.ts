@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
-import { buildDashboard, fitsViewport, launchBrowser, screenshot, seriousViolations, signIn, VIEWPORTS } from "../support/dashboard.js";
+import { buildDashboard, fitsViewport, launchBrowser, recordCspViolations, screenshot, seriousViolations, signIn, VIEWPORTS } from "../support/dashboard.js";
 import { startTcpProxy } from "../support/tcp-proxy.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -105,6 +105,7 @@ describe("the dashboard: serving, sign-in, overview and live nodes in a real bro
 
   it("a node registering and heartbeating appears live, turns offline after the TTL without a reload, and its page charts its metrics", async () => {
     const page = await browser.newPage({ viewport: VIEWPORTS.desktop });
+    const refused = recordCspViolations(page);
     await signIn(page, server.url, ADMIN);
     await page.getByRole("link", { name: "Nodes", exact: true }).click();
     await page.getByRole("heading", { name: "Nodes" }).waitFor();
@@ -146,6 +147,8 @@ describe("the dashboard: serving, sign-in, overview and live nodes in a real bro
     await expect.poll(() => page.getByTestId("node-scheduling").textContent(), { timeout: 30_000 }).toBe("draining, ineligible");
     await page.getByRole("button", { name: "Stop draining" }).click();
     await expect.poll(() => page.getByTestId("node-scheduling").textContent(), { timeout: 30_000 }).toBe("eligible");
+    // The chart, the tables and the styles needed nothing the CSP refuses.
+    expect(refused).toEqual([]);
     await page.close();
   }, CEILING);
 

@@ -79,3 +79,15 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 export async function fitsViewport(page: Page): Promise<boolean> {
   return page.evaluate<boolean>("document.documentElement.scrollWidth <= window.innerWidth + 1");
 }
+
+/**
+ * Collects what the page's Content-Security-Policy refused (Chromium reports each on the
+ * console): the dashboard must need nothing the policy forbids.
+ */
+export function recordCspViolations(page: Page): string[] {
+  const seen: string[] = [];
+  page.on("console", (m) => {
+    if (/Content Security Policy/i.test(m.text())) seen.push(m.text());
+  });
+  return seen;
+}

@@ -12,10 +12,11 @@ import { useSession } from "../session.js";
 const rcol = createColumnHelper<Replica>();
 const vcol = createColumnHelper<NodeVerdict>();
 
-const replicaColumns = [
+/** The replicas' columns; node names come from the explanation, which lists every node. */
+const replicaColumns = (names: ReadonlyMap<string, string>) => [
   rcol.accessor("id", { header: "Replica" }),
   rcol.accessor("status", { header: "Status", cell: (c) => <span className={`status ${c.getValue()}`}>{c.getValue()}</span> }),
-  rcol.accessor("nodeId", { header: "Node", cell: (c) => (c.getValue() ? <Link href={`/nodes/${encodeURIComponent(c.getValue())}`}>{c.getValue()}</Link> : "-") }),
+  rcol.accessor("nodeId", { header: "Node", cell: (c) => (c.getValue() ? <Link href={`/nodes/${encodeURIComponent(c.getValue())}`}>{names.get(c.getValue()) || c.getValue()}</Link> : "-") }),
   rcol.accessor("jobId", { header: "Job", cell: (c) => (c.getValue() ? <Link href={`/jobs/${encodeURIComponent(c.getValue())}`}>{c.getValue()}</Link> : "-") }),
   rcol.accessor((r) => when(r.createTime), { id: "created", header: "Created" }),
 ];
@@ -64,7 +65,7 @@ export function ServicePage({ id }: { id: string }) {
         </div>
       )}
       <h2>Replicas</h2>
-      <DataTable label="Replicas" rows={service.replicaSet} columns={replicaColumns} rowId={(r) => r.id} empty="No replica yet." />
+      <DataTable label="Replicas" rows={service.replicaSet} columns={replicaColumns(new Map(explain.nodes.map((v) => [v.nodeId, v.nodeName])))} rowId={(r) => r.id} empty="No replica yet." />
       <h2>Placement explanation</h2>
       <p>{explain.summary}</p>
       <DataTable label="Placement of each node" rows={explain.nodes} columns={verdictColumns} rowId={(v) => v.nodeId} searchable />
