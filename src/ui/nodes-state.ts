@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import type { Node } from "../../gen/proto/capstan/v1/node_pb.js";
 import type { Api } from "./api.js";
 import { useLiveEvents } from "./live.js";
@@ -7,26 +7,40 @@ import { useLiveEvents } from "./live.js";
 export function useLiveNodes(api: Api): { nodes: Node[] | undefined; error: unknown } {
   const [nodes, setNodes] = useState<Map<string, Node>>();
   const [error, setError] = useState<unknown>();
+  // An event that arrives while the list is being read may be older or newer than the list:
+  // rather than guess, the list is read again once it is in (a few times at most).
+  const loading = useRef(false);
+  const missed = useRef(false);
   const load = useCallback(() => {
+    loading.current = true;
     void (async () => {
-      try {
-        const all = new Map<string, Node>();
-        let pageToken = "";
-        do {
-          const res = await api.nodes.listNodes({ pageSize: 500, pageToken });
-          for (const n of res.nodes) all.set(n.id, n);
-          pageToken = res.nextPageToken;
-        } while (pageToken !== "");
-        setNodes(all);
-        setError(undefined);
-      } catch (err) {
-        setError(err);
+      for (let tries = 0; tries < 3; tries++) {
+        missed.current = false;
+        try {
+          const all = new Map<string, Node>();
+          let pageToken = "";
+          do {
+            const res = await api.nodes.listNodes({ pageSize: 500, pageToken });
+            for (const n of res.nodes) all.set(n.id, n);
+            pageToken = res.nextPageToken;
+          } while (pageToken !== "");
+          setNodes(all);
+          setError(undefined);
+        } catch (err) {
+          setError(err);
+        }
+        if (!missed.current) break;
       }
+      loading.current = false;
     })();
   }, [api]);
   useEffect(load, [load]);
   useLiveEvents(["nodes"], (ev) => {
     if (ev === "resync") return load();
+    if (loading.current) {
+      missed.current = true;
+      return;
+    }
     setNodes((prev) => {
       if (!prev) return prev;
       const next = new Map(prev);
