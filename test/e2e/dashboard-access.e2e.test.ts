@@ -101,6 +101,15 @@ describe("the dashboard: what each token may do, in a real browser", () => {
     await page.locator("tbody tr", { hasText: "CreateToken" }).first().waitFor({ timeout: 30_000 });
     expect(await seriousViolations(page)).toEqual([]);
 
+    // A document uploaded as a file, then dry-run: the plan names the change, nothing changes.
+    await page.getByRole("link", { name: "Services", exact: true }).click();
+    const doc = "apiVersion: orion/v1\nkind: Config\nspec:\n  services:\n    - name: uploaded\n      command: sleep 600\n";
+    await page.getByLabel("Or upload a file").setInputFiles({ name: "orion.yaml", mimeType: "application/yaml", buffer: Buffer.from(doc) });
+    await expect.poll(() => page.getByLabel("Config document (YAML or JSON)").inputValue(), { timeout: 30_000 }).toBe(doc);
+    await page.getByRole("button", { name: "Dry run" }).click();
+    await expect.poll(() => page.getByTestId("apply-plan").textContent(), { timeout: 30_000 }).toContain("+ uploaded (create, replicas 0 → 1)");
+    await expect(createClient(DeploymentService, server.withToken(ADMIN).connect).getService({ serviceName: "uploaded" })).rejects.toThrow(/not found/i);
+
     await page.getByRole("link", { name: "Chunks" }).click();
     await page.getByRole("heading", { name: "Chunks" }).waitFor();
     await page.locator("dl.facts").waitFor();
