@@ -19,6 +19,7 @@ import { AfterDeployRunner } from "../managers/after-deploy.js";
 import { ScheduleRunner } from "../managers/schedule-runner.js";
 import { TaskManager } from "../managers/task-manager.js";
 import { Autoscaler } from "../managers/autoscaler.js";
+import { AgentConnectionLog } from "../managers/agent-connections.js";
 import { KeyedLock } from "../shared/keyed-lock.js";
 import { TokenManager } from "../managers/token-manager.js";
 import { createAppMetrics, replicaName, type AppMetrics } from "../metrics/app-metrics.js";
@@ -53,7 +54,7 @@ import { SERVICES, type RouteDeps } from "./routes.js";
  * The stores and lifecycle of a database, as the wiring uses them: the opened
  * Prisma database in production, memory stores (test/fakes) in unit tests.
  */
-export type AppStores = Pick<Database, "nodes" | "jobs" | "deployments" | "services" | "chunkTargets" | "tokens" | "audit" | "tasks" | "leases" | "members" | "health" | "transaction" | "ping" | "close"> & {
+export type AppStores = Pick<Database, "nodes" | "jobs" | "deployments" | "services" | "chunkTargets" | "tokens" | "audit" | "tasks" | "facts" | "leases" | "members" | "health" | "transaction" | "ping" | "close"> & {
   /** "sqlite", "postgresql", or what a fake calls itself; SystemService reports it. */
   readonly provider: string;
   /** The change feed (the Prisma database has one; memory fakes may not: then nothing follows it). */
@@ -207,7 +208,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     const projects = new ProjectManager(deployments, registry, jobs);
     // Apply and the autoscaler both write a service's replica count: one lock between them.
     const applyLock = new KeyedLock();
-    const autoscaler = new Autoscaler(db.services, serviceState, () => registry.all(), applyLock, { cooldownMs: config.autoscaleCooldownMs }, logger);
+    const autoscaler = new Autoscaler(leadership.decisions, serviceState, () => registry.all(), applyLock, { cooldownMs: config.autoscaleCooldownMs }, logger);
     const reconciler = new ServiceReconciler(db, serviceState, jobs, () => registry.all(), snapshot, {
       intervalMs: config.reconcileIntervalMs,
       graceMs: config.replicaGraceMs,
@@ -246,6 +247,10 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     }, logger);
     await chunks.start();
     stops.push(() => chunks.stop());
+    // Agents connecting and disconnecting, for event watchers: buffered, written a batch at a time.
+    const agentConnections = new AgentConnectionLog(db.facts, { replica: config.replicaId, flushMs: 250, maxPending: 50_000 }, logger);
+    agentConnections.follow(sessions);
+    stops.push(() => agentConnections.stop());
     // The index is soft state: every (re)connecting agent is asked for a full report.
     sessions.onAttach((session) => session.send({ kind: "chunk_report_request" }));
 

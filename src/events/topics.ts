@@ -1,3 +1,4 @@
+import type { AgentFact, DecisionFact } from "../model/change-facts.js";
 import type { LoadedChange } from "../model/change-feed.js";
 import type { Deployment } from "../model/deployment.js";
 import type { Job } from "../model/job.js";
@@ -7,7 +8,18 @@ import type { StoredService } from "../model/service-store.js";
 import type { ApiToken } from "../model/token-store.js";
 
 /** What a watcher can follow. */
-export const TOPICS = ["nodes", "jobs", "chunk_commands", "deployments", "services", "replicas", "tokens", "chunk_targets"] as const;
+export const TOPICS = [
+  "nodes",
+  "agents",
+  "jobs",
+  "chunk_commands",
+  "deployments",
+  "services",
+  "replicas",
+  "scheduler_decisions",
+  "tokens",
+  "chunk_targets",
+] as const;
 
 /** One of TOPICS. */
 export type Topic = (typeof TOPICS)[number];
@@ -23,13 +35,16 @@ export type EventPayload =
   | { kind: "service"; service: StoredService | undefined }
   | { kind: "replica"; replica: Replica | undefined }
   | { kind: "token"; token: ApiToken | undefined }
-  | { kind: "chunk_target"; factor: number };
+  | { kind: "chunk_target"; factor: number }
+  | { kind: "agent"; agent: AgentFact }
+  | { kind: "decision"; decision: DecisionFact };
 
 /** A change as a watcher sees it. */
 export interface ChangeEvent {
   index: number;
   topic: Topic;
-  type: "put" | "delete";
+  /** put or delete for state; connected or disconnected (agents); a decision's kind (scheduler_decisions). */
+  type: "put" | "delete" | "connected" | "disconnected" | DecisionFact["kind"];
   key: string;
   payload: EventPayload;
 }
@@ -59,5 +74,11 @@ export function eventsOf(c: LoadedChange): ChangeEvent[] {
       return [{ ...base, topic: "tokens", payload: { kind: "token", token: c.token } }];
     case "chunk_target":
       return [{ ...base, topic: "chunk_targets", payload: { kind: "chunk_target", factor: c.factor } }];
+    case "agent":
+      if (!c.agent) return [];
+      return [{ ...base, type: c.agent.connected ? "connected" : "disconnected", topic: "agents", payload: { kind: "agent", agent: c.agent } }];
+    case "decision":
+      if (!c.decision) return [];
+      return [{ ...base, type: c.decision.kind, topic: "scheduler_decisions", payload: { kind: "decision", decision: c.decision } }];
   }
 }

@@ -1,7 +1,9 @@
 import type { Logger } from "pino";
 import { decideScale, type AutoscaleMemory, type ReplicaCpu } from "../orchestrator/autoscale.js";
 import type { Node } from "../model/node.js";
-import type { ScaleRecord, ServiceStore, StoredService } from "../model/service-store.js";
+import { boundedReason } from "../model/change-facts.js";
+import type { ScaleRecord, StoredService } from "../model/service-store.js";
+import type { UnitOfWork } from "../model/unit-of-work.js";
 import type { KeyedLock } from "../shared/keyed-lock.js";
 import type { ServiceState } from "../state/service-state.js";
 
@@ -15,8 +17,10 @@ export interface AutoscalerOptions {
  * Applies the pure autoscaling decisions (orchestrator/autoscale.ts): it
  * gathers each autoscaled service's replica CPU (per-replica figures from
  * agents that report them, else node figures from heartbeats), stores a new
- * replica count with its reason as the service's last scale, and logs it. It
- * runs inside the service reconciler's pass, so whatever gates the reconciler
+ * replica count with its reason as the service's last scale, writes the
+ * decision to the change feed (scheduler_decisions events) in the same
+ * transaction, and logs it. Its writes go through `decisions` (the leader's
+ * fenced transactions). It runs inside the service reconciler's pass, so whatever gates the reconciler
  * (leadership) gates it too; the shared "apply" lock keeps Apply and a scale
  * from interleaving.
  */
@@ -24,7 +28,7 @@ export class Autoscaler {
   private readonly memory = new Map<string, AutoscaleMemory>();
 
   constructor(
-    private readonly store: ServiceStore,
+    private readonly decisions: UnitOfWork,
     private readonly state: ServiceState,
     private readonly nodes: () => Node[],
     private readonly lock: KeyedLock,
@@ -75,7 +79,16 @@ export class Autoscaler {
     // Apply changed the service since the decision: the next pass decides again.
     if (!current || current.spec.replicas !== record.from || !current.spec.autoscaling?.enabled) return;
     const next: StoredService = { ...current, spec: { ...current.spec, replicas: record.to }, updatedAt: record.at, lastScale: record };
-    await this.store.saveService(next);
+    await this.decisions.transaction(async (tx) => {
+      await tx.services.saveService(next);
+      await tx.facts.append([
+        {
+          entity: "decision",
+          key: name,
+          fact: { kind: "scaled", service: name, from: record.from, to: record.to, metric: record.metric, reason: boundedReason(record.reason), at: record.at.toISOString() },
+        },
+      ]);
+    });
     this.state.services.set(name, next);
     this.logger.info(
       { event: "service_scaled", service: name, from: record.from, to: record.to, metric: record.metric, threshold: record.threshold, source: record.source, reason: record.reason },

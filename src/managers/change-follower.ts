@@ -192,6 +192,10 @@ export class ChangeFollower {
       case "chunk_target":
         views.chunks.applyRemoteTarget(change.key, change.factor);
         return;
+      case "agent":
+      case "decision":
+        // Facts for event watchers: no view holds them.
+        return;
     }
   }
 

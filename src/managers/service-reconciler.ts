@@ -3,6 +3,7 @@ import type { ServiceState } from "../state/service-state.js";
 import { reconcile } from "../orchestrator/reconcile.js";
 import { launchRetryAt, type BackoffPolicy } from "../orchestrator/launch-backoff.js";
 import type { ClusterSnapshot } from "../orchestrator/snapshot.js";
+import { boundedReason } from "../model/change-facts.js";
 import type { CommandBus } from "../model/command-bus.js";
 import { FailedPreconditionError, NotLeaderError } from "../model/errors.js";
 import type { Leadership } from "../model/leadership.js";
@@ -195,7 +196,7 @@ export class ServiceReconciler {
     this.state.messages.clear();
     for (const [service, message] of Object.entries(plan.messages)) this.state.messages.set(service, message);
     plan.launches = this.holdBackedOff(plan.launches, now);
-    this.noteUnplaced(plan.messages);
+    await this.noteUnplaced(plan.messages, now);
     for (const id of plan.lost) {
       await this.decide(id, "lost");
       // Its launch must not be redelivered when the node returns (just before the stop): cancel it now.
@@ -238,6 +239,14 @@ export class ServiceReconciler {
           );
           const launched: Replica = { ...replica, jobId: job.id, status: FROM_JOB[job.status] ?? "pending" };
           await tx.services.saveReplica(launched);
+          // Why it went there, for scheduler_decisions watchers: committed with the replica, fenced like it.
+          await tx.facts.append([
+            {
+              entity: "decision",
+              key: replica.serviceName,
+              fact: { kind: "placed", service: replica.serviceName, nodeId: replica.nodeId, replicaId: replica.id, reason: boundedReason(launch.reason), scoreTerms: launch.scoreTerms, at: at.toISOString() },
+            },
+          ]);
           tx.onCommit(() => void this.state.replicas.set(launched.id, launched));
         }),
       );
@@ -265,10 +274,21 @@ export class ServiceReconciler {
     });
   }
 
-  /** Logs why a service's replicas cannot be placed when the reason changes (not every pass), and when they can be again. */
-  private noteUnplaced(messages: Readonly<Record<string, string>>): void {
-    for (const [service, reason] of Object.entries(messages)) {
-      if (this.unplaced.get(service) !== reason) this.logger.warn({ service, reason }, "replica cannot be placed");
+  /**
+   * Logs why a service's replicas cannot be placed when the reason changes
+   * (not every pass), and when they can be again; a new reason is also an
+   * "unplaceable" decision in the change feed (one fenced transaction per pass).
+   */
+  private async noteUnplaced(messages: Readonly<Record<string, string>>, now: number): Promise<void> {
+    const changed = Object.entries(messages).filter(([service, reason]) => this.unplaced.get(service) !== reason);
+    if (changed.length > 0) {
+      const at = new Date(now).toISOString();
+      await this.decisions.transaction((tx) =>
+        tx.facts.append(changed.map(([service, reason]) => ({ entity: "decision", key: service, fact: { kind: "unplaceable", service, reason: boundedReason(reason), at } }))),
+      );
+    }
+    for (const [service, reason] of changed) {
+      this.logger.warn({ service, reason }, "replica cannot be placed");
       this.unplaced.set(service, reason);
     }
     for (const service of [...this.unplaced.keys()]) {

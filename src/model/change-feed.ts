@@ -1,3 +1,4 @@
+import type { AgentFact, DecisionFact } from "./change-facts.js";
 import type { Deployment } from "./deployment.js";
 import type { Job } from "./job.js";
 import type { Node } from "./node.js";
@@ -8,8 +9,9 @@ import type { ApiToken } from "./token-store.js";
 /**
  * What a change row names. "heartbeats" is one row per heartbeat flush (its
  * key the flushed nodes' ids, comma-joined), never one per heartbeat.
+ * "agent" and "decision" rows are facts carried in the row itself (`data`).
  */
-export type ChangeEntity = "node" | "heartbeats" | "job" | "deployment" | "service" | "replica" | "token" | "chunk_target";
+export type ChangeEntity = "node" | "heartbeats" | "job" | "deployment" | "service" | "replica" | "token" | "chunk_target" | "agent" | "decision";
 
 /** One row of the change feed, as written: what changed, not its new state. */
 export interface Change {
@@ -20,6 +22,8 @@ export interface Change {
   readonly op: "put" | "delete";
   /** REPLICA_ID of the replica that wrote it. */
   readonly origin: string;
+  /** A fact row's fact, as JSON (see change-facts.ts); undefined for state changes. */
+  readonly data?: string;
 }
 
 /**
@@ -38,6 +42,8 @@ export type LoadedChange = Change &
     | { entity: "replica"; replica: Replica | undefined }
     | { entity: "token"; token: ApiToken | undefined }
     | { entity: "chunk_target"; factor: number }
+    | { entity: "agent"; agent: AgentFact | undefined }
+    | { entity: "decision"; decision: DecisionFact | undefined }
   );
 
 /** The feed as a replica reads it. */

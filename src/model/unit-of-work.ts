@@ -1,4 +1,5 @@
 import type { AuditStore } from "./audit.js";
+import type { FactStore } from "./change-facts.js";
 import type { ChunkTargetStore } from "./chunk-target-store.js";
 import type { DeploymentStore } from "./deployment.js";
 import type { JobStore } from "./job-store.js";
@@ -20,6 +21,8 @@ export interface Transaction {
   readonly tokens: TokenStore;
   readonly audit: AuditStore;
   readonly tasks: TaskStore;
+  /** Facts for the change feed (a decision commits with what it decided). */
+  readonly facts: FactStore;
   /**
    * Runs fn once the transaction has committed, never after a rollback: the
    * place for what must follow a durable write (updating the in-memory views,

@@ -23,6 +23,18 @@ export interface NodeVerdict {
   locality: string;
 }
 
+/** The values the strategy compares for node i before a unit of req goes there (what explainNodes reports as scoreTerms, without locality). */
+export function termsOf(state: PlacementState, i: number, req: PlacementRequest): Record<string, number> {
+  const r = req.requirements;
+  const w = weightsOf(r);
+  const terms: Record<string, number> = {
+    fullness: round(fullness([0, 1, 2].map((k) => state.capacity[k][i]), [0, 1, 2].map((k) => state.used[k][i]), w)),
+    units_here: state.unitsOn(req.group, i),
+  };
+  if (r.spreadLabel !== "") terms.units_in_domain = state.domainCounts(req.group, r.spreadLabel).get(state.labelOf(i, r.spreadLabel)) ?? 0;
+  return terms;
+}
+
 /** The filter that rejects a node for this request, with its reason. */
 export function rejection(state: PlacementState, node: NodeSnapshot, i: number, req: PlacementRequest): [string, string] | undefined {
   if (req.avoid?.has(node.id)) return ["avoid", "excluded by the request (e.g. already holds it)"];

@@ -1,6 +1,6 @@
 import type { PlacementRequirements } from "../model/placement.js";
 import { CandidateTree, notFound } from "./candidate-tree.js";
-import { explainNodes, rejectionCounts, type NodeVerdict } from "./explain.js";
+import { explainNodes, rejectionCounts, termsOf, type NodeVerdict } from "./explain.js";
 import { STATIC_FILTERS } from "./filters.js";
 import { localityOf, localityScore, type Locality } from "./locality.js";
 import { PlacementState } from "./placement-state.js";
@@ -78,14 +78,16 @@ export class Placer {
     // Chunk locality: looked up once per request; only the few holders can beat the tree's choice.
     const locality = localityOf(r, this.snapshot.chunks, (id) => this.state.indexOf(id));
     const holders = locality && locality.held.size > 0 ? this.holdersOf(locality, tree, req) : undefined;
+    const terms = req.withTerms ? ([] as Array<Record<string, number>>) : undefined;
     try {
       for (let unit = 0; unit < req.count; unit++) {
         let chosen = strategy === "round_robin" ? this.nextInTurn(tree, req, want) : this.bestNode(tree, req, want, strategy === "binpack" ? -1 : 1, byGroup);
         if (chosen !== undefined && holders && holders.nodes.length > 0) chosen = this.preferHolder(chosen, holders, tree, req, want);
         if (chosen === undefined) {
           const rejections = rejectionCounts(this.state, nodes, req);
-          return { placements, unplaced: req.count - unit, rejections, summary: summarise(req.count, placements.length, nodes.length, rejections) };
+          return { placements, unplaced: req.count - unit, rejections, summary: summarise(req.count, placements.length, nodes.length, rejections), terms };
         }
+        if (terms) terms.push(termsOf(this.state, chosen, req));
         this.commit(chosen, req);
         if (byGroup) hide(chosen);
         placements.push(nodes[chosen].id);
@@ -93,7 +95,7 @@ export class Placer {
     } finally {
       for (const i of masked) tree.mask(i, false);
     }
-    return { placements, unplaced: 0, rejections: {}, summary: summarise(req.count, placements.length, nodes.length, {}) };
+    return { placements, unplaced: 0, rejections: {}, summary: summarise(req.count, placements.length, nodes.length, {}), terms };
   }
 
   /** A dry run over every node: which filter rejected it, or its rank and terms, and how many units it would get. */

@@ -3,6 +3,7 @@ import { ACTIVE } from "../model/replica.js";
 import type { ServiceSpec } from "../model/service-spec.js";
 import { dependencyWait } from "../model/service-dependencies.js";
 import { Placer } from "./placer.js";
+import { DEFAULT_STRATEGY } from "./strategy.js";
 import type { PlacementRequest, PlacementResult } from "./request.js";
 import type { ClusterSnapshot, NodeSnapshot } from "./snapshot.js";
 
@@ -29,7 +30,10 @@ export interface ReconcileInput {
 export interface LaunchStep {
   serviceName: string;
   nodeId: string | undefined;
+  /** Placed: the strategy that chose the node; else why it could not be placed. */
   reason: string;
+  /** Placed: the values the strategy compared for the node (see explain's scoreTerms). */
+  scoreTerms?: Record<string, number>;
 }
 
 /** What to do to make observed match desired. */
@@ -83,8 +87,9 @@ export function planService(
   // A service whose dependencies do not all run yet starts nothing (it still scales down and stops old replicas).
   const toLaunch = waitingFor ? 0 : Math.min(Math.max(0, missing), budget);
   // Replicas on their way out keep their resources until they stop, but not their place in the spread.
-  const result = place({ requirements: spec.placement, count: toLaunch, group: spec.name }, [...replace, ...lost]);
-  for (const nodeId of result.placements) out.launches.push({ serviceName: spec.name, nodeId, reason: "" });
+  const result = place({ requirements: spec.placement, count: toLaunch, group: spec.name, withTerms: true }, [...replace, ...lost]);
+  const strategy = spec.placement.strategy ?? DEFAULT_STRATEGY;
+  result.placements.forEach((nodeId, i) => out.launches.push({ serviceName: spec.name, nodeId, reason: `chosen by the ${strategy} strategy`, scoreTerms: result.terms?.[i] }));
   for (let i = 0; i < result.unplaced; i++) out.launches.push({ serviceName: spec.name, nodeId: undefined, reason: result.summary });
   // Old replicas go once enough up-to-date ones run (never below the desired count), or up to update.max_unavailable sooner.
   const runningKept = keep.filter((r) => r.status === "running").length;

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { EventSchema, type EventService, type Event as PbEvent } from "../../gen/proto/capstan/v1/event_service_pb.js";
+import { AgentConnectionSchema, EventSchema, SchedulerDecisionSchema, type EventService, type Event as PbEvent } from "../../gen/proto/capstan/v1/event_service_pb.js";
 import { parseTopics, watchEvents, type EventWatchOptions, type FeedSignal, type WatchItem } from "../events/event-watch.js";
 import { ADMIN_TOPICS, TOPICS, type Topic } from "../events/topics.js";
 import type { ChangeFeed } from "../model/change-feed.js";
@@ -74,6 +74,22 @@ export function eventToProto(item: WatchItem): PbEvent {
     case "chunk_target":
       event.payload = { case: "replicationFactor", value: p.factor };
       break;
+    case "agent": {
+      const a = p.agent;
+      event.payload = { case: "agent", value: create(AgentConnectionSchema, { nodeId: a.nodeId, connected: a.connected, protocol: a.protocol, replica: a.replica, time: ts(new Date(a.at)) }) };
+      break;
+    }
+    case "decision": {
+      const d = p.decision;
+      event.payload = {
+        case: "decision",
+        value: create(SchedulerDecisionSchema, {
+          kind: d.kind, service: d.service, nodeId: d.nodeId ?? "", replicaId: d.replicaId ?? "", reason: d.reason, scoreTerms: d.scoreTerms ?? {},
+          fromReplicas: d.from ?? 0, toReplicas: d.to ?? 0, metric: d.metric, time: ts(new Date(d.at)),
+        }),
+      };
+      break;
+    }
   }
   return event;
 }

@@ -1,3 +1,4 @@
+import type { AgentFact, DecisionFact } from "../model/change-facts.js";
 import type { Change, ChangeEntity, ChangeFeed, LoadedChange } from "../model/change-feed.js";
 import type { Db } from "./db.js";
 import { deploymentFromRow } from "./deployment-repository.js";
@@ -37,7 +38,7 @@ export class PrismaChangeFeed implements ChangeFeed {
 
   async after(seq: number, limit: number): Promise<LoadedChange[]> {
     const rows = await this.db.change.findMany({ where: { seq: { gt: BigInt(seq) } }, orderBy: { seq: "asc" }, take: limit });
-    const changes: Change[] = rows.map((r) => ({ seq: Number(r.seq), entity: r.entity as ChangeEntity, key: r.key, op: r.op as Change["op"], origin: r.origin }));
+    const changes: Change[] = rows.map((r) => ({ seq: Number(r.seq), entity: r.entity as ChangeEntity, key: r.key, op: r.op as Change["op"], origin: r.origin, data: r.data ?? undefined }));
     return this.load(changes);
   }
 
@@ -86,9 +87,18 @@ export class PrismaChangeFeed implements ChangeFeed {
           return { ...c, entity: "token", token: tokens.get(c.key) };
         case "chunk_target":
           return { ...c, entity: "chunk_target", factor: targets.get(c.key) ?? 0 };
+        case "agent":
+          return { ...c, entity: "agent", agent: parseFact<AgentFact>(c.data) };
+        case "decision":
+          return { ...c, entity: "decision", decision: parseFact<DecisionFact>(c.data) };
       }
     });
   }
+}
+
+/** A fact row's fact; undefined when the row has none (a reload of one's key from elsewhere). */
+function parseFact<T>(data: string | undefined): T | undefined {
+  return data === undefined ? undefined : (JSON.parse(data) as T);
 }
 
 /** Loads rows by key (in slices the database's parameter limits allow), converted, in a map. */

@@ -11,7 +11,7 @@ export function changesChannel(schema: string | undefined): string {
 }
 
 /** Notes one change made by the write it is passed to. */
-export type NoteChange = (entity: ChangeEntity, key: string, op: "put" | "delete") => void;
+export type NoteChange = (entity: ChangeEntity, key: string, op: "put" | "delete", data?: string) => void;
 
 /**
  * How a repository writes: `write` runs its statements in the transaction
@@ -29,7 +29,12 @@ export class ChangeCollector {
   private readonly notes: Array<Omit<Change, "seq" | "origin">> = [];
   private readonly seen = new Set<string>();
 
-  readonly note: NoteChange = (entity, key, op) => {
+  readonly note: NoteChange = (entity, key, op, data) => {
+    // A fact is its own row, every time: it is not state loaded later.
+    if (data !== undefined) {
+      this.notes.push({ entity, key, op, data });
+      return;
+    }
     // One row per thing per transaction: readers load its state as it is after the commit anyway.
     const id = `${entity}\u0000${key}\u0000${op}`;
     if (this.seen.has(id)) return;
@@ -69,7 +74,7 @@ export class ChangeCollector {
     const first = Number(last) - n + 1;
     const now = new Date();
     const changes = this.notes.map((c, i): Change => ({ ...c, seq: first + i, origin }));
-    await db.change.createMany({ data: changes.map((c) => ({ seq: BigInt(c.seq), entity: c.entity, key: c.key, op: c.op, origin, createdAt: now })) });
+    await db.change.createMany({ data: changes.map((c) => ({ seq: BigInt(c.seq), entity: c.entity, key: c.key, op: c.op, origin, createdAt: now, data: c.data ?? null })) });
     return changes;
   }
 
@@ -79,13 +84,13 @@ export class ChangeCollector {
    */
   private async flushPostgres(db: DbClient, origin: string, channel: string): Promise<Change[]> {
     const n = this.notes.length;
-    const values = Prisma.join(this.notes.map((c, i) => Prisma.sql`(${i + 1}::bigint, ${c.entity}, ${c.key}, ${c.op})`));
+    const values = Prisma.join(this.notes.map((c, i) => Prisma.sql`(${i + 1}::bigint, ${c.entity}, ${c.key}, ${c.op}, ${c.data ?? null}::text)`));
     const [{ seq: last }] = await db.$queryRaw<Array<{ seq: string }>>`
       WITH c AS (UPDATE change_counter SET seq = seq + ${n}::bigint WHERE id = 1 RETURNING seq),
       ins AS (
-        INSERT INTO changes (seq, entity, key, op, origin, created_at)
-        SELECT c.seq - ${n}::bigint + v.i, v.entity, v.key, v.op, ${origin}, now() AT TIME ZONE 'UTC'
-        FROM c, (VALUES ${values}) AS v(i, entity, key, op)
+        INSERT INTO changes (seq, entity, key, op, origin, created_at, data)
+        SELECT c.seq - ${n}::bigint + v.i, v.entity, v.key, v.op, ${origin}, now() AT TIME ZONE 'UTC', v.data
+        FROM c, (VALUES ${values}) AS v(i, entity, key, op, data)
         RETURNING seq
       )
       SELECT max(seq)::text AS seq, pg_notify(${channel}, max(seq)::text)::text AS notified FROM ins`;

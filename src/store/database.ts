@@ -14,6 +14,8 @@ import { PrismaAuditStore } from "./audit-repository.js";
 import { PrismaChunkTargetStore } from "./chunk-target-repository.js";
 import { PrismaDeploymentStore } from "./deployment-repository.js";
 import { PrismaJobStore } from "./job-repository.js";
+import type { FactStore } from "../model/change-facts.js";
+import { PrismaFactStore } from "./fact-repository.js";
 import { PrismaLeaseStore, type CheckedTransaction } from "./lease-repository.js";
 import { PrismaMembershipStore } from "./membership-repository.js";
 import { applyMigrations } from "./migrate.js";
@@ -49,6 +51,8 @@ export interface Database extends UnitOfWork {
   readonly tokens: TokenStore;
   readonly audit: AuditStore;
   readonly tasks: TaskStore;
+  /** Facts (agent connections, scheduler decisions) written to the change feed as they are. */
+  readonly facts: FactStore;
   /**
    * The ordered change feed every write above adds to in its own
    * transaction (see change-log.ts), as the replicas read it.
@@ -163,6 +167,7 @@ function stores(provider: Provider, scope: WriteScope, health: StoreHealth, obse
     services: faultAware(new PrismaServiceStore(scope), health, observe, "services"),
     chunkTargets: faultAware(new PrismaChunkTargetStore(scope), health, observe, "chunk_targets"),
     tokens: faultAware(new PrismaTokenStore(scope), health, observe, "tokens"),
+    facts: faultAware(new PrismaFactStore(scope), health, observe, "facts"),
     audit: faultAware(new PrismaAuditStore(scope), health, observe, "audit"),
     // Tasks are read from the store, never kept in memory: their writes need no change rows.
     tasks: faultAware(new PrismaTaskStore(scope.db), health, observe, "tasks"),

@@ -1,5 +1,6 @@
 import type { AppStores } from "../../src/app/build-app.js";
 import type { AuditEvent, AuditFilter, AuditStore } from "../../src/model/audit.js";
+import type { Fact, FactStore } from "../../src/model/change-facts.js";
 import type { ChunkTargetStore } from "../../src/model/chunk-target-store.js";
 import type { Deployment, DeploymentRevision, DeploymentStore } from "../../src/model/deployment.js";
 import type { Replica } from "../../src/model/replica.js";
@@ -116,6 +117,15 @@ export class MemoryChunkTargetStore implements ChunkTargetStore {
   }
 }
 
+/** Facts kept in memory, in order (no feed follows them here; tests read them). */
+export class MemoryFactStore implements FactStore {
+  readonly facts: Fact[] = [];
+
+  async append(facts: readonly Fact[]): Promise<void> {
+    this.facts.push(...facts);
+  }
+}
+
 /** Every store of the app in memory, for wiring the real parts (wireApp) without a database. */
 export interface MemoryStores extends AppStores {
   readonly nodes: MemoryNodeStore;
@@ -126,6 +136,7 @@ export interface MemoryStores extends AppStores {
   readonly tokens: MemoryTokenStore;
   readonly audit: MemoryAuditStore;
   readonly tasks: MemoryTaskStore;
+  readonly facts: MemoryFactStore;
   readonly leases: MemoryLeaseStore;
   readonly members: MemoryMembershipStore;
   /** Whether close() was called: the app must close its stores when it stops. */
@@ -150,6 +161,7 @@ export function memoryStores(): MemoryStores {
     tokens: new MemoryTokenStore(),
     audit: new MemoryAuditStore(),
     tasks: new MemoryTaskStore(),
+    facts: new MemoryFactStore(),
     leases: new MemoryLeaseStore((work) => stores.transaction(work)),
     members: new MemoryMembershipStore(),
     health: new StoreHealth(),

@@ -55,6 +55,28 @@ describe.each(providers())("the change feed on %s", (provider) => {
     expect(changes[1]).toMatchObject({ node: { id: "f1", draining: true } });
     expect(await db.feed.head()).toBe(head + 4);
   });
+
+  it("keeps facts (agent connections, decisions) in their own rows, each with its data, in commit order", async () => {
+    const head = await db.feed.head();
+    const at = new Date().toISOString();
+    const agent = (connected: boolean) => ({ entity: "agent" as const, key: "n1", fact: { nodeId: "n1", connected, protocol: "grpc", replica: "a", at } });
+    // Two facts about one node in one transaction stay two rows (state changes would be one).
+    await db.facts.append([agent(true), agent(false)]);
+    await db.transaction(async (tx) => {
+      await tx.nodes.insert(node("f3"));
+      await tx.facts.append([{ entity: "decision", key: "web", fact: { kind: "placed", service: "web", nodeId: "f3", replicaId: "web-1", reason: "chosen", scoreTerms: { fullness: 0.25 }, at } }]);
+    });
+    const changes = await db.feed.after(head, 100);
+    expect(changes.map((c) => [c.seq - head, c.entity, c.key])).toEqual([
+      [1, "agent", "n1"],
+      [2, "agent", "n1"],
+      [3, "node", "f3"],
+      [4, "decision", "web"],
+    ]);
+    expect(changes[0]).toMatchObject({ agent: { connected: true, protocol: "grpc" } });
+    expect(changes[1]).toMatchObject({ agent: { connected: false } });
+    expect(changes[3]).toMatchObject({ decision: { kind: "placed", nodeId: "f3", scoreTerms: { fullness: 0.25 } } });
+  });
 });
 
 describe.runIf(postgresForReplicas())("two changes committing out of order on PostgreSQL", () => {

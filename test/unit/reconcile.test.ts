@@ -23,6 +23,19 @@ describe("reconcile", () => {
     expect(plan.stops).toEqual([]);
   });
 
+  it("says why each replica went where it did: the strategy and the terms it compared for the node", () => {
+    const plan = run({
+      services: [{ spec: spec("web", { replicas: 2 }), specHash: "h1" }],
+      replicas: [replica("web", "a")],
+    });
+    expect(plan.launches).toHaveLength(1);
+    const [launch] = plan.launches;
+    expect(launch.reason).toBe("chosen by the round_robin strategy");
+    // Node a already runs one: the one launched goes where the service has none yet.
+    expect(launch.scoreTerms).toMatchObject({ units_here: 0 });
+    expect(launch.scoreTerms).toHaveProperty("fullness");
+  });
+
   it("does nothing when observed matches desired", () => {
     const plan = run({
       services: [{ spec: spec("web", { replicas: 2 }), specHash: "h1" }],
@@ -148,6 +161,6 @@ describe("rolling update on a full cluster", () => {
     const first = runFull(replicas, { maxParallel: 1, maxUnavailable: 1 });
     expect(first.stops).toEqual([{ replicaId: replicas[0].id, reason: "spec changed" }]);
     const second = runFull([{ ...replicas[0], status: "stopping" }, replicas[1], replicas[2]], { maxParallel: 1, maxUnavailable: 1 });
-    expect(second.launches).toEqual([{ serviceName: "train", nodeId: "a", reason: "" }]);
+    expect(second.launches.map((l) => ({ serviceName: l.serviceName, nodeId: l.nodeId }))).toEqual([{ serviceName: "train", nodeId: "a" }]);
   });
 });

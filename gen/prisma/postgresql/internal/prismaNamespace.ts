@@ -1681,6 +1681,7 @@ export const ChangeScalarFieldEnum = {
   key: 'key',
   op: 'op',
   origin: 'origin',
+  data: 'data',
   createdAt: 'createdAt'
 } as const
 

@@ -45,6 +45,7 @@ export type ChangeMinAggregateOutputType = {
   key: string | null
   op: string | null
   origin: string | null
+  data: string | null
   createdAt: Date | null
 }
 
@@ -54,6 +55,7 @@ export type ChangeMaxAggregateOutputType = {
   key: string | null
   op: string | null
   origin: string | null
+  data: string | null
   createdAt: Date | null
 }
 
@@ -63,6 +65,7 @@ export type ChangeCountAggregateOutputType = {
   key: number
   op: number
   origin: number
+  data: number
   createdAt: number
   _all: number
 }
@@ -82,6 +85,7 @@ export type ChangeMinAggregateInputType = {
   key?: true
   op?: true
   origin?: true
+  data?: true
   createdAt?: true
 }
 
@@ -91,6 +95,7 @@ export type ChangeMaxAggregateInputType = {
   key?: true
   op?: true
   origin?: true
+  data?: true
   createdAt?: true
 }
 
@@ -100,6 +105,7 @@ export type ChangeCountAggregateInputType = {
   key?: true
   op?: true
   origin?: true
+  data?: true
   createdAt?: true
   _all?: true
 }
@@ -196,6 +202,7 @@ export type ChangeGroupByOutputType = {
   key: string
   op: string
   origin: string
+  data: string | null
   createdAt: Date
   _count: ChangeCountAggregateOutputType | null
   _avg: ChangeAvgAggregateOutputType | null
@@ -228,6 +235,7 @@ export type ChangeWhereInput = {
   key?: Prisma.StringFilter<"Change"> | string
   op?: Prisma.StringFilter<"Change"> | string
   origin?: Prisma.StringFilter<"Change"> | string
+  data?: Prisma.StringNullableFilter<"Change"> | string | null
   createdAt?: Prisma.DateTimeFilter<"Change"> | Date | string
 }
 
@@ -237,6 +245,7 @@ export type ChangeOrderByWithRelationInput = {
   key?: Prisma.SortOrder
   op?: Prisma.SortOrder
   origin?: Prisma.SortOrder
+  data?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -249,6 +258,7 @@ export type ChangeWhereUniqueInput = Prisma.AtLeast<{
   key?: Prisma.StringFilter<"Change"> | string
   op?: Prisma.StringFilter<"Change"> | string
   origin?: Prisma.StringFilter<"Change"> | string
+  data?: Prisma.StringNullableFilter<"Change"> | string | null
   createdAt?: Prisma.DateTimeFilter<"Change"> | Date | string
 }, "seq">
 
@@ -258,6 +268,7 @@ export type ChangeOrderByWithAggregationInput = {
   key?: Prisma.SortOrder
   op?: Prisma.SortOrder
   origin?: Prisma.SortOrder
+  data?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   _count?: Prisma.ChangeCountOrderByAggregateInput
   _avg?: Prisma.ChangeAvgOrderByAggregateInput
@@ -275,6 +286,7 @@ export type ChangeScalarWhereWithAggregatesInput = {
   key?: Prisma.StringWithAggregatesFilter<"Change"> | string
   op?: Prisma.StringWithAggregatesFilter<"Change"> | string
   origin?: Prisma.StringWithAggregatesFilter<"Change"> | string
+  data?: Prisma.StringNullableWithAggregatesFilter<"Change"> | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Change"> | Date | string
 }
 
@@ -284,6 +296,7 @@ export type ChangeCreateInput = {
   key: string
   op: string
   origin: string
+  data?: string | null
   createdAt: Date | string
 }
 
@@ -293,6 +306,7 @@ export type ChangeUncheckedCreateInput = {
   key: string
   op: string
   origin: string
+  data?: string | null
   createdAt: Date | string
 }
 
@@ -302,6 +316,7 @@ export type ChangeUpdateInput = {
   key?: Prisma.StringFieldUpdateOperationsInput | string
   op?: Prisma.StringFieldUpdateOperationsInput | string
   origin?: Prisma.StringFieldUpdateOperationsInput | string
+  data?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -311,6 +326,7 @@ export type ChangeUncheckedUpdateInput = {
   key?: Prisma.StringFieldUpdateOperationsInput | string
   op?: Prisma.StringFieldUpdateOperationsInput | string
   origin?: Prisma.StringFieldUpdateOperationsInput | string
+  data?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -320,6 +336,7 @@ export type ChangeCreateManyInput = {
   key: string
   op: string
   origin: string
+  data?: string | null
   createdAt: Date | string
 }
 
@@ -329,6 +346,7 @@ export type ChangeUpdateManyMutationInput = {
   key?: Prisma.StringFieldUpdateOperationsInput | string
   op?: Prisma.StringFieldUpdateOperationsInput | string
   origin?: Prisma.StringFieldUpdateOperationsInput | string
+  data?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -338,6 +356,7 @@ export type ChangeUncheckedUpdateManyInput = {
   key?: Prisma.StringFieldUpdateOperationsInput | string
   op?: Prisma.StringFieldUpdateOperationsInput | string
   origin?: Prisma.StringFieldUpdateOperationsInput | string
+  data?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -347,6 +366,7 @@ export type ChangeCountOrderByAggregateInput = {
   key?: Prisma.SortOrder
   op?: Prisma.SortOrder
   origin?: Prisma.SortOrder
+  data?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -360,6 +380,7 @@ export type ChangeMaxOrderByAggregateInput = {
   key?: Prisma.SortOrder
   op?: Prisma.SortOrder
   origin?: Prisma.SortOrder
+  data?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -369,6 +390,7 @@ export type ChangeMinOrderByAggregateInput = {
   key?: Prisma.SortOrder
   op?: Prisma.SortOrder
   origin?: Prisma.SortOrder
+  data?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -392,6 +414,7 @@ export type ChangeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   key?: boolean
   op?: boolean
   origin?: boolean
+  data?: boolean
   createdAt?: boolean
 }, ExtArgs["result"]["change"]>
 
@@ -401,6 +424,7 @@ export type ChangeSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extens
   key?: boolean
   op?: boolean
   origin?: boolean
+  data?: boolean
   createdAt?: boolean
 }, ExtArgs["result"]["change"]>
 
@@ -410,6 +434,7 @@ export type ChangeSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extens
   key?: boolean
   op?: boolean
   origin?: boolean
+  data?: boolean
   createdAt?: boolean
 }, ExtArgs["result"]["change"]>
 
@@ -419,10 +444,11 @@ export type ChangeSelectScalar = {
   key?: boolean
   op?: boolean
   origin?: boolean
+  data?: boolean
   createdAt?: boolean
 }
 
-export type ChangeOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"seq" | "entity" | "key" | "op" | "origin" | "createdAt", ExtArgs["result"]["change"]>
+export type ChangeOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"seq" | "entity" | "key" | "op" | "origin" | "data" | "createdAt", ExtArgs["result"]["change"]>
 
 export type $ChangePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "Change"
@@ -436,6 +462,11 @@ export type $ChangePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs
      * REPLICA_ID of the replica that wrote it: it applied the change already.
      */
     origin: string
+    /**
+     * For facts that are not state kept elsewhere (an agent connected, a scheduler decision):
+     * the fact itself, as JSON. Null for state changes (readers load the state they name).
+     */
+    data: string | null
     createdAt: Date
   }, ExtArgs["result"]["change"]>
   composites: {}
@@ -865,6 +896,7 @@ export interface ChangeFieldRefs {
   readonly key: Prisma.FieldRef<"Change", 'String'>
   readonly op: Prisma.FieldRef<"Change", 'String'>
   readonly origin: Prisma.FieldRef<"Change", 'String'>
+  readonly data: Prisma.FieldRef<"Change", 'String'>
   readonly createdAt: Prisma.FieldRef<"Change", 'DateTime'>
 }
     

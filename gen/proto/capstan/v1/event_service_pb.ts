@@ -25,7 +25,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file capstan/v1/event_service.proto.
  */
 export const file_capstan_v1_event_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5jYXBzdGFuL3YxL2V2ZW50X3NlcnZpY2UucHJvdG8SCmNhcHN0YW4udjEiWgoSV2F0Y2hFdmVudHNSZXF1ZXN0Eg4KBnRvcGljcxgBIAMoCRIMCgRrZXlzGAIgAygJEhcKCmZyb21faW5kZXgYAyABKARIAIgBAUINCgtfZnJvbV9pbmRleCI3ChNXYXRjaEV2ZW50c1Jlc3BvbnNlEiAKBWV2ZW50GAEgASgLMhEuY2Fwc3Rhbi52MS5FdmVudCL3AgoFRXZlbnQSDQoFaW5kZXgYASABKAQSDQoFdG9waWMYAiABKAkSDAoEdHlwZRgDIAEoCRILCgNrZXkYBCABKAkSKAoEdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIAoEbm9kZRgGIAEoCzIQLmNhcHN0YW4udjEuTm9kZUgAEh4KA2pvYhgHIAEoCzIPLmNhcHN0YW4udjEuSm9iSAASLAoKZGVwbG95bWVudBgIIAEoCzIWLmNhcHN0YW4udjEuRGVwbG95bWVudEgAEiYKB3NlcnZpY2UYCSABKAsyEy5jYXBzdGFuLnYxLlNlcnZpY2VIABIiCgV0b2tlbhgKIAEoCzIRLmNhcHN0YW4udjEuVG9rZW5IABIcChJyZXBsaWNhdGlvbl9mYWN0b3IYCyABKA1IABImCgdyZXBsaWNhGAwgASgLMhMuY2Fwc3Rhbi52MS5SZXBsaWNhSABCCQoHcGF5bG9hZDKcAQoMRXZlbnRTZXJ2aWNlEosBCgtXYXRjaEV2ZW50cxIeLmNhcHN0YW4udjEuV2F0Y2hFdmVudHNSZXF1ZXN0Gh8uY2Fwc3Rhbi52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlIjmKtRgZIgpmcm9tX2luZGV4KgtldmVudC5pbmRleJK1GAIIA4LT5JMCEBIOL2FwaS92MS9ldmVudHMwAWIGcHJvdG8z", [file_capstan_v1_access_options, file_capstan_v1_deployment, file_capstan_v1_http_options, file_capstan_v1_job, file_capstan_v1_node, file_capstan_v1_service, file_capstan_v1_token_service, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("Ch5jYXBzdGFuL3YxL2V2ZW50X3NlcnZpY2UucHJvdG8SCmNhcHN0YW4udjEiWgoSV2F0Y2hFdmVudHNSZXF1ZXN0Eg4KBnRvcGljcxgBIAMoCRIMCgRrZXlzGAIgAygJEhcKCmZyb21faW5kZXgYAyABKARIAIgBAUINCgtfZnJvbV9pbmRleCI3ChNXYXRjaEV2ZW50c1Jlc3BvbnNlEiAKBWV2ZW50GAEgASgLMhEuY2Fwc3Rhbi52MS5FdmVudCLYAwoFRXZlbnQSDQoFaW5kZXgYASABKAQSDQoFdG9waWMYAiABKAkSDAoEdHlwZRgDIAEoCRILCgNrZXkYBCABKAkSKAoEdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIAoEbm9kZRgGIAEoCzIQLmNhcHN0YW4udjEuTm9kZUgAEh4KA2pvYhgHIAEoCzIPLmNhcHN0YW4udjEuSm9iSAASLAoKZGVwbG95bWVudBgIIAEoCzIWLmNhcHN0YW4udjEuRGVwbG95bWVudEgAEiYKB3NlcnZpY2UYCSABKAsyEy5jYXBzdGFuLnYxLlNlcnZpY2VIABIiCgV0b2tlbhgKIAEoCzIRLmNhcHN0YW4udjEuVG9rZW5IABIcChJyZXBsaWNhdGlvbl9mYWN0b3IYCyABKA1IABImCgdyZXBsaWNhGAwgASgLMhMuY2Fwc3Rhbi52MS5SZXBsaWNhSAASLAoFYWdlbnQYDSABKAsyGy5jYXBzdGFuLnYxLkFnZW50Q29ubmVjdGlvbkgAEjEKCGRlY2lzaW9uGA4gASgLMh0uY2Fwc3Rhbi52MS5TY2hlZHVsZXJEZWNpc2lvbkgAQgkKB3BheWxvYWQiggEKD0FnZW50Q29ubmVjdGlvbhIPCgdub2RlX2lkGAEgASgJEhEKCWNvbm5lY3RlZBgCIAEoCBIQCghwcm90b2NvbBgDIAEoCRIPCgdyZXBsaWNhGAQgASgJEigKBHRpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wItQCChFTY2hlZHVsZXJEZWNpc2lvbhIMCgRraW5kGAEgASgJEg8KB3NlcnZpY2UYAiABKAkSDwoHbm9kZV9pZBgDIAEoCRISCgpyZXBsaWNhX2lkGAQgASgJEg4KBnJlYXNvbhgFIAEoCRJCCgtzY29yZV90ZXJtcxgGIAMoCzItLmNhcHN0YW4udjEuU2NoZWR1bGVyRGVjaXNpb24uU2NvcmVUZXJtc0VudHJ5EhUKDWZyb21fcmVwbGljYXMYByABKA0SEwoLdG9fcmVwbGljYXMYCCABKA0SEwoGbWV0cmljGAkgASgBSACIAQESKAoEdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaMQoPU2NvcmVUZXJtc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAFCCQoHX21ldHJpYzKcAQoMRXZlbnRTZXJ2aWNlEosBCgtXYXRjaEV2ZW50cxIeLmNhcHN0YW4udjEuV2F0Y2hFdmVudHNSZXF1ZXN0Gh8uY2Fwc3Rhbi52MS5XYXRjaEV2ZW50c1Jlc3BvbnNlIjmKtRgZIgpmcm9tX2luZGV4KgtldmVudC5pbmRleJK1GAIIA4LT5JMCEBIOL2FwaS92MS9ldmVudHMwAWIGcHJvdG8z", [file_capstan_v1_access_options, file_capstan_v1_deployment, file_capstan_v1_http_options, file_capstan_v1_job, file_capstan_v1_node, file_capstan_v1_service, file_capstan_v1_token_service, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * WatchEvents' request.
@@ -34,15 +34,18 @@ export const file_capstan_v1_event_service: GenFile = /*@__PURE__*/
  */
 export type WatchEventsRequest = Message<"capstan.v1.WatchEventsRequest"> & {
   /**
-   * Topics to follow: nodes, jobs, chunk_commands, deployments, services,
-   * replicas, tokens, chunk_targets. Empty: all the caller may see.
+   * Topics to follow: nodes, agents, jobs, chunk_commands, deployments,
+   * services, replicas, scheduler_decisions, tokens, chunk_targets. Empty: all
+   * the caller may see.
    *
    * @generated from field: repeated string topics = 1;
    */
   topics: string[];
 
   /**
-   * Only events about these keys (node, job, deployment or service ids). Empty: all.
+   * Only events about these keys (node, job, deployment, service, replica or
+   * token ids, chunk ids; an agent event's key is its node id, a scheduler
+   * decision's its service name). Empty: all.
    *
    * @generated from field: repeated string keys = 2;
    */
@@ -99,22 +102,25 @@ export type Event = Message<"capstan.v1.Event"> & {
   index: bigint;
 
   /**
-   * nodes, jobs, chunk_commands, deployments, services, replicas, tokens,
-   * chunk_targets, or heartbeat.
+   * nodes, agents, jobs, chunk_commands, deployments, services, replicas,
+   * scheduler_decisions, tokens, chunk_targets, or heartbeat.
    *
    * @generated from field: string topic = 2;
    */
   topic: string;
 
   /**
-   * "put" (created or changed), "delete", or "heartbeat".
+   * "put" (created or changed), "delete", or "heartbeat"; agents:
+   * "connected" or "disconnected"; scheduler_decisions: "placed",
+   * "unplaceable" or "scaled".
    *
    * @generated from field: string type = 3;
    */
   type: string;
 
   /**
-   * The id of what changed (node, job, deployment, service, replica or token id, chunk id).
+   * The id of what changed (node, job, deployment, service, replica or token
+   * id, chunk id; agents: the node id; scheduler_decisions: the service name).
    *
    * @generated from field: string key = 4;
    */
@@ -180,6 +186,22 @@ export type Event = Message<"capstan.v1.Event"> & {
      */
     value: Replica;
     case: "replica";
+  } | {
+    /**
+     * An agent connected or disconnected (agents).
+     *
+     * @generated from field: capstan.v1.AgentConnection agent = 13;
+     */
+    value: AgentConnection;
+    case: "agent";
+  } | {
+    /**
+     * A scheduler decision with its reason (scheduler_decisions).
+     *
+     * @generated from field: capstan.v1.SchedulerDecision decision = 14;
+     */
+    value: SchedulerDecision;
+    case: "decision";
   } | { case: undefined; value?: undefined };
 };
 
@@ -189,6 +211,140 @@ export type Event = Message<"capstan.v1.Event"> & {
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
   messageDesc(file_capstan_v1_event_service, 2);
+
+/**
+ * An agent's stream to a control-plane replica opened or closed.
+ *
+ * @generated from message capstan.v1.AgentConnection
+ */
+export type AgentConnection = Message<"capstan.v1.AgentConnection"> & {
+  /**
+   * The agent's node.
+   *
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * True when the stream opened, false when it closed.
+   *
+   * @generated from field: bool connected = 2;
+   */
+  connected: boolean;
+
+  /**
+   * The agent's protocol: grpc, ws-instadeploy or ws-orion.
+   *
+   * @generated from field: string protocol = 3;
+   */
+  protocol: string;
+
+  /**
+   * REPLICA_ID of the control-plane replica the agent is (or was) connected to.
+   *
+   * @generated from field: string replica = 4;
+   */
+  replica: string;
+
+  /**
+   * When it happened, on that replica's clock.
+   *
+   * @generated from field: google.protobuf.Timestamp time = 5;
+   */
+  time?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message capstan.v1.AgentConnection.
+ * Use `create(AgentConnectionSchema)` to create a new message.
+ */
+export const AgentConnectionSchema: GenMessage<AgentConnection> = /*@__PURE__*/
+  messageDesc(file_capstan_v1_event_service, 3);
+
+/**
+ * What the scheduler (the leader's reconciler and autoscaler) decided, and why.
+ *
+ * @generated from message capstan.v1.SchedulerDecision
+ */
+export type SchedulerDecision = Message<"capstan.v1.SchedulerDecision"> & {
+  /**
+   * "placed" (a replica went to a node), "unplaceable" (no node can take the
+   * service's replicas: reason counts the nodes each filter refused) or
+   * "scaled" (the autoscaler changed the replica count).
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * The service decided about.
+   *
+   * @generated from field: string service = 2;
+   */
+  service: string;
+
+  /**
+   * placed: the chosen node.
+   *
+   * @generated from field: string node_id = 3;
+   */
+  nodeId: string;
+
+  /**
+   * placed: the new replica.
+   *
+   * @generated from field: string replica_id = 4;
+   */
+  replicaId: string;
+
+  /**
+   * Why, in words (at most 1,000 characters).
+   *
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * placed: the values the placement strategy compared for the chosen node
+   * (fullness, units_here, units_in_domain, locality).
+   *
+   * @generated from field: map<string, double> score_terms = 6;
+   */
+  scoreTerms: { [key: string]: number };
+
+  /**
+   * scaled: the replica count before and after.
+   *
+   * @generated from field: uint32 from_replicas = 7;
+   */
+  fromReplicas: number;
+
+  /**
+   * @generated from field: uint32 to_replicas = 8;
+   */
+  toReplicas: number;
+
+  /**
+   * scaled: the CPU utilisation (percent) that decided it, when a metric did.
+   *
+   * @generated from field: optional double metric = 9;
+   */
+  metric?: number | undefined;
+
+  /**
+   * When it was decided, on the leader's clock.
+   *
+   * @generated from field: google.protobuf.Timestamp time = 10;
+   */
+  time?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message capstan.v1.SchedulerDecision.
+ * Use `create(SchedulerDecisionSchema)` to create a new message.
+ */
+export const SchedulerDecisionSchema: GenMessage<SchedulerDecision> = /*@__PURE__*/
+  messageDesc(file_capstan_v1_event_service, 4);
 
 /**
  * What changed in the control plane, as it happens, in the change feed's order
