@@ -44,7 +44,7 @@ import { MetricsHistory } from "../state/metrics-history.js";
 import { NodeState } from "../state/node-state.js";
 import { ServiceState } from "../state/service-state.js";
 import { openDatabase, type Database } from "../store/database.js";
-import { PolledFeedSignal } from "../events/feed-signal.js";
+import { SharedFeed } from "../events/shared-feed.js";
 import { ChangeFollower } from "../managers/change-follower.js";
 import type { ChangeFeed } from "../model/change-feed.js";
 import { WriteIndexScope } from "../shared/write-index.js";
@@ -77,6 +77,8 @@ export interface AppIo {
 const FEED_RETENTION_MS = 60 * 60_000;
 /** How often a replica reads the feed without a wake-up (NOTIFY is not durable). */
 const FEED_SWEEP_MS = 500;
+/** Changes an event watcher reads at a time (and the shared reader keeps four times that in memory). */
+const EVENTS_BATCH = 500;
 
 /**
  * Every part of the control plane, wired and started, but not yet serving:
@@ -286,10 +288,11 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       await follower.start(feedStart);
       stops.push(() => follower.stop());
     }
-    const feedSignal = db.feed && new PolledFeedSignal(db.feed, FEED_SWEEP_MS, logger);
-    if (feedSignal) {
-      await feedSignal.start();
-      stops.push(() => feedSignal.stop());
+    // Event watchers read the feed through one shared reader, driven by the follower's advance.
+    const sharedFeed = db.feed && follower && new SharedFeed(db.feed, { batch: EVENTS_BATCH, keep: 4 * EVENTS_BATCH, retryMs: FEED_SWEEP_MS }, logger);
+    if (sharedFeed && follower) {
+      sharedFeed.start(follower);
+      stops.push(() => sharedFeed.stop());
     }
     const membership = new Membership(db.members, db.leases, leadership, {
       replicaId: config.replicaId, address: config.advertiseUrl, version, refreshMs: Math.min(5_000, Math.max(1_000, Math.floor(config.leaderLeaseMs / 2))), agents: () => sessions.size,
@@ -335,7 +338,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
         store: () => db.health.current, shuttingDown: () => health.shuttingDown,
       },
       health,
-      events: db.feed && feedSignal && { feed: db.feed, signal: feedSignal, options: { ...config.events, batch: 500 } },
+      events: sharedFeed && { feed: sharedFeed.reader, signal: sharedFeed, options: { ...config.events, batch: EVENTS_BATCH } },
       replicas: membership,
     };
     return {

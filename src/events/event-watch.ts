@@ -29,8 +29,11 @@ export interface EventWatchOptions {
 export interface FeedSignal {
   /** The highest seq known committed (this replica's writes at once, others' within a sweep). */
   head(): number;
-  /** Resolves at the next growth, or after `ms`, or when `signal` aborts; true when it grew. */
-  next(ms: number, signal: AbortSignal): Promise<boolean>;
+  /**
+   * Resolves at the next growth past `seen` (at once when the feed is past it
+   * already), or after `ms`, or when `signal` aborts; true when it grew.
+   */
+  next(ms: number, signal: AbortSignal, seen: number): Promise<boolean>;
 }
 
 /**
@@ -87,7 +90,7 @@ export async function* watchEvents(
       continue;
     }
     const wait = Math.max(1, options.heartbeatMs - (Date.now() - sent));
-    if (!(await signal.next(wait, abort)) && !abort.aborted && signal.head() <= last) yield beat();
+    if (!(await signal.next(wait, abort, last)) && !abort.aborted && signal.head() <= last) yield beat();
   }
 }
 

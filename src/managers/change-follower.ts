@@ -58,6 +58,7 @@ export class ChangeFollower {
   private stopListening: (() => Promise<void>) | undefined;
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
+  private readonly advanceListeners = new Set<(index: number) => void>();
 
   constructor(
     private readonly feed: ChangeFeed,
@@ -224,7 +225,14 @@ export class ChangeFollower {
     }
   }
 
+  /** Calls listener each time the index moves on (the event watchers' shared reader follows it). Returns an unsubscribe. */
+  onAdvance(listener: (index: number) => void): () => void {
+    this.advanceListeners.add(listener);
+    return () => this.advanceListeners.delete(listener);
+  }
+
   private release(): void {
+    for (const l of this.advanceListeners) l(this.cursor);
     if (this.waiters.length === 0) return;
     const ready = this.waiters.filter((w) => w.index <= this.cursor);
     if (ready.length === 0) return;

@@ -86,6 +86,22 @@ describe("watching the change feed", () => {
     expect(brief(await collect(sample(), req, allowed))).toEqual(expected);
   });
 
+  it("makes agent connections and scheduler decisions events of their own topics, typed by what happened", async () => {
+    const feed = sample();
+    const at = new Date().toISOString();
+    feed.add({ entity: "agent", key: "n1", op: "put", agent: { nodeId: "n1", connected: true, protocol: "grpc", replica: "r1", at } });
+    feed.add({ entity: "decision", key: "web", op: "put", decision: { kind: "placed", service: "web", nodeId: "n1", replicaId: "web-2", reason: "chosen", at } });
+    feed.add({ entity: "decision", key: "api", op: "put", decision: { kind: "unplaceable", service: "api", reason: "0 of 3 nodes fit: cpu 3", at } });
+    feed.add({ entity: "agent", key: "n1", op: "put", agent: { nodeId: "n1", connected: false, protocol: "grpc", replica: "r1", at } });
+    expect(brief(await collect(feed, { fromIndex: 8 }))).toEqual([
+      "9 agents connected n1",
+      "10 scheduler_decisions placed web",
+      "11 scheduler_decisions unplaceable api",
+      "12 agents disconnected n1",
+    ]);
+    expect(brief(await collect(feed, { fromIndex: 8, topics: new Set<Topic>(["scheduler_decisions"]), keys: new Set(["api"]) }))).toEqual(["11 scheduler_decisions unplaceable api"]);
+  });
+
   it("opens with a heartbeat carrying the index it starts from", async () => {
     const items = await collect(sample(), { fromIndex: 3 });
     expect(items[0]).toEqual({ topic: "heartbeat", type: "heartbeat", index: 3, key: "" });
