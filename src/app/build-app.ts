@@ -44,6 +44,7 @@ import { MetricsHistory } from "../state/metrics-history.js";
 import { NodeState } from "../state/node-state.js";
 import { ServiceState } from "../state/service-state.js";
 import { openDatabase, type Database } from "../store/database.js";
+import { guardStoreCall } from "../store/store-faults.js";
 import { SharedFeed } from "../events/shared-feed.js";
 import { ChangeFollower } from "../managers/change-follower.js";
 import type { ChangeFeed } from "../model/change-feed.js";
@@ -289,7 +290,13 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       stops.push(() => follower.stop());
     }
     // Event watchers read the feed through one shared reader, driven by the follower's advance.
-    const sharedFeed = db.feed && follower && new SharedFeed(db.feed, { batch: EVENTS_BATCH, keep: 4 * EVENTS_BATCH, retryMs: FEED_SWEEP_MS }, logger);
+    // Its store reads classified as the repositories' are: a watcher that needs the store while it is away gets Unavailable.
+    const feed = db.feed;
+    const guardedFeed = feed && {
+      after: (seq: number, limit: number) => guardStoreCall(() => feed.after(seq, limit), db.health, false),
+      oldest: () => guardStoreCall(() => feed.oldest(), db.health, false),
+    };
+    const sharedFeed = guardedFeed && follower && new SharedFeed(guardedFeed, { batch: EVENTS_BATCH, keep: 4 * EVENTS_BATCH, retryMs: FEED_SWEEP_MS }, logger);
     if (sharedFeed && follower) {
       sharedFeed.start(follower);
       stops.push(() => sharedFeed.stop());

@@ -250,11 +250,11 @@ export function grpcJsClient(): ConformanceClient {
 }
 
 /**
- * Python grpcio (Debian's python3-grpcio, run by /usr/bin/python3: another
- * python3 may come first on PATH) with stubs generated from proto/ by Debian's
- * protoc and grpc_python_plugin into a temporary directory.
+ * Generates Python stubs for every proto of the contract with Debian's protoc
+ * and grpc_python_plugin into a new temporary directory (put it on PYTHONPATH;
+ * remove it when done). Throws when they are missing.
  */
-export function pythonClient(): ConformanceClient {
+export function pythonStubs(): string {
   const stubs = mkdtempSync(join(tmpdir(), "capstan-py-stubs-"));
   const protos = (dir: string): string[] =>
     readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? protos(join(dir, e.name)) : e.name.endsWith(".proto") ? [join(dir, e.name)] : []));
@@ -264,6 +264,16 @@ export function pythonClient(): ConformanceClient {
     ...protos("proto"), ...readdirSync(api).filter((f) => f.endsWith(".proto")).map((f) => join(api, f)),
   ], { encoding: "utf8" });
   if (gen.status !== 0) throw new Error(`protoc could not generate the Python stubs (scripts/ci/python-grpc.sh installs it): ${gen.stderr || gen.error}`);
+  return stubs;
+}
+
+/**
+ * Python grpcio (Debian's python3-grpcio, run by /usr/bin/python3: another
+ * python3 may come first on PATH) with stubs generated from proto/ by Debian's
+ * protoc and grpc_python_plugin into a temporary directory.
+ */
+export function pythonClient(): ConformanceClient {
+  const stubs = pythonStubs();
   const child: ChildProcessWithoutNullStreams = spawn("/usr/bin/python3", ["test/support/grpc-python-client.py"], {
     env: { ...process.env, PYTHONPATH: stubs, PYTHONUNBUFFERED: "1" },
   });
