@@ -74,8 +74,6 @@ export interface AppIo {
   mustRestart?: (reason: string) => void;
 }
 
-/** How long changes stay in the feed: a replica further behind than this restarts to reload. */
-const FEED_RETENTION_MS = 60 * 60_000;
 /** How often a replica reads the feed without a wake-up (NOTIFY is not durable). */
 const FEED_SWEEP_MS = 500;
 /** Changes an event watcher reads at a time (and the shared reader keeps four times that in memory). */
@@ -278,7 +276,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
           {
             origin: config.replicaId,
             sweepMs: FEED_SWEEP_MS,
-            retentionMs: FEED_RETENTION_MS,
+            retentionMs: config.feedRetentionMs,
             onLost: io.mustRestart ?? (() => process.kill(process.pid, "SIGTERM")),
             prunes: () => leadership.isLeader(),
           },

@@ -27,6 +27,8 @@ export interface Config {
   readonly heartbeatHistory: { readonly windowMs: number; readonly stepMs: number };
   /** WatchEvents: a heartbeat after this long without an event; a watcher this many changes behind is cut off. */
   readonly events: { readonly heartbeatMs: number; readonly maxLag: number };
+  /** How long the change feed keeps changes: a watcher (or a replica) further behind must list (reload) again. */
+  readonly feedRetentionMs: number;
   readonly shutdownTimeoutMs: number;
   /** How often the service reconciler runs (it also runs soon after changes). */
   readonly reconcileIntervalMs: number;
@@ -207,6 +209,7 @@ const schema = z.object({
   RPC_TIMEOUT: duration(60_000),
   EVENTS_HEARTBEAT: duration(15_000),
   EVENTS_MAX_LAG: whole(100, 10_000_000, 10_000),
+  EVENTS_RETENTION: duration(60 * 60_000),
   MAX_STREAMS: whole(1, 1_000_000, 20_000),
   MAX_STREAMS_PER_CLIENT: whole(1, 1_000_000, 100),
   JOB_LOG_BYTES: whole(1024, 64 << 20, 64 * 1024),
@@ -281,6 +284,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
     heartbeatFlushMs: e.HEARTBEAT_FLUSH_INTERVAL,
     heartbeatHistory: Object.freeze({ windowMs: e.HEARTBEAT_HISTORY, stepMs: e.HEARTBEAT_HISTORY_STEP }),
     events: Object.freeze({ heartbeatMs: e.EVENTS_HEARTBEAT, maxLag: e.EVENTS_MAX_LAG }),
+    feedRetentionMs: e.EVENTS_RETENTION,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     reconcileIntervalMs: e.RECONCILE_INTERVAL,
     replicaGraceMs: e.REPLICA_GRACE,
