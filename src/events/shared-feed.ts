@@ -26,7 +26,7 @@ export interface SharedFeedOptions {
  * database's wake-ups, its own commits at once), it reads each new stretch of
  * the feed once, with its state, into a window of recent changes, then wakes
  * the watchers, which take their events from the window: N watchers at the
- * head cost one read of the feed per advance, not N. A watcher behind the
+ * head cost one read of the feed per advance, not N, and none cost none. A watcher behind the
  * window (resuming from an old index) reads the store itself until it
  * catches up.
  */
@@ -100,10 +100,20 @@ export class SharedFeed implements FeedSignal {
     });
   }
 
-  /** The follower is at index: read what is new, once, for everyone. */
+  /**
+   * The follower is at index: read what is new, once, for everyone waiting.
+   * With nobody waiting, nothing is read (writes cost no reads while nobody
+   * watches): the window is dropped, and a watcher that comes back behind it
+   * reads the store until it catches up.
+   */
   private advance(index: number): void {
     if (index <= this.target) return;
     this.target = index;
+    if (this.waiters.size === 0 && !this.reading) {
+      this.window = [];
+      this.loaded = index;
+      return;
+    }
     this.read();
   }
 

@@ -84,6 +84,23 @@ describe("the event watchers' shared reader", () => {
     await shared.stop();
   });
 
+  it("reads nothing while nobody watches, and a watcher that comes later still gets every change after its index", async () => {
+    const feed = new CountingFeed();
+    const progress = new Progress();
+    const shared = new SharedFeed(feed, { batch: 100, keep: 400, retryMs: 10 }, silent);
+    shared.start(progress);
+    for (const id of ["a", "b", "c"]) progress.advance(feed.add(id));
+    await settle();
+    expect(feed.reads).toBe(0);
+    const abort = new AbortController();
+    const [late] = watchers(shared, 1, 1, 3, abort.signal);
+    await settle();
+    progress.advance(feed.add("d"));
+    expect(await late).toEqual(["b", "c", "d"]);
+    abort.abort();
+    await shared.stop();
+  });
+
   it("serves a watcher behind its window from the store, then from the window", async () => {
     const feed = new CountingFeed();
     for (let i = 0; i < 10; i++) feed.add(`old${i}`);
