@@ -2,6 +2,8 @@ import type { Logger } from "pino";
 import type { AgentSession } from "../model/agent-session.js";
 import type { AgentFact, Fact, FactStore } from "../model/change-facts.js";
 
+const MAX_PER_WRITE = 1_000;
+
 /** What the log follows: sessions attaching and detaching. */
 export interface SessionEvents {
   onAttach(listener: (session: AgentSession) => void): () => void;
@@ -82,15 +84,17 @@ export class AgentConnectionLog {
       this.logger.warn({ dropped: this.dropped }, "agent connection events were dropped while the store could not take them");
       this.dropped = 0;
     }
-    const batch = this.pending;
-    if (batch.length === 0) return;
-    this.pending = [];
-    try {
-      await this.facts.append(batch);
-    } catch (err) {
-      // The store is away: they wait for the next flush (bounded by maxPending).
-      this.pending = [...batch, ...this.pending];
-      this.logger.warn({ err, pending: this.pending.length }, "writing agent connection events failed; retrying");
+    while (this.pending.length > 0) {
+      // At most MAX_PER_WRITE a transaction: one statement's parameters stay within PostgreSQL's limit.
+      const batch = this.pending.splice(0, MAX_PER_WRITE);
+      try {
+        await this.facts.append(batch);
+      } catch (err) {
+        // The store is away: they wait for the next flush (bounded by maxPending).
+        this.pending = [...batch, ...this.pending];
+        this.logger.warn({ err, pending: this.pending.length }, "writing agent connection events failed; retrying");
+        return;
+      }
     }
   }
 }

@@ -1,8 +1,10 @@
+import { createClient } from "@connectrpc/connect";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EventService } from "../../gen/proto/capstan/v1/event_service_pb.js";
 import { eventually, startAgent, type AgentProcess } from "../support/agent-process.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -127,5 +129,14 @@ describe("service specs that do what they say (real agents, REST)", () => {
     expect(down.lastScale).toMatchObject({ fromReplicas: 2, toReplicas: 1, threshold: 4000, source: "replica" });
     expect(down.lastScale.reason).toMatch(/below scaleDownThreshold 4000% for 1s: 2 → 1$/);
     await eventually(async () => (await running("burner")).length === 1, 20_000, "one burner left");
+    // Both scales are scheduler decisions on the event stream, with their counts, metric and reason.
+    const scaled = [];
+    for await (const r of createClient(EventService, server.grpc).watchEvents({ fromIndex: 0n, topics: ["scheduler_decisions"], keys: ["burner"] })) {
+      if (r.event?.topic === "heartbeat" && r.event.index > 0n && scaled.length > 0) break;
+      if (r.event?.type === "scaled" && r.event.payload.case === "decision") scaled.push(r.event.payload.value);
+    }
+    expect(scaled.map((d) => [d.fromReplicas, d.toReplicas])).toEqual([[1, 2], [2, 1]]);
+    expect(scaled[0].metric).toBeGreaterThan(50);
+    expect(scaled[1].reason).toMatch(/below scaleDownThreshold 4000% for 1s: 2 → 1$/);
   });
 });
