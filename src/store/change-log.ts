@@ -53,7 +53,7 @@ export class ChangeCollector {
 
   /** Takes over what another collector noted (a write of a group commit that succeeded). */
   absorb(other: ChangeCollector): void {
-    for (const c of other.list()) this.note(c.entity, c.key, c.op);
+    for (const c of other.list()) this.note(c.entity, c.key, c.op, c.data);
   }
 
   /**
