@@ -12,7 +12,9 @@ import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
 import { TokenScope, TokenService } from "../../gen/proto/capstan/v1/token_service_pb.js";
 import { DeploymentStatus } from "../../gen/proto/capstan/v1/deployment_pb.js";
 import { NodeStatus } from "../../gen/proto/capstan/v1/node_pb.js";
+import { EventService } from "../../gen/proto/capstan/v1/event_service_pb.js";
 import { eventually, startAgent, type AgentProcess } from "../support/agent-process.js";
+import { follow } from "../support/event-watcher.js";
 import { httpRequest } from "../support/http.js";
 import { recordingDocker } from "../support/recording-docker.js";
 import { asAdmin, postgresForReplicas, startReplicas, withIndex, type ReplicaSet } from "../support/replicas.js";
@@ -105,6 +107,33 @@ describe.runIf(postgresForReplicas())("three replicas on one PostgreSQL database
     await eventually(async () => (await set.client(DeploymentService, 2).getDeployment({ deploymentId: "cross" }, { headers: asAdmin(set) })).deployment?.status === DeploymentStatus.RUNNING, 10_000, "deployment running, as replica 2 sees it");
     expect(docker.calls().some((argv) => argv.includes("up"))).toBe(true);
   }, 60_000);
+
+  it("watchers on every replica see the same events in the same order, an agent connected to one of them included", async () => {
+    const watches = [0, 1, 2].map((i) => follow((signal) => set.client(EventService, i).watchEvents({ topics: ["nodes", "agents"] }, { signal, headers: asAdmin(set) })));
+    try {
+      const starts = await Promise.all(watches.map((w) => w.until((e) => e.topic === "heartbeat")));
+      const dir = mkdtempSync(join(tmpdir(), "capstan-replicas-"));
+      const agent = startAgent(["--server", set.replicas[2].url, "--state-dir", join(dir, "o"), "--workdir", dir, "--name", "agent-order", "--max-backoff", "1000"]);
+      agents.push(agent);
+      await set.client(NodeService, 0).registerNode({ name: "n-order", address: "10.0.0.2" }, { headers: asAdmin(set) });
+      const connected = await Promise.all(watches.map((w) => w.until((e) => e.topic === "agents" && e.type === "connected", 30_000)));
+      const nodeId = connected[0].key;
+      // Written by the replica the agent is connected to.
+      expect(connected.map((e) => e.payload.case === "agent" && e.payload.value.replica)).toEqual(["r2", "r2", "r2"]);
+      await agent.stop();
+      const last = await Promise.all(watches.map((w) => w.until((e) => e.topic === "agents" && e.key === nodeId && e.type === "disconnected", 30_000)));
+      expect(new Set(last.map((e) => e.index)).size).toBe(1);
+      await Promise.all(watches.map((w) => w.until((e) => e.topic === "nodes" && e.payload.case === "node" && e.payload.value.name === "n-order")));
+      // From the latest start to the disconnection, every watcher saw the same events, in the same order.
+      const from = starts.reduce((m, e) => (e.index > m ? e.index : m), 0n);
+      const seen = watches.map((w) => w.seen.filter((e) => e.topic !== "heartbeat" && e.index > from && e.index <= last[0].index).map((e) => `${e.index} ${e.topic} ${e.type} ${e.key}`));
+      expect(seen[0]).toContain(`${connected[0].index} agents connected ${nodeId}`);
+      expect(seen[1]).toEqual(seen[0]);
+      expect(seen[2]).toEqual(seen[0]);
+    } finally {
+      for (const w of watches) w.stop();
+    }
+  }, 90_000);
 
   it("deleting a node through one replica ends its agent's stream held by another", async () => {
     const dir = mkdtempSync(join(tmpdir(), "capstan-replicas-"));
