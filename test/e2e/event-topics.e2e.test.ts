@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
 import { EventService } from "../../gen/proto/capstan/v1/event_service_pb.js";
@@ -20,6 +21,7 @@ const JOIN = "join-token-0123456789abcdef";
 const ADMIN = "admin-token-0123456789abcdef";
 // A marker no other process carries, so that the test can clean up the replica its agent started.
 const MARK = "301.4343";
+const CLI = fileURLToPath(new URL("../../src/cli/bin.mjs", import.meta.url));
 
 /** One line the Python watcher printed: an event, or how its stream ended. */
 type PyLine = { index: string; topic: string; type: string; key: string } | { end: string; details: string };
@@ -121,6 +123,31 @@ describe("event topics: agents, scheduler decisions, and a Python watcher", () =
       expect(unplaceable.payload).toMatchObject({ case: "decision", value: { kind: "unplaceable", service: "nowhere" } });
       // The summary counts the nodes each filter refused.
       expect(unplaceable.payload.case === "decision" && unplaceable.payload.value.reason).toMatch(/cannot be placed: placed 0 of 1 on \d+ nodes: (.*, )?\d+ rejected by labels/);
+
+      // Over REST (Server-Sent Events, replayed from the oldest change kept): the proto names.
+      const res = await fetch(`${server.url}/api/v1/events?topics=scheduler_decisions&keys=web`, { headers: { authorization: `Bearer ${ADMIN}`, "last-event-id": "0" } });
+      const reader = res.body!.getReader();
+      let text = "";
+      while (!/"type":"placed"/.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      await reader.cancel();
+      const data = /^data: (.*"type":"placed".*)$/m.exec(text)?.[1];
+      expect(JSON.parse(data ?? "{}").event).toMatchObject({ index: String(placed.index), decision: { kind: "placed", node_id: nodeId, score_terms: { units_here: expect.any(Number) } } });
+
+      // capstan events, for people: the replica, its node, the reason and the terms on one line.
+      const cli = spawn(process.execPath, [CLI, "--server", server.url, "--token", ADMIN, "events", "--topic", "scheduler_decisions", "--id", "web", "--from", "0"], {
+        env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("CAPSTAN_"))),
+      });
+      try {
+        const lines = createInterface({ input: cli.stdout })[Symbol.asyncIterator]();
+        const line = String((await lines.next()).value);
+        expect(line).toContain(`scheduler_decisions  placed        web  ${d?.replicaId} on ${nodeId}: chosen by the round_robin strategy (fullness=`);
+      } finally {
+        cli.kill();
+      }
     } finally {
       watch.stop();
     }
