@@ -2,6 +2,9 @@ import type { Logger } from "pino";
 import type { ChangeFeed, LoadedChange } from "../model/change-feed.js";
 import type { FeedSignal } from "./event-watch.js";
 
+/** Watchers that read within this long still keep the window current between their waits. */
+const IDLE_MS = 5_000;
+
 /** How far the change feed is followed on this replica: the change follower. */
 export interface FeedProgress {
   /** The seq every change up to which is applied here. */
@@ -45,6 +48,8 @@ export class SharedFeed implements FeedSignal {
   private retry: NodeJS.Timeout | undefined;
   private readonly waiters = new Set<(grew: boolean) => void>();
   private unsubscribe: (() => void) | undefined;
+  /** When a watcher last read (ms). */
+  private usedAt = 0;
 
   constructor(
     private readonly feed: Pick<ChangeFeed, "after" | "oldest">,
@@ -73,6 +78,7 @@ export class SharedFeed implements FeedSignal {
 
   /** Changes after seq: from the window when it holds them, else from the store (a watcher behind the window). */
   async after(seq: number, limit: number): Promise<LoadedChange[]> {
+    this.usedAt = Date.now();
     if (seq >= this.loaded) return [];
     const first = this.window[0]?.seq ?? this.loaded + 1;
     if (seq + 1 >= first) {
@@ -109,7 +115,8 @@ export class SharedFeed implements FeedSignal {
   private advance(index: number): void {
     if (index <= this.target) return;
     this.target = index;
-    if (this.waiters.size === 0 && !this.reading) {
+    // "Nobody": none waiting, and none read lately (one between its read and its wait still counts).
+    if (this.waiters.size === 0 && !this.reading && Date.now() - this.usedAt > IDLE_MS) {
       this.window = [];
       this.loaded = index;
       return;
