@@ -156,4 +156,23 @@ describe("leadership on SQLite (one process)", () => {
       await db2.close();
     }
   });
+
+  it("a process starved past its lease (the renewal came late) stays leader at its epoch: nobody else can take an SQLite file", async () => {
+    test = await createTestDatabase("sqlite");
+    const db = await openDatabase(test.url, pino({ level: "silent" }));
+    try {
+      const only = new LeaderElection(db.leases, { replicaId: "only", leaseMs: 1_000, sole: true }, pino({ level: "silent" }));
+      await only.tick();
+      const epoch = only.epoch();
+      // As if the event loop had been blocked for longer than the lease: the row says it expired.
+      await db.prisma.$executeRawUnsafe("UPDATE leader_lease SET expires_at = 0");
+      await only.tick();
+      expect([only.isLeader(), only.epoch()]).toEqual([true, epoch]);
+      await db.nodes.upsert(node("n2"));
+      await only.decisions.transaction((tx) => tx.nodes.setStatus("n2", "offline", new Date()));
+      expect(await statusOf(db, "n2")).toBe("offline");
+    } finally {
+      await db.close();
+    }
+  });
 });
