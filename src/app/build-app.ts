@@ -223,8 +223,9 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     await reconciler.start();
     stops.push(() => reconciler.stop());
     // One-off tasks (issue 16). Schedules and after-deploy hooks fire from one place per cluster, like the reconciler.
-    const tasks = new TaskManager(db, jobs, snapshot, { defaultTimeoutMs: config.tasks.timeoutMs, keep: 20 }, logger);
+    const tasks = new TaskManager(db, jobs, snapshot, { defaultTimeoutMs: config.tasks.timeoutMs, keep: 20, leadership }, logger);
     await tasks.start();
+    stops.push(() => tasks.stop());
     const schedules = new ScheduleRunner(serviceState, tasks, db.tasks, { intervalMs: 1_000, leadership }, logger);
     const afterDeploy = new AfterDeployRunner(serviceState, tasks, 1_000, logger);
     schedules.start();

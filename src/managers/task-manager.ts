@@ -3,6 +3,7 @@ import type { CommandBus } from "../model/command-bus.js";
 import { FailedPreconditionError, NotFoundError } from "../model/errors.js";
 import { newTimeOrderedId } from "../model/ids.js";
 import type { Job } from "../model/job.js";
+import type { Leadership } from "../model/leadership.js";
 import type { ServiceSpec } from "../model/service-spec.js";
 import { TASK_DONE, taskStatusOf, type Task, type TaskFilter, type TaskKind, type TaskStore } from "../model/task.js";
 import type { UnitOfWork } from "../model/unit-of-work.js";
@@ -16,6 +17,13 @@ export interface TaskManagerOptions {
   defaultTimeoutMs: number;
   /** Finished tasks kept per service and kind (the history). */
   keep: number;
+  /**
+   * Several replicas: the leader settles, every `settleIntervalMs` (default
+   * 5 s), tasks whose job ended without the task following (the replica that
+   * took the job's report died before writing the task).
+   */
+  leadership?: Leadership;
+  settleIntervalMs?: number;
   now?: () => Date;
 }
 
@@ -41,6 +49,8 @@ export class TaskManager {
   /** Unfinished tasks by id, and the newest tasks per service and kind, for reads that must not wait on the store. */
   private readonly unfinished = new Map<string, Task>();
   private readonly recentByKey = new Map<string, Task[]>();
+  private timer: NodeJS.Timeout | undefined;
+  private settling: Promise<void> | undefined;
 
   constructor(
     private readonly stores: UnitOfWork & { readonly tasks: TaskStore },
@@ -54,14 +64,44 @@ export class TaskManager {
 
   /** Loads unfinished tasks, settles those whose job ended while the server was down, and follows jobs. */
   async start(): Promise<void> {
-    this.bus.onJobChange((job) => {
-      if (job.type === "run_task") void this.onJob(job).catch((err: unknown) => this.logger.error({ err, jobId: job.id }, "task update failed"));
+    this.bus.onJobChange((job, remote) => {
+      if (job.type === "run_task") void this.onJob(job, remote).catch((err: unknown) => this.logger.error({ err, jobId: job.id }, "task update failed"));
     });
     for (const t of await this.stores.tasks.list({ unfinished: true, limit: 10_000 })) {
       this.unfinished.set(t.id, t);
       const job = await this.bus.get(t.jobId).catch(() => undefined);
       if (job) await this.onJob(job);
     }
+    const leadership = this.options.leadership;
+    if (leadership) {
+      this.timer = setInterval(() => {
+        if (leadership.isLeader()) void this.settle();
+      }, this.options.settleIntervalMs ?? 5_000);
+      this.timer.unref();
+    }
+  }
+
+  /** Stops settling; resolves once a pass under way is done. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.settling;
+  }
+
+  /**
+   * Moves on every unfinished task (in the store) whose job's status says
+   * otherwise: a task whose job's report was taken by a replica that died
+   * before it wrote the task. Passes never overlap. Exposed for tests.
+   */
+  settle(): Promise<void> {
+    this.settling ??= (async () => {
+      for (const t of await this.stores.tasks.list({ unfinished: true, limit: 10_000 })) {
+        const job = await this.bus.get(t.jobId).catch(() => undefined);
+        if (job && taskStatusOf(job.status) !== t.status) await this.onJob(job);
+      }
+    })()
+      .catch((err: unknown) => this.logger.warn({ err }, "settling tasks failed; the next pass tries again"))
+      .finally(() => (this.settling = undefined));
+    return this.settling;
   }
 
   /** Loads a service's recent tasks of a kind into memory (the service reads show them). */
@@ -152,14 +192,24 @@ export class TaskManager {
     return (await this.get(taskId)).task;
   }
 
-  private onJob(job: Job): Promise<void> {
+  /**
+   * Moves a task on with its job. The replica that wrote the job's change
+   * writes the task, also one another replica started (which may be gone:
+   * its agent reported here after moving), read from the store; the other
+   * replicas only follow in memory, so their reads of it stay current.
+   */
+  private onJob(job: Job, remote = false): Promise<void> {
     if (job.payload.type !== "run_task") return Promise.resolve();
     const taskId = job.payload.taskId;
     return this.lock.run(taskId, async () => {
-      const task = this.unfinished.get(taskId);
-      if (!task) return;
+      const task = this.unfinished.get(taskId) ?? (remote ? undefined : await this.stores.tasks.get(taskId));
+      if (!task || TASK_DONE.has(task.status)) return;
       const next = followJob(task, job);
       if (next.status === task.status) return;
+      if (remote) {
+        this.remember(next);
+        return;
+      }
       await this.record(next);
       if (TASK_DONE.has(next.status)) {
         this.logger.info({ taskId, service: task.serviceName, status: next.status, exitCode: next.exitCode }, "task finished");
