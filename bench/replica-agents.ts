@@ -24,6 +24,8 @@ export interface SimFleet {
   agents: SimAgent[];
   /** Deliveries per job id: the agent and when each arrived (performance.now()). */
   received: Map<string, Array<{ nodeId: string; at: number }>>;
+  /** Streams refused before their welcome (each tried again), with the error. */
+  failures: string[];
   /** Resolves when the job's first command arrives. */
   arrival(jobId: string): Promise<number>;
   stop(): void;
@@ -37,37 +39,47 @@ export async function connectFleet(urls: string[], count: number, sessions = 4, 
   const agents: SimAgent[] = [];
   const received = new Map<string, Array<{ nodeId: string; at: number }>>();
   const waiters = new Map<string, (at: number) => void>();
+  const failures: string[] = [];
   let welcomed = 0;
   await new Promise<void>((resolve, reject) => {
     for (let i = 0; i < count; i++) {
       const replica = i % urls.length;
       const agent: SimAgent = { replica, nodeId: "", outbox: new AsyncQueue<AgentStreamRequest>() };
       agents.push(agent);
-      agent.outbox.push(
-        create(AgentStreamRequestSchema, {
-          message: { case: "hello", value: { name: `${prefix}-${i}`, address: "10.0.0.1", capabilities: { docker: { available: true, version: "27.0.0" } }, tags: ["docker"] } },
-        }),
-      );
       const client = createClient(AgentService, transports[replica][i % sessions]);
-      void (async () => {
-        for await (const res of client.agentStream(agent.outbox)) {
-          if (res.message.case === "welcome") {
-            agent.nodeId = res.message.value.nodeId;
-            if (++welcomed === count) resolve();
-          } else if (res.message.case === "command") {
-            const at = performance.now();
-            const jobId = res.message.value.jobId;
-            const list = received.get(jobId) ?? [];
-            list.push({ nodeId: agent.nodeId, at });
-            received.set(jobId, list);
-            waiters.get(jobId)?.(at);
-            agent.outbox.push(create(AgentStreamRequestSchema, { message: { case: "commandUpdate", value: { jobId, status: JobStatus.COMPLETED, exitCode: 0 } } }));
+      const open = (attempt: number): void => {
+        agent.outbox = new AsyncQueue<AgentStreamRequest>();
+        agent.outbox.push(
+          create(AgentStreamRequestSchema, {
+            message: { case: "hello", value: { name: `${prefix}-${i}`, address: "10.0.0.1", capabilities: { docker: { available: true, version: "27.0.0" } }, tags: ["docker"] } },
+          }),
+        );
+        const outbox = agent.outbox;
+        void (async () => {
+          for await (const res of client.agentStream(outbox)) {
+            if (res.message.case === "welcome") {
+              agent.nodeId = res.message.value.nodeId;
+              if (++welcomed === count) resolve();
+            } else if (res.message.case === "command") {
+              const at = performance.now();
+              const jobId = res.message.value.jobId;
+              const list = received.get(jobId) ?? [];
+              list.push({ nodeId: agent.nodeId, at });
+              received.set(jobId, list);
+              waiters.get(jobId)?.(at);
+              outbox.push(create(AgentStreamRequestSchema, { message: { case: "commandUpdate", value: { jobId, status: JobStatus.COMPLETED, exitCode: 0 } } }));
+            }
           }
-        }
-      })().catch((err: unknown) => {
-        // A stream that breaks after the welcome (its replica was killed) is part of the run; before it, a failure.
-        if (!agent.nodeId) reject(err as Error);
-      });
+        })().catch((err: unknown) => {
+          // A stream that breaks after the welcome (its replica was killed) is part of the run. Before it, the agent
+          // tries again after a pause, as capstan-agent does; the failures are counted and printed.
+          if (agent.nodeId) return;
+          failures.push(String((err as Error).message));
+          if (attempt >= 10) reject(err as Error);
+          else setTimeout(() => open(attempt + 1), 500 + Math.random() * 1000);
+        });
+      };
+      open(0);
     }
   });
   // Heartbeats on the streams, spread evenly over the interval.
@@ -82,6 +94,7 @@ export async function connectFleet(urls: string[], count: number, sessions = 4, 
   return {
     agents,
     received,
+    failures,
     arrival: (jobId) =>
       new Promise((resolve) => {
         const got = received.get(jobId)?.[0];

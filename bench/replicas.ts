@@ -119,6 +119,26 @@ interface Figures {
   misdelivered: number;
   kill?: number;
   stop?: number;
+  /** Agent streams refused before their welcome (tried again), and the servers' distinct error logs. */
+  refused: string[];
+  errors: string[];
+}
+
+/** The distinct error-level log lines of the set's replicas (message and error), with counts. */
+function serverErrors(set: ReplicaSet): string[] {
+  const seen = new Map<string, number>();
+  for (const r of set.replicas)
+    for (const line of r.logs) {
+      try {
+        const e = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+        if ((e.level ?? 0) < 50) continue;
+        const key = `${e.msg ?? ""}: ${e.err?.message?.split("\n")[0] ?? ""}`.slice(0, 200);
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+      } catch {
+        // not a log line
+      }
+    }
+  return [...seen].map(([k, n]) => `${n} × ${k}`);
 }
 
 async function run(count: number): Promise<Figures> {
@@ -166,7 +186,7 @@ async function run(count: number): Promise<Figures> {
       if (got.length > 1) duplicated++;
       if (got.some((g) => g.nodeId !== nodeId)) misdelivered++;
     }
-    const figures: Figures = { same, cross, lag, hb, lost, duplicated, misdelivered };
+    const figures: Figures = { same, cross, lag, hb, lost, duplicated, misdelivered, refused: fleet.failures, errors: serverErrors(set) };
     if (count > 1) {
       step("failover");
       figures.kill = await failover(set, "SIGKILL");
@@ -198,5 +218,7 @@ console.log(`  failover after SIGKILL of the leader        ${f(three.kill ?? NaN
 console.log(`  failover after SIGSTOP of the leader        ${f(three.stop ?? NaN)} ms`);
 for (const [name, r] of [["three replicas", three], ["one replica", one]] as const) {
   console.log(`  jobs (${name}): ${r.same.length + r.cross.length} completed, ${r.lost} lost, ${r.duplicated} delivered twice, ${r.misdelivered} to the wrong node (goal 0, 0, 0)`);
+  console.log(`  agent streams refused before their welcome (${name}; tried again): ${r.refused.length}${r.refused.length ? ` (${[...new Set(r.refused)].slice(0, 3).join("; ")})` : ""}`);
+  for (const e of r.errors.slice(0, 5)) console.log(`  server error log (${name}): ${e}`);
 }
 process.exit(0);

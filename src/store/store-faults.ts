@@ -19,6 +19,9 @@ const PRISMA_CODES: Record<string, string> = {
   P1008: "the database operation timed out",
   P1017: "the database server closed the connection",
   P2024: "no database connection was free in time",
+  // Interactive transactions: none could start within maxWait (every connection busy, e.g. hundreds of agents
+  // registering at once on PostgreSQL), or one outlived its timeout. The database is busy, the call is not wrong.
+  P2028: "a database transaction could not start or finish in time",
 };
 
 // SQLite result codes that say the file cannot take the write now, not that the write is wrong.

@@ -17,6 +17,7 @@ describe("storeFaultReason", () => {
     ["PostgreSQL shutting down", adapterError({ kind: "postgres", code: "57P01", severity: "FATAL" }), "the database refused the call (SQLSTATE 57P01)"],
     ["PostgreSQL disk full", adapterError({ kind: "postgres", code: "53100", severity: "ERROR" }), "the database refused the call (SQLSTATE 53100)"],
     ["Prisma pool timeout", { code: "P2024", message: "Timed out fetching a new connection" }, "no database connection was free in time"],
+    ["Prisma transaction not started in time", { code: "P2028", message: "Transaction API error: Unable to start a transaction in the given time." }, "a database transaction could not start or finish in time"],
     ["pg broken connection", new Error("Connection terminated unexpectedly"), "the connection to the database broke"],
     ["nested cause", { message: "wrapped", cause: adapterError({ kind: "sqlite", originalCode: "SQLITE_FULL" }) }, "database or disk is full"],
   ])("%s is a store fault", (_, err, reason) => {
