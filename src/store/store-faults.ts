@@ -24,6 +24,21 @@ const PRISMA_CODES: Record<string, string> = {
   P2028: "a database transaction could not start or finish in time",
 };
 
+// Of those, the codes that mean busy rather than failing: the call is refused (Unavailable, to be retried), but the
+// store is not marked failing. Marking it would fail /health under a reconnect storm, and a load balancer would then
+// take the replica out and cut its agents' streams, which reconnect elsewhere: a storm feeding itself.
+const BUSY_CODES = new Set(["P2028"]);
+
+/** Whether a store fault is the database being busy (see BUSY_CODES), following `cause` chains. */
+export function storeBusy(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== null && typeof e === "object" && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && BUSY_CODES.has(code)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 // SQLite result codes that say the file cannot take the write now, not that the write is wrong.
 const SQLITE_CODES: Array<[RegExp, string]> = [
   [/^SQLITE_FULL/, "database or disk is full"],
@@ -123,14 +138,14 @@ export async function guardStoreCall<R>(call: () => Promise<R>, health: StoreHea
   } catch (err) {
     // Already classified (a guarded call inside a guarded transaction): counted, not wrapped again.
     if (err instanceof StoreUnavailableError) {
-      health.failing(err.reason);
+      if (!storeBusy(err.cause)) health.failing(err.reason);
       watch?.observe(watch.op, started, "unavailable");
       throw err;
     }
     const reason = storeFaultReason(err);
     watch?.observe(watch.op, started, reason === undefined ? "error" : "unavailable");
     if (reason === undefined) throw err;
-    health.failing(reason);
+    if (!storeBusy(err)) health.failing(reason);
     throw new StoreUnavailableError(reason, { cause: err });
   }
 }

@@ -57,6 +57,15 @@ describe("faultAware", () => {
     expect(health.current).toMatchObject({ ok: false, reason: "database or disk is full" });
   });
 
+  it("refuses a call when no transaction could start in time (busy), without marking the store failing", async () => {
+    const health = new StoreHealth();
+    const busy = { code: "P2028", message: "Transaction API error: Unable to start a transaction in the given time." };
+    const err = await guardStoreCall(() => faultAware(new Repo(busy), health).save(), health, true).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreUnavailableError);
+    expect((err as StoreUnavailableError).reason).toBe("a database transaction could not start or finish in time");
+    expect(health.ok).toBe(true);
+  });
+
   it("does not wrap an error twice when a guarded call runs inside another", async () => {
     const health = new StoreHealth();
     const inner = faultAware(new Repo(adapterError({ kind: "ConnectionClosed" })), health);
