@@ -26,6 +26,8 @@ export interface SimFleet {
   received: Map<string, Array<{ nodeId: string; at: number }>>;
   /** Streams refused before their welcome (each tried again), with the error. */
   failures: string[];
+  /** Streams that ended after their welcome (not reopened: a killed replica's agents stay gone), with the error. */
+  broken: string[];
   /** Resolves when the job's first command arrives. */
   arrival(jobId: string): Promise<number>;
   stop(): void;
@@ -40,6 +42,7 @@ export async function connectFleet(urls: string[], count: number, sessions = 4, 
   const received = new Map<string, Array<{ nodeId: string; at: number }>>();
   const waiters = new Map<string, (at: number) => void>();
   const failures: string[] = [];
+  const broken: string[] = [];
   let welcomed = 0;
   await new Promise<void>((resolve, reject) => {
     for (let i = 0; i < count; i++) {
@@ -73,7 +76,10 @@ export async function connectFleet(urls: string[], count: number, sessions = 4, 
         })().catch((err: unknown) => {
           // A stream that breaks after the welcome (its replica was killed) is part of the run. Before it, the agent
           // tries again after a pause, as capstan-agent does; the failures are counted and printed.
-          if (agent.nodeId) return;
+          if (agent.nodeId) {
+            broken.push(`${agent.nodeId}: ${String((err as Error).message)}`);
+            return;
+          }
           failures.push(String((err as Error).message));
           if (attempt >= 10) reject(err as Error);
           else setTimeout(() => open(attempt + 1), 500 + Math.random() * 1000);
@@ -95,6 +101,7 @@ export async function connectFleet(urls: string[], count: number, sessions = 4, 
     agents,
     received,
     failures,
+    broken,
     arrival: (jobId) =>
       new Promise((resolve) => {
         const got = received.get(jobId)?.[0];

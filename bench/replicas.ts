@@ -45,6 +45,9 @@ function clients(set: ReplicaSet, i: number) {
   return { deploy: createClient(DeploymentService, t), nodes: createClient(NodeService, t), replicas: createClient(ReplicaService, t) };
 }
 
+/** Jobs whose COMPLETED WatchJob did not show within 30 s (this run). */
+const unseen: string[] = [];
+
 interface Trip {
   deliver: number;
   complete: number;
@@ -64,10 +67,11 @@ async function commandTrip(set: ReplicaSet, fleet: SimFleet, via: number, nodeId
       if (ev.job?.status === JobStatus.COMPLETED) return { deliver: (await arrived) - start, complete: performance.now() - start };
     }
   } catch {
-    // Not completed within 30 s: counted as lost below.
+    // Not completed within 30 s: counted as lost, and its status on every replica printed.
   } finally {
     clearTimeout(timer);
   }
+  unseen.push(res.jobId);
   return undefined;
 }
 
@@ -117,11 +121,16 @@ interface Figures {
   lost: number;
   duplicated: number;
   misdelivered: number;
+  /** Jobs no agent received; agent streams that ended before the failovers. */
+  undelivered: number;
+  brokenBefore: number;
   kill?: number;
   stop?: number;
   /** Agent streams refused before their welcome (tried again), and the servers' distinct error logs. */
   refused: string[];
   errors: string[];
+  /** Jobs not seen COMPLETED in time, with each replica's status for them. */
+  stuck: string[];
 }
 
 /** The distinct error-level log lines of the set's replicas (message and error), with counts. */
@@ -179,14 +188,22 @@ async function run(count: number): Promise<Figures> {
     }
     // The agents' own record: each job delivered once, to the node it was for.
     let duplicated = 0;
+    let undelivered = 0;
     let misdelivered = 0;
     for (const [jobId, nodeId] of jobs) {
       const got = fleet.received.get(jobId) ?? [];
-      if (got.length === 0) lost++;
+      if (got.length === 0) undelivered++;
       if (got.length > 1) duplicated++;
       if (got.some((g) => g.nodeId !== nodeId)) misdelivered++;
     }
-    const figures: Figures = { same, cross, lag, hb, lost, duplicated, misdelivered, refused: fleet.failures, errors: serverErrors(set) };
+    // What each replica says of a job whose completion its creator's WatchJob did not show.
+    const stuck = await Promise.all(
+      unseen.splice(0).map(async (jobId) => {
+        const seen = await Promise.all(set.replicas.map((_, i) => clients(set, i).deploy.getJob({ jobId }).then((r) => JobStatus[r.job?.status ?? 0], (e: unknown) => String(e))));
+        return `${jobId} (delivered ${fleet.received.get(jobId)?.length ?? 0}×): ${seen.map((st, i) => `r${i} ${st}`).join(", ")}`;
+      }),
+    );
+    const figures: Figures = { same, cross, lag, hb, lost, duplicated, misdelivered, undelivered, brokenBefore: fleet.broken.length, refused: fleet.failures, errors: serverErrors(set), stuck };
     if (count > 1) {
       step("failover");
       figures.kill = await failover(set, "SIGKILL");
@@ -217,8 +234,10 @@ console.log(`  Heartbeat RPC, p50/p99                      ${p(three.hb).padEnd(
 console.log(`  failover after SIGKILL of the leader        ${f(three.kill ?? NaN)} ms   (goal < 10000 ms)`);
 console.log(`  failover after SIGSTOP of the leader        ${f(three.stop ?? NaN)} ms`);
 for (const [name, r] of [["three replicas", three], ["one replica", one]] as const) {
-  console.log(`  jobs (${name}): ${r.same.length + r.cross.length} completed, ${r.lost} lost, ${r.duplicated} delivered twice, ${r.misdelivered} to the wrong node (goal 0, 0, 0)`);
+  console.log(`  jobs (${name}): ${r.same.length + r.cross.length} seen COMPLETED, ${r.lost} not within 30 s, ${r.undelivered} never delivered, ${r.duplicated} delivered twice, ${r.misdelivered} to the wrong node (goal 0 lost or duplicated)`);
+  console.log(`  agent streams ended by the server before the failovers (${name}): ${r.brokenBefore}`);
   console.log(`  agent streams refused before their welcome (${name}; tried again): ${r.refused.length}${r.refused.length ? ` (${[...new Set(r.refused)].slice(0, 3).join("; ")})` : ""}`);
+  for (const j of r.stuck) console.log(`  not seen COMPLETED in 30 s (${name}): ${j}`);
   for (const e of r.errors.slice(0, 5)) console.log(`  server error log (${name}): ${e}`);
 }
 process.exit(0);
