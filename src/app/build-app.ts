@@ -4,6 +4,11 @@ import type { Config } from "../config/config.js";
 import { ChunkIndex } from "../chunks/chunk-index.js";
 import { AuditLog } from "../managers/audit-log.js";
 import { ChunkManager } from "../managers/chunk-manager.js";
+import { ForwardingChunkIndex } from "../managers/chunk-forwarding.js";
+import { ChunkOwnerLocator } from "../managers/chunk-owner.js";
+import type { ChunkIndexPort } from "../model/chunk-index-port.js";
+import { createChunkOwnerClient } from "../rpc/chunk-owner-client.js";
+import { hashToken } from "../model/tokens.js";
 import { DeploymentManager } from "../managers/deployment-manager.js";
 import { JobLifecycleManager } from "../managers/job-lifecycle.js";
 import { SessionJobDelivery } from "../sessions/job-delivery.js";
@@ -254,6 +259,14 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     stops.push(() => agentConnections.stop());
     // The index is soft state: every (re)connecting agent is asked for a full report.
     sessions.onAttach((session) => session.send({ kind: "chunk_report_request" }));
+    let follower: ChangeFollower | undefined;
+    // The last change this replica's own writes committed: a forwarded call asks the owner to have applied it.
+    let ownWrites = 0;
+    db.feed?.onCommitted((changes) => (ownWrites = Math.max(ownWrites, changes[changes.length - 1].seq)));
+    const chunkPort: ChunkIndexPort =
+      db.provider === "postgresql"
+        ? await forwardingChunkIndex({ db, config, logger, leadership, chunks, nodeState, sessions, minIndex: () => Math.max(follower?.index ?? 0, ownWrites), stops })
+        : chunks;
 
     const failures = new AuthFailures({ perWindow: config.limits.authFailuresPerMinute, windowMs: 60_000 }, audit, logger);
     stops.push(() => failures.flush());
@@ -265,9 +278,9 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     });
     const heartbeatIntervalMs = Math.max(100, Math.floor(config.heartbeatTtlMs / 3));
     const agentStream = createAgentStreamHandler({
-      gate, registry, sessions, jobs, chunks, logger, heartbeatIntervalMs, helloTimeoutMs: 10_000, serverVersion: version,
+      gate, registry, sessions, jobs, chunks: chunkPort, logger, heartbeatIntervalMs, helloTimeoutMs: 10_000, serverVersion: version,
     });
-    const follower = db.feed
+    follower = db.feed
       ? new ChangeFollower(
           db.feed,
           {
@@ -310,6 +323,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     const guard = new CallGuard({
       credentials: { tokens, registry, joinHash: gate.joinHash, auth: config.auth },
       registry, tokens, audit, failures, limits: config.limits, policy: accessPolicy(SERVICES),
+      clusterSecretHash: config.clusterSecret === undefined ? undefined : hashToken(config.clusterSecret),
     });
     metrics?.watch({
       nodes: () => nodeState.list(),
@@ -330,12 +344,14 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
           return { ids: total === 0 ? [] : chunkIndex.chunksOf(id, limit), total };
         },
         chunks,
+        chunkIndex: chunkPort,
         history,
       },
       agents: { registry, agentStream },
       deployments: { deployments, projects, services, serviceState, snapshot, jobs, events, tasks },
       tasks: { tasks, state: serviceState },
       chunks,
+      chunkIndex: chunkPort,
       tokens,
       audit,
       system: {
@@ -355,6 +371,45 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     await stop();
     throw err;
   }
+}
+
+/**
+ * The chunk index on a replica of several (PostgreSQL): owned by the leader,
+ * forwarded to it from the others. Ownership changes restart the soft
+ * state: the new owner starts empty (planning nothing for REPLICA_GRACE while
+ * nodes re-report), the old one forgets what it held, and every replica asks
+ * the agents it holds for full reports when it sees a new owner.
+ */
+async function forwardingChunkIndex(w: {
+  db: AppStores;
+  config: Config;
+  logger: Logger;
+  leadership: LeaderElection;
+  chunks: ChunkManager;
+  nodeState: NodeState;
+  sessions: SessionRegistry;
+  minIndex: () => number;
+  stops: Array<() => Promise<void> | void>;
+}): Promise<ChunkIndexPort> {
+  const { config, leadership, chunks, sessions } = w;
+  const askForReports = () => {
+    for (const session of sessions.list()) session.send({ kind: "chunk_report_request" });
+  };
+  leadership.onChange((leader) => {
+    chunks.restart(leader ? config.replicaGraceMs : 0);
+    if (leader) askForReports();
+  });
+  const locator = new ChunkOwnerLocator(w.db.leases, w.db.members, leadership, { replicaId: config.replicaId, refreshMs: 1_000 }, w.logger);
+  locator.onOwnerChanged((owner) => {
+    if (owner !== config.replicaId) askForReports();
+  });
+  const client = createChunkOwnerClient({ secret: config.clusterSecret ?? "", timeoutMs: config.limits.rpcTimeoutMs, minIndex: w.minIndex });
+  await locator.start();
+  w.stops.push(() => {
+    locator.stop();
+    client.close();
+  });
+  return new ForwardingChunkIndex(chunks, locator, client, w.nodeState);
 }
 
 /** Open doors are the operator's choice, but never a silent one: each is logged at startup. */

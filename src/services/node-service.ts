@@ -3,10 +3,11 @@ import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { NodeMetricsSampleSchema, NodeSummarySchema, type NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
 import type { ChunkManager } from "../managers/chunk-manager.js";
+import type { ChunkIndexPort } from "../model/chunk-index-port.js";
 import type { NodeRegistry } from "../managers/node-registry.js";
 import type { MetricsHistory } from "../state/metrics-history.js";
 import { registersAnonymously, registersWithCredential } from "../rpc/access-policy.js";
-import { peerKey, principalKey } from "../rpc/context.js";
+import { callerKey, peerKey, principalKey } from "../rpc/context.js";
 import {
   eligibilityFromProto,
   metricsFromHeartbeat,
@@ -26,8 +27,10 @@ export interface NodeServiceDeps {
   publicUrl: string | undefined;
   /** The chunks a node holds (seed 004), from the chunk index: up to `limit` ids, and the total. */
   chunksHeld: (nodeId: string, limit: number) => { ids: string[]; total: number };
-  /** Where chunks a node registers with (seed 004's `available_chunks`) are recorded, as a full report. */
-  chunks: Pick<ChunkManager, "checkIds" | "fullReport">;
+  /** Checks the chunk ids a node registers with (seed 004's `available_chunks`). */
+  chunks: Pick<ChunkManager, "checkIds">;
+  /** Where they are recorded, as the node's full report (on the chunk owner). */
+  chunkIndex: Pick<ChunkIndexPort, "reportFull">;
   /** Recent heartbeat metrics per node. */
   history: Pick<MetricsHistory, "samples">;
 }
@@ -56,7 +59,11 @@ export function createNodeService(deps: NodeServiceDeps): ServiceImpl<typeof Nod
         anonymous: registersAnonymously(principal),
         certNames: ctx.values.get(peerKey)?.certNames,
       });
-      if (req.availableChunks.length > 0) deps.chunks.fullReport(node.id, req.availableChunks.map((id) => ({ id, size: 0 })));
+      if (req.availableChunks.length > 0) {
+        // Reported as the node itself: registering made the caller that node (the owner's guard checks it again).
+        const caller = { principal: { kind: "node" as const, nodeId: node.id }, address: ctx.values.get(callerKey).address, forwarded: false };
+        await deps.chunkIndex.reportFull(caller, node.id, req.availableChunks.map((id) => ({ id, size: 0 })));
+      }
       return {
         message: "Node registered successfully",
         node: pb(node),
