@@ -6,6 +6,9 @@ import { AuditLog } from "../managers/audit-log.js";
 import { ChunkManager } from "../managers/chunk-manager.js";
 import { ForwardingChunkIndex } from "../managers/chunk-forwarding.js";
 import { ChunkOwnerLocator } from "../managers/chunk-owner.js";
+import { ChunkLocality } from "../managers/chunk-locality.js";
+import type { ChunkLocalityView } from "../orchestrator/snapshot.js";
+import type { Caller } from "../model/principal.js";
 import type { ChunkIndexPort } from "../model/chunk-index-port.js";
 import { createChunkOwnerClient } from "../rpc/chunk-owner-client.js";
 import { hashToken } from "../model/tokens.js";
@@ -208,7 +211,9 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     const serviceState = new ServiceState();
     // The chunk index is soft state the scheduler reads (chunk-aware placement) through a read-only view.
     const chunkIndex = new ChunkIndex(config.chunks.replication);
-    const snapshot = () => clusterSnapshot(nodeState, deploymentState, serviceState, chunkIndex);
+    // With several replicas, a view that reads the owner's index (ChunkLocality), set below.
+    let locality: ChunkLocalityView = chunkIndex;
+    const snapshot = () => clusterSnapshot(nodeState, deploymentState, serviceState, locality);
     const deployments = new DeploymentManager({ store: db.deployments, state: deploymentState, bus: jobs, uow: db, nodes: registry, snapshot, rotation: serviceState, logger });
     await deployments.start();
     const projects = new ProjectManager(deployments, registry, jobs);
@@ -267,6 +272,9 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
       db.provider === "postgresql"
         ? await forwardingChunkIndex({ db, config, logger, leadership, chunks, nodeState, sessions, minIndex: () => Math.max(follower?.index ?? 0, ownWrites), stops })
         : chunks;
+    const ownerLocality = db.provider === "postgresql" ? new ChunkLocality(chunkIndex, chunkPort, () => leadership.isLeader()) : undefined;
+    if (ownerLocality) locality = ownerLocality;
+    const prepareChunks = ownerLocality && ((caller: Caller, ids: readonly string[] | undefined) => ownerLocality.prepare(caller, ids));
 
     const failures = new AuthFailures({ perWindow: config.limits.authFailuresPerMinute, windowMs: 60_000 }, audit, logger);
     stops.push(() => failures.flush());
@@ -348,8 +356,8 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
         history,
       },
       agents: { registry, agentStream },
-      deployments: { deployments, projects, services, serviceState, snapshot, jobs, events, tasks },
-      tasks: { tasks, state: serviceState },
+      deployments: { deployments, projects, services, serviceState, snapshot, jobs, events, tasks, prepareChunks },
+      tasks: { tasks, state: serviceState, prepareChunks },
       chunks,
       chunkIndex: chunkPort,
       tokens,

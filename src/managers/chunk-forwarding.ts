@@ -57,6 +57,7 @@ export class ForwardingChunkIndex implements ChunkIndexPort {
           chunkId: l.chunkId,
           peerIds: l.peerIds,
           holders: l.peerIds.map((id) => this.nodes.get(id)).filter((n): n is Node => n !== undefined),
+          sizeBytes: l.sizeBytes,
         })),
     );
   }

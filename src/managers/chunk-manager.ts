@@ -142,7 +142,8 @@ export class ChunkManager implements ChunkIndexPort {
   locate(chunkIds: readonly string[]): Location[] {
     if (chunkIds.length > 10_000) throw new InvalidArgumentError("chunk_ids", "must have at most 10000 entries");
     // The index asks for each holder's load once per query, not once per comparison.
-    const peers = this.index.locate(chunkIds, (id) => this.load(id));
+    const sizes: number[] = new Array(chunkIds.length);
+    const peers = this.index.locate(chunkIds, (id) => this.load(id), sizes);
     const out: Location[] = new Array(chunkIds.length);
     for (let i = 0; i < chunkIds.length; i++) {
       const holders: Node[] = [];
@@ -150,7 +151,7 @@ export class ChunkManager implements ChunkIndexPort {
         const n = this.nodes.get(id);
         if (n) holders.push(n);
       }
-      out[i] = { chunkId: chunkIds[i], peerIds: peers[i], holders };
+      out[i] = { chunkId: chunkIds[i], peerIds: peers[i], holders, sizeBytes: sizes[i] };
     }
     return out;
   }

@@ -7,6 +7,8 @@ export interface Location {
   chunkId: string;
   peerIds: string[];
   holders: Node[];
+  /** The chunk's size in bytes as reported (0 when unknown). */
+  sizeBytes: number;
 }
 
 /** The chunk index's cluster figures (GetClusterMetrics). */
@@ -58,7 +60,7 @@ export interface ChunkOwnerClient {
   reportFull(owner: string, caller: ChunkCaller, nodeId: string, chunks: ChunkEntry[]): Promise<number>;
   reportUpdate(owner: string, caller: ChunkCaller, nodeId: string, added: ChunkEntry[], removed: string[]): Promise<number>;
   /** Holders as the owner answered them: ids only (the caller's replica fills in its own views of the nodes). */
-  lookup(owner: string, caller: ChunkCaller, chunkIds: readonly string[]): Promise<Array<{ chunkId: string; peerIds: string[] }>>;
+  lookup(owner: string, caller: ChunkCaller, chunkIds: readonly string[]): Promise<Array<{ chunkId: string; peerIds: string[]; sizeBytes: number }>>;
   clusterMetrics(owner: string, caller: ChunkCaller): Promise<ChunkMetrics>;
 }
 

@@ -75,7 +75,7 @@ export function createChunkOwnerClient(options: ChunkOwnerClientOptions): Closab
       call(async () => (await clientOf(owner).updateChunks({ nodeId, added: info(added), removedChunkIds: removed }, callOptions(caller))).chunkCount),
     lookup: (owner, caller, chunkIds) =>
       call(async () =>
-        (await clientOf(owner).getChunkLocations({ chunkIds: [...chunkIds] }, callOptions(caller))).locations.map((l) => ({ chunkId: l.chunkId, peerIds: l.peerIds })),
+        (await clientOf(owner).getChunkLocations({ chunkIds: [...chunkIds] }, callOptions(caller))).locations.map((l) => ({ chunkId: l.chunkId, peerIds: l.peerIds, sizeBytes: l.sizeBytes })),
       ),
     clusterMetrics: (owner, caller) =>
       call(async (): Promise<ChunkMetrics> => {

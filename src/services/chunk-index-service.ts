@@ -54,6 +54,7 @@ function locationsAnswer(found: Location[]): MessageInitShape<typeof GetChunkLoc
       chunkId: l.chunkId,
       peerIds: l.peerIds,
       holders: l.holders.map(holderOf),
+      sizeBytes: l.sizeBytes,
     })),
   };
 }

@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChunkIndexService } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
+import { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
 import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
 import { ReplicaService } from "../../gen/proto/capstan/v1/replica_service_pb.js";
 import { eventually } from "../support/agent-process.js";
@@ -74,6 +75,14 @@ describe.runIf(postgresForReplicas())("the chunk index across three replicas", (
     // A report for a node nobody registered is the owner's NotFound, passed through.
     const ghost = await rest(a, "PUT", "/api/v1/nodes/ghost/chunks", { chunk_ids: ["x"] });
     expect(ghost.status, ghost.text).toBe(404);
+  });
+
+  it("explains chunk-aware placement through a follower with the owner's locations and sizes", async () => {
+    // cn2 holds c1 (10 bytes) and c2 (20 bytes); cn1 holds c1 only. Read from the owner, not from the follower's empty index.
+    const e = await set.client(DeploymentService, followers[1]).explainPlacement({ requirements: { chunkIds: ["c1", "c2"] }, count: 1 }, { headers: asAdmin(set) });
+    const locality = Object.fromEntries(e.nodes.map((v) => [v.nodeId, v.locality]));
+    expect(locality.cn2).toBe("holds 30 B of 30 B wanted");
+    expect(locality.cn1).toBe("holds 10 B of 30 B wanted");
   });
 
   it("refuses a forged principal header from a client, on followers and the owner alike", async () => {

@@ -26,7 +26,7 @@ class LocalIndex implements ChunkIndexPort {
   }
   lookup(_c: ChunkCaller, ids: readonly string[]): Location[] {
     this.calls.push(`lookup ${ids.join(",")}`);
-    return ids.map((chunkId) => ({ chunkId, peerIds: [], holders: [] }));
+    return ids.map((chunkId) => ({ chunkId, peerIds: [], holders: [], sizeBytes: 0 }));
   }
   clusterMetrics(): ChunkMetrics {
     return METRICS;
@@ -49,7 +49,7 @@ class OwnerClient implements ChunkOwnerClient {
     return this.call(owner, `update ${nodeId}`, caller, 7);
   }
   lookup(owner: string, caller: ChunkCaller, ids: readonly string[]) {
-    return this.call(owner, `lookup ${ids.join(",")}`, caller, ids.map((chunkId) => ({ chunkId, peerIds: ["n1", "gone"] })));
+    return this.call(owner, `lookup ${ids.join(",")}`, caller, ids.map((chunkId) => ({ chunkId, peerIds: ["n1", "gone"], sizeBytes: 42 })));
   }
   clusterMetrics(owner: string, caller: ChunkCaller) {
     return this.call(owner, "metrics", caller, METRICS);
@@ -102,6 +102,7 @@ describe("the forwarding chunk index", () => {
     // A holder this replica does not know (yet) is named but not described.
     expect(l.peerIds).toEqual(["n1", "gone"]);
     expect(l.holders).toEqual([n1]);
+    expect(l.sizeBytes).toBe(42);
     expect(await port.clusterMetrics(operator)).toEqual(METRICS);
     expect(client.calls.map((c) => [c.owner, c.what, c.caller])).toEqual([
       ["http://owner:8080", "update n1", operator],
