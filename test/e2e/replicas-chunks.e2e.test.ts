@@ -1,6 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChunkIndexService } from "../../gen/proto/capstan/v1/chunk_index_service_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { AgentService, type AgentStreamRequestSchema } from "../../gen/proto/capstan/v1/agent_service_pb.js";
 import { DeploymentService } from "../../gen/proto/capstan/v1/deployment_service_pb.js";
 import { NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
 import { ReplicaService } from "../../gen/proto/capstan/v1/replica_service_pb.js";
@@ -12,6 +14,47 @@ import { TEST_CLUSTER_SECRET } from "../support/server-process.js";
 // Three real server processes on one PostgreSQL schema, each advertising its real address so
 // followers can forward chunk calls to the owner (the leader). Deadlines are generous only so
 // nothing hangs.
+/**
+ * A hand-written agent stream (capstan-agent reports no chunks): it says hello,
+ * then answers every chunk_report_request with a full report of `chunks`.
+ */
+function chunkAgent(set: ReplicaSet, via: number, name: string, chunks: string[]) {
+  type AgentStreamRequest = MessageInitShape<typeof AgentStreamRequestSchema>;
+  const outbox: AgentStreamRequest[] = [];
+  let wake: (() => void) | undefined;
+  let closed = false;
+  const send = (m: AgentStreamRequest) => {
+    outbox.push(m);
+    wake?.();
+  };
+  const requests = (async function* () {
+    while (!closed) {
+      const next = outbox.shift();
+      if (next) yield next;
+      else await new Promise<void>((r) => (wake = r));
+    }
+  })();
+  const state = { nodeId: "", asked: 0 };
+  send({ message: { case: "hello", value: { name, address: "10.2.0.1", agentVersion: "test" } } });
+  const done = (async () => {
+    for await (const res of set.client(AgentService, via).agentStream(requests)) {
+      if (res.message.case === "welcome") state.nodeId = res.message.value.nodeId;
+      if (res.message.case === "chunkReportRequest") {
+        state.asked++;
+        send({ message: { case: "chunkReport", value: { full: true, chunks: chunks.map((chunkId) => ({ chunkId, sizeBytes: 1 })), removedChunkIds: [] } } });
+      }
+    }
+  })().catch(() => undefined);
+  return {
+    state,
+    close: async () => {
+      closed = true;
+      wake?.();
+      await done;
+    },
+  };
+}
+
 describe.runIf(postgresForReplicas())("the chunk index across three replicas", () => {
   let set: ReplicaSet;
   let owner = -1;
@@ -113,6 +156,11 @@ describe.runIf(postgresForReplicas())("the chunk index across three replicas", (
   });
 
   it("after SIGKILL of the owner, the new owner answers only nodes that reported again, and converges as they do", async () => {
+    // Agents on both followers, whose stream reports reach the owner through them.
+    const agents = followers.map((i) => chunkAgent(set, i, `agent-on-r${i}`, [`a${i}`]));
+    for (const [n, i] of followers.entries()) {
+      await eventually(async () => (await locate(followers[1 - n], [`a${i}`]))[`a${i}`].length === 1, 15_000, `agent a${i}'s report through r${i}`);
+    }
     const killed = owner;
     set.replicas[killed].signal("SIGKILL");
     const survivor = followers[0];
@@ -134,5 +182,10 @@ describe.runIf(postgresForReplicas())("the chunk index across three replicas", (
     await set.client(ChunkIndexService, owner).reportChunks({ nodeId: "cn2", chunkIds: ["c1", "c2", "c6"] }, { headers: asAdmin(set) });
     await rest(follower, "PUT", "/api/v1/nodes/cn3/chunks", { chunk_ids: ["c3", "c5"] });
     expect(await locate(follower, ["c1", "c2", "c3", "c5", "c6"])).toEqual({ c1: ["cn1", "cn2"], c2: ["cn2"], c3: ["cn3"], c5: ["cn3"], c6: ["cn2"] });
+    // The agents were asked again by the replicas holding them (the new owner, and the other survivor on seeing the new epoch).
+    const ids = followers.map((i) => `a${i}`);
+    await eventually(async () => Object.values(await locate(follower, ids)).every((holders) => holders.length === 1), 15_000, "agents' reports after the failover");
+    for (const a of agents) expect(a.state.asked).toBeGreaterThanOrEqual(2);
+    await Promise.all(agents.map((a) => a.close()));
   }, 90_000);
 });
