@@ -46,8 +46,10 @@ export function createChunkOwnerClient(options: ChunkOwnerClientOptions): Closab
     }
     return c.client;
   };
+  // The deadline is a local abort, not a grpc-timeout header: the owner then answers plain
+  // binary lookups on its gRPC fast path, as it does for nodes that ask it directly.
   const callOptions = (caller: ChunkCaller) => ({
-    timeoutMs: options.timeoutMs,
+    signal: AbortSignal.timeout(options.timeoutMs),
     headers: { ...onBehalfHeaders(options.secret, caller), [MIN_INDEX_HEADER]: String(options.minIndex()) },
   });
   const call = async <T>(work: () => Promise<T>): Promise<T> => {
