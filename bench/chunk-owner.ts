@@ -19,6 +19,9 @@ const CHUNKS = Number(process.env.CHUNKS ?? 1000);
 const SEQUENTIAL = Number(process.env.SEQUENTIAL ?? 500);
 const REQUESTS = Number(process.env.REQUESTS ?? 5000);
 const BATCH = 100;
+/** h2load's connections and streams per connection. */
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 4);
+const STREAMS = Number(process.env.STREAMS ?? 8);
 
 if (!process.env.TEST_DATABASE_URL) throw new Error("TEST_DATABASE_URL is not set: run `bash scripts/ci/postgres.sh` and pass the URL it prints");
 
@@ -49,7 +52,7 @@ try {
     }
     times.sort((a, b) => a - b);
     const frame = grpcFrame(toBinary(GetChunkLocationsRequestSchema, create(GetChunkLocationsRequestSchema, { chunkIds: batch })));
-    const perSecond = await h2loadGrpc(`${set.replicas[i].url}/capstan.v1.ChunkIndexService/GetChunkLocations`, frame, REQUESTS, 4, 8, asAdmin(set));
+    const perSecond = await h2loadGrpc(`${set.replicas[i].url}/capstan.v1.ChunkIndexService/GetChunkLocations`, frame, REQUESTS, CONNECTIONS, STREAMS, asAdmin(set));
     figures[name] = {
       p50_ms: Number(times[Math.floor(times.length * 0.5)].toFixed(2)),
       p99_ms: Number(times[Math.floor(times.length * 0.99)].toFixed(2)),
@@ -57,7 +60,7 @@ try {
       ids_per_s: Math.round(perSecond * BATCH),
     };
   }
-  console.log(JSON.stringify({ nodes: NODES, chunks_per_node: CHUNKS, batch: BATCH, sequential: SEQUENTIAL, requests: REQUESTS, ...figures }, null, 2));
+  console.log(JSON.stringify({ nodes: NODES, chunks_per_node: CHUNKS, batch: BATCH, sequential: SEQUENTIAL, requests: REQUESTS, connections: CONNECTIONS, streams: STREAMS, ...figures }, null, 2));
 } finally {
   await set.stop();
 }
