@@ -346,11 +346,6 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
         registry,
         isConnected: (id) => sessions.isConnected(id),
         publicUrl: config.publicUrl,
-        // Counted first: most nodes hold no chunks, and a list asks for every node.
-        chunksHeld: (id, limit) => {
-          const total = chunkIndex.countOf(id);
-          return { ids: total === 0 ? [] : chunkIndex.chunksOf(id, limit), total };
-        },
         chunks,
         chunkIndex: chunkPort,
         history,

@@ -1,4 +1,4 @@
-import { nodeCaller, type ChunkCaller, type ChunkEntry, type ChunkIndexPort, type ChunkMetrics, type ChunkOwnerClient, type Location } from "../model/chunk-index-port.js";
+import { nodeCaller, type ChunkCaller, type ChunkEntry, type ChunkIndexPort, type ChunkMetrics, type ChunkOwnerClient, type Location, type NodeChunks } from "../model/chunk-index-port.js";
 import type { ChunkReportInput } from "../model/chunk-report.js";
 import { UnavailableError } from "../model/errors.js";
 import type { Node } from "../model/node.js";
@@ -64,6 +64,10 @@ export class ForwardingChunkIndex implements ChunkIndexPort {
 
   clusterMetrics(caller: ChunkCaller): ChunkMetrics | Promise<ChunkMetrics> {
     return this.route(caller, () => this.local.clusterMetrics(caller), (at) => this.client.clusterMetrics(at, caller));
+  }
+
+  nodeChunks(caller: ChunkCaller, nodeIds: readonly string[], limit: number): NodeChunks[] | Promise<NodeChunks[]> {
+    return this.route(caller, () => this.local.nodeChunks(caller, nodeIds, limit), (at) => this.client.nodeChunks(at, caller, nodeIds, limit));
   }
 
   private route<T>(caller: ChunkCaller, local: () => T | Promise<T>, remote: (owner: string) => Promise<T>): T | Promise<T> {

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { ChunkReportInput } from "../model/chunk-report.js";
-import type { ChunkCaller, ChunkEntry, ChunkIndexPort, ChunkMetrics, Location } from "../model/chunk-index-port.js";
+import type { ChunkCaller, ChunkEntry, ChunkIndexPort, ChunkMetrics, Location, NodeChunks } from "../model/chunk-index-port.js";
 import type { JobLifecycle } from "../model/job-lifecycle.js";
 import type { ChunkTargetStore } from "../model/chunk-target-store.js";
 import { InvalidArgumentError, NotLeaderError } from "../model/errors.js";
@@ -107,6 +107,14 @@ export class ChunkManager implements ChunkIndexPort {
 
   clusterMetrics(): ChunkMetrics {
     return this.metrics();
+  }
+
+  nodeChunks(_caller: ChunkCaller, nodeIds: readonly string[], limit: number): NodeChunks[] {
+    return nodeIds.map((nodeId) => {
+      // Counted first: most nodes hold no chunks, and a list asks for every node.
+      const total = this.index.countOf(nodeId);
+      return { nodeId, ids: total === 0 ? [] : this.index.chunksOf(nodeId, limit), total };
+    });
   }
 
   /** A report from an agent stream. */

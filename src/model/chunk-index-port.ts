@@ -26,6 +26,13 @@ export interface ChunkMetrics {
   pendingCommands: number;
 }
 
+/** Up to a limit of the chunk ids a node holds, and how many it holds. */
+export interface NodeChunks {
+  nodeId: string;
+  ids: string[];
+  total: number;
+}
+
 /** A chunk and its size, as reports carry them. */
 export interface ChunkEntry {
   id: string;
@@ -50,6 +57,8 @@ export interface ChunkIndexPort extends ChunkReportSink {
   lookup(caller: ChunkCaller, chunkIds: readonly string[]): Location[] | Promise<Location[]>;
   /** Cluster figures; replication counts as of the owner's last monitor pass. */
   clusterMetrics(caller: ChunkCaller): ChunkMetrics | Promise<ChunkMetrics>;
+  /** Each node's chunk ids (at most `limit`) and count, in request order (node lists' available_chunks). */
+  nodeChunks(caller: ChunkCaller, nodeIds: readonly string[], limit: number): NodeChunks[] | Promise<NodeChunks[]>;
 }
 
 /**
@@ -62,6 +71,7 @@ export interface ChunkOwnerClient {
   /** Holders as the owner answered them: ids only (the caller's replica fills in its own views of the nodes). */
   lookup(owner: string, caller: ChunkCaller, chunkIds: readonly string[]): Promise<Array<{ chunkId: string; peerIds: string[]; sizeBytes: number }>>;
   clusterMetrics(owner: string, caller: ChunkCaller): Promise<ChunkMetrics>;
+  nodeChunks(owner: string, caller: ChunkCaller, nodeIds: readonly string[], limit: number): Promise<NodeChunks[]>;
 }
 
 /** The agent stream's caller: the node itself, which its stream authenticated. */

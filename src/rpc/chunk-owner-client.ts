@@ -96,6 +96,10 @@ export function createChunkOwnerClient(options: ChunkOwnerClientOptions): Closab
           pendingCommands: m.pendingCommands,
         };
       }),
+    nodeChunks: (owner, caller, nodeIds, limit) =>
+      call(async () =>
+        (await clientOf(owner).getNodeChunks({ nodeIds: [...nodeIds], limit }, callOptions(caller))).nodes.map((n) => ({ nodeId: n.nodeId, ids: n.chunkIds, total: n.chunkCount })),
+      ),
     close() {
       for (const c of clients.values()) c.sessions.abort();
       clients.clear();

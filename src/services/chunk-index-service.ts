@@ -6,7 +6,8 @@ import type { ChunkManager } from "../managers/chunk-manager.js";
 import type { ChunkCaller, ChunkIndexPort } from "../model/chunk-index-port.js";
 import { callerKey } from "../rpc/context.js";
 import type { Job } from "../model/job.js";
-import type { Location } from "../model/chunk-index-port.js";
+import type { Location, NodeChunks } from "../model/chunk-index-port.js";
+import { InvalidArgumentError } from "../model/errors.js";
 import type { Node } from "../model/node.js";
 import { requireId } from "../model/validate.js";
 
@@ -76,6 +77,13 @@ export function createChunkIndexService(chunks: ChunkManager, index: ChunkIndexP
     },
     getChunkLocations(req, ctx) {
       return chunkLocations(index, ctx.values.get(callerKey), req);
+    },
+    getNodeChunks(req, ctx) {
+      if (req.nodeIds.length > 10_000) throw new InvalidArgumentError("node_ids", "must have at most 10000 entries");
+      if (req.limit > 10_000) throw new InvalidArgumentError("limit", "must be at most 10000");
+      const answer = (found: NodeChunks[]) => ({ nodes: found.map((n) => ({ nodeId: n.nodeId, chunkIds: n.ids, chunkCount: n.total })) });
+      const found = index.nodeChunks(ctx.values.get(callerKey), req.nodeIds, req.limit);
+      return Array.isArray(found) ? answer(found) : found.then(answer);
     },
     async setReplicationTarget(req) {
       return { chunkId: req.chunkId, replicationFactor: await chunks.setTarget(req.chunkId, req.replicationFactor) };

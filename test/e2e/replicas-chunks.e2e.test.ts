@@ -98,6 +98,12 @@ describe.runIf(postgresForReplicas())("the chunk index across three replicas", (
     // No polling: the follower forwards to the owner, which waits for the feed to bring the nodes.
     expect(await locate(b, ["c1", "c2", "unknown"])).toEqual({ c1: ["cn1", "cn2"], c2: ["cn2"], unknown: [] });
     expect(await locate(owner, ["c1", "c2"])).toEqual({ c1: ["cn1", "cn2"], c2: ["cn2"] });
+    // Node lists and reads through a follower carry what the owner's index has (seed 004's available_chunks).
+    const listed = await rest(b, "GET", "/api/v1/nodes");
+    const cn2 = listed.json.nodes.find((n: { node_id: string }) => n.node_id === "cn2");
+    expect([...cn2.available_chunks].sort()).toEqual(["c1", "c2"]);
+    expect(cn2.chunk_count).toBe(2);
+    expect((await rest(a, "GET", "/api/v1/nodes/cn1")).json.node.available_chunks).toEqual(["c1"]);
     const metrics = await set.client(ChunkIndexService, b).getClusterMetrics({}, { headers: asAdmin(set) });
     expect(metrics.totalChunks).toBe(2);
     expect(metrics.totalReplicas).toBe(3);

@@ -31,6 +31,9 @@ class LocalIndex implements ChunkIndexPort {
   clusterMetrics(): ChunkMetrics {
     return METRICS;
   }
+  nodeChunks(_c: ChunkCaller, ids: readonly string[]) {
+    return ids.map((nodeId) => ({ nodeId, ids: [], total: 0 }));
+  }
 }
 
 /** The owner's replies, per address: an answer, or a failure. */
@@ -53,6 +56,9 @@ class OwnerClient implements ChunkOwnerClient {
   }
   clusterMetrics(owner: string, caller: ChunkCaller) {
     return this.call(owner, "metrics", caller, METRICS);
+  }
+  nodeChunks(owner: string, caller: ChunkCaller, ids: readonly string[], limit: number) {
+    return this.call(owner, `nodes ${ids.join(",")} ${limit}`, caller, ids.map((nodeId) => ({ nodeId, ids: ["c1"], total: 1 })));
   }
 }
 
@@ -104,10 +110,12 @@ describe("the forwarding chunk index", () => {
     expect(l.holders).toEqual([n1]);
     expect(l.sizeBytes).toBe(42);
     expect(await port.clusterMetrics(operator)).toEqual(METRICS);
+    expect(await port.nodeChunks(operator, ["n1"], 100)).toEqual([{ nodeId: "n1", ids: ["c1"], total: 1 }]);
     expect(client.calls.map((c) => [c.owner, c.what, c.caller])).toEqual([
       ["http://owner:8080", "update n1", operator],
       ["http://owner:8080", "lookup c1", operator],
       ["http://owner:8080", "metrics", operator],
+      ["http://owner:8080", "nodes n1 100", operator],
     ]);
     expect(local.calls).toEqual([]);
   });
