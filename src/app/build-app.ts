@@ -4,13 +4,11 @@ import type { Config } from "../config/config.js";
 import { ChunkIndex } from "../chunks/chunk-index.js";
 import { AuditLog } from "../managers/audit-log.js";
 import { ChunkManager } from "../managers/chunk-manager.js";
-import { ForwardingChunkIndex } from "../managers/chunk-forwarding.js";
-import { ChunkOwnerLocator } from "../managers/chunk-owner.js";
 import { ChunkLocality } from "../managers/chunk-locality.js";
 import type { ChunkLocalityView } from "../orchestrator/snapshot.js";
 import type { Caller } from "../model/principal.js";
 import type { ChunkIndexPort } from "../model/chunk-index-port.js";
-import { createChunkOwnerClient } from "../rpc/chunk-owner-client.js";
+import { forwardingChunkIndex } from "./chunk-wiring.js";
 import { hashToken } from "../model/tokens.js";
 import { DeploymentManager } from "../managers/deployment-manager.js";
 import { JobLifecycleManager } from "../managers/job-lifecycle.js";
@@ -374,45 +372,6 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     await stop();
     throw err;
   }
-}
-
-/**
- * The chunk index on a replica of several (PostgreSQL): owned by the leader,
- * forwarded to it from the others. Ownership changes restart the soft
- * state: the new owner starts empty (planning nothing for REPLICA_GRACE while
- * nodes re-report), the old one forgets what it held, and every replica asks
- * the agents it holds for full reports when it sees a new owner.
- */
-async function forwardingChunkIndex(w: {
-  db: AppStores;
-  config: Config;
-  logger: Logger;
-  leadership: LeaderElection;
-  chunks: ChunkManager;
-  nodeState: NodeState;
-  sessions: SessionRegistry;
-  minIndex: () => number;
-  stops: Array<() => Promise<void> | void>;
-}): Promise<ChunkIndexPort> {
-  const { config, leadership, chunks, sessions } = w;
-  const askForReports = () => {
-    for (const session of sessions.list()) session.send({ kind: "chunk_report_request" });
-  };
-  leadership.onChange((leader) => {
-    chunks.restart(leader ? config.replicaGraceMs : 0);
-    if (leader) askForReports();
-  });
-  const locator = new ChunkOwnerLocator(w.db.leases, w.db.members, leadership, { replicaId: config.replicaId, refreshMs: 1_000 }, w.logger);
-  locator.onOwnerChanged((owner) => {
-    if (owner !== config.replicaId) askForReports();
-  });
-  const client = createChunkOwnerClient({ secret: config.clusterSecret ?? "", timeoutMs: config.limits.rpcTimeoutMs, minIndex: w.minIndex });
-  await locator.start();
-  w.stops.push(() => {
-    locator.stop();
-    client.close();
-  });
-  return new ForwardingChunkIndex(chunks, locator, client, w.nodeState);
 }
 
 /** Open doors are the operator's choice, but never a silent one: each is logged at startup. */

@@ -26,6 +26,8 @@ interface Owner {
  */
 export class ChunkOwnerLocator implements ChunkOwnerView {
   private owner: Owner | undefined;
+  /** The last lease epoch seen (0 before the first read that found a holder). */
+  private epoch = 0;
   private timer: NodeJS.Timeout | undefined;
   private reading: Promise<void> | undefined;
   private readonly listeners = new Set<(ownerId: string, epoch: number) => void>();
@@ -90,7 +92,4 @@ export class ChunkOwnerLocator implements ChunkOwnerView {
     this.logger.info({ owner: lease.holder, epoch: lease.epoch }, "the chunk index has a new owner");
     for (const l of this.listeners) l(lease.holder, lease.epoch);
   }
-
-  /** The last lease epoch seen (0 before the first read that found a holder). */
-  private epoch = 0;
 }

@@ -151,6 +151,9 @@ describe.runIf(postgresForReplicas())("the chunk index across three replicas", (
       const admin = await client.getChunkLocations({ chunkIds: ["c1"] }, { headers: asAdmin(set, { "capstan-on-behalf-of": forged }) }).catch((e: unknown) => ConnectError.from(e));
       expect((admin as ConnectError).code).toBe(Code.Unauthenticated);
     }
+    // Over REST the headers are not passed on to the call at all: a token-less caller stays nobody.
+    const rest401 = await httpRequest(`${set.replicas[followers[0]].url}/api/v1/chunks/locations`, { method: "POST", body: { chunk_ids: ["c1"] }, headers: { "capstan-on-behalf-of": forged, "capstan-replica-secret": TEST_CLUSTER_SECRET } });
+    expect(rest401.status).toBe(401);
     expect(await locate(owner, ["evil"])).toEqual({ evil: [] });
     // With the cluster secret the owner takes the principal it carries, and checks it: node cn2 may not report for cn1.
     const node = encodeURIComponent(JSON.stringify({ principal: { kind: "node", nodeId: "cn2" }, address: "10.1.0.2" }));
