@@ -5,6 +5,7 @@ import { NodeMetricsSampleSchema, NodeSummarySchema, type NodeService } from "..
 import type { ChunkManager } from "../managers/chunk-manager.js";
 import type { ChunkIndexPort, NodeChunks } from "../model/chunk-index-port.js";
 import type { Caller } from "../model/principal.js";
+import { UnavailableError } from "../model/errors.js";
 import type { NodeRegistry } from "../managers/node-registry.js";
 import type { MetricsHistory } from "../state/metrics-history.js";
 import { registersAnonymously, registersWithCredential } from "../rpc/access-policy.js";
@@ -38,6 +39,8 @@ export interface NodeServiceDeps {
   history: Pick<MetricsHistory, "samples">;
 }
 
+const NO_CHUNKS: NodeChunks = { nodeId: "", ids: [], total: 0 };
+
 /** How many of a node's chunk ids a list carries per node, and GetNode carries. */
 export const CHUNKS_IN_LISTS = 100;
 export const CHUNKS_IN_GET = 10_000;
@@ -54,8 +57,14 @@ export function createNodeService(deps: NodeServiceDeps): ServiceImpl<typeof Nod
   /** Nodes as messages with their chunks, asked of the index once for all of them (a call to the owner on other replicas). */
   const pbMany = async (caller: Caller, nodes: readonly NodeModel[], chunkLimit: number) => {
     if (nodes.length === 0) return [];
-    const chunks = await deps.chunkIndex.nodeChunks(caller, nodes.map((n) => n.id), chunkLimit);
-    return nodes.map((n, i) => withChunks(n, chunks[i]));
+    let chunks: NodeChunks[] | undefined;
+    try {
+      chunks = await deps.chunkIndex.nodeChunks(caller, nodes.map((n) => n.id), chunkLimit);
+    } catch (err) {
+      // The chunk owner cannot be reached (a failover): nodes are still answered, from memory, without their chunks.
+      if (!(err instanceof UnavailableError)) throw err;
+    }
+    return nodes.map((n, i) => withChunks(n, chunks?.[i] ?? NO_CHUNKS));
   };
   const pb = async (caller: Caller, node: NodeModel) => (await pbMany(caller, [node], CHUNKS_IN_LISTS))[0];
   return {
