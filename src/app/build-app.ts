@@ -4,6 +4,12 @@ import type { Config } from "../config/config.js";
 import { ChunkIndex } from "../chunks/chunk-index.js";
 import { AuditLog } from "../managers/audit-log.js";
 import { ChunkManager } from "../managers/chunk-manager.js";
+import { ChunkLocality } from "../managers/chunk-locality.js";
+import type { ChunkLocalityView } from "../orchestrator/snapshot.js";
+import type { Caller } from "../model/principal.js";
+import type { ChunkIndexPort } from "../model/chunk-index-port.js";
+import { forwardingChunkIndex } from "./chunk-wiring.js";
+import { hashToken } from "../model/tokens.js";
 import { DeploymentManager } from "../managers/deployment-manager.js";
 import { JobLifecycleManager } from "../managers/job-lifecycle.js";
 import { SessionJobDelivery } from "../sessions/job-delivery.js";
@@ -203,7 +209,9 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     const serviceState = new ServiceState();
     // The chunk index is soft state the scheduler reads (chunk-aware placement) through a read-only view.
     const chunkIndex = new ChunkIndex(config.chunks.replication);
-    const snapshot = () => clusterSnapshot(nodeState, deploymentState, serviceState, chunkIndex);
+    // With several replicas, a view that reads the owner's index (ChunkLocality), set below.
+    let locality: ChunkLocalityView = chunkIndex;
+    const snapshot = () => clusterSnapshot(nodeState, deploymentState, serviceState, locality);
     const deployments = new DeploymentManager({ store: db.deployments, state: deploymentState, bus: jobs, uow: db, nodes: registry, snapshot, rotation: serviceState, logger });
     await deployments.start();
     const projects = new ProjectManager(deployments, registry, jobs);
@@ -255,6 +263,17 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     stops.push(() => agentConnections.stop());
     // The index is soft state: every (re)connecting agent is asked for a full report.
     sessions.onAttach((session) => session.send({ kind: "chunk_report_request" }));
+    let follower: ChangeFollower | undefined;
+    // The last change this replica's own writes committed: a forwarded call asks the owner to have applied it.
+    let ownWrites = 0;
+    db.feed?.onCommitted((changes) => (ownWrites = Math.max(ownWrites, changes[changes.length - 1].seq)));
+    const chunkPort: ChunkIndexPort =
+      db.provider === "postgresql"
+        ? await forwardingChunkIndex({ db, config, logger, leadership, chunks, nodeState, sessions, minIndex: () => Math.max(follower?.index ?? 0, ownWrites), stops })
+        : chunks;
+    const ownerLocality = db.provider === "postgresql" ? new ChunkLocality(chunkIndex, chunkPort, () => leadership.isLeader()) : undefined;
+    if (ownerLocality) locality = ownerLocality;
+    const prepareChunks = ownerLocality && ((caller: Caller, ids: readonly string[] | undefined) => ownerLocality.prepare(caller, ids));
 
     const failures = new AuthFailures({ perWindow: config.limits.authFailuresPerMinute, windowMs: 60_000 }, audit, logger);
     stops.push(() => failures.flush());
@@ -266,9 +285,9 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     });
     const heartbeatIntervalMs = Math.max(100, Math.floor(config.heartbeatTtlMs / 3));
     const agentStream = createAgentStreamHandler({
-      gate, registry, sessions, jobs, chunks, logger, heartbeatIntervalMs, helloTimeoutMs: 10_000, serverVersion: version,
+      gate, registry, sessions, jobs, chunks: chunkPort, logger, heartbeatIntervalMs, helloTimeoutMs: 10_000, serverVersion: version,
     });
-    const follower = db.feed
+    follower = db.feed
       ? new ChangeFollower(
           db.feed,
           {
@@ -311,6 +330,7 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
     const guard = new CallGuard({
       credentials: { tokens, registry, joinHash: gate.joinHash, auth: config.auth },
       registry, tokens, audit, failures, limits: config.limits, policy: accessPolicy(SERVICES),
+      clusterSecretHash: config.clusterSecret === undefined ? undefined : hashToken(config.clusterSecret),
     });
     metrics?.watch({
       nodes: () => nodeState.list(),
@@ -325,18 +345,15 @@ export async function wireApp<S extends AppStores>(db: S, config: Config, logger
         registry,
         isConnected: (id) => sessions.isConnected(id),
         publicUrl: config.publicUrl,
-        // Counted first: most nodes hold no chunks, and a list asks for every node.
-        chunksHeld: (id, limit) => {
-          const total = chunkIndex.countOf(id);
-          return { ids: total === 0 ? [] : chunkIndex.chunksOf(id, limit), total };
-        },
         chunks,
+        chunkIndex: chunkPort,
         history,
       },
       agents: { registry, agentStream },
-      deployments: { deployments, projects, services, serviceState, snapshot, jobs, events, tasks },
-      tasks: { tasks, state: serviceState },
+      deployments: { deployments, projects, services, serviceState, snapshot, jobs, events, tasks, prepareChunks },
+      tasks: { tasks, state: serviceState, prepareChunks },
       chunks,
+      chunkIndex: chunkPort,
       tokens,
       audit,
       system: {

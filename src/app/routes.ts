@@ -13,6 +13,7 @@ import { TokenService } from "../../gen/proto/capstan/v1/token_service_pb.js";
 import { Health } from "../../gen/proto/health/v1/health_pb.js";
 import type { AuditLog } from "../managers/audit-log.js";
 import type { ChunkManager } from "../managers/chunk-manager.js";
+import type { ChunkIndexPort } from "../model/chunk-index-port.js";
 import type { Membership } from "../managers/membership.js";
 import type { TokenManager } from "../managers/token-manager.js";
 import type { CallPipeline } from "../rpc/call-pipeline.js";
@@ -44,6 +45,8 @@ export interface RouteDeps {
   deployments: DeploymentServiceDeps;
   tasks: TaskServiceDeps;
   chunks: ChunkManager;
+  /** The chunk index as calls reach it: this replica's when it owns it, forwarded to the owner otherwise. */
+  chunkIndex: ChunkIndexPort;
   tokens: TokenManager;
   audit: AuditLog;
   system: SystemServiceDeps;
@@ -66,7 +69,7 @@ export function createRoutes(deps: RouteDeps): (router: ConnectRouter) => void {
     router.service(AgentService, createAgentService(deps.agents));
     router.service(DeploymentService, createDeploymentService(deps.deployments));
     router.service(TaskService, createTaskService(deps.tasks));
-    router.service(ChunkIndexService, createChunkIndexService(deps.chunks));
+    router.service(ChunkIndexService, createChunkIndexService(deps.chunks, deps.chunkIndex));
     router.service(TokenService, createTokenService(deps.tokens));
     router.service(AuditService, createAuditService(deps.audit));
     router.service(SystemService, createSystemService(deps.system));

@@ -58,7 +58,7 @@ export function createServer(app: BuiltApp): AppServer {
   const options = routerOptions(interceptors, config.limits.maxMessageBytes);
   // GRPC_FAST_PATHS=0: every call goes to connect-node.
   const fast = config.grpcFastPaths ? createGrpcFastPath({
-    unary: [fastMethod(ChunkIndexService.method.getChunkLocations, (req) => chunkLocations(app.chunks, req))],
+    unary: [fastMethod(ChunkIndexService.method.getChunkLocations, (req, _principal, caller) => chunkLocations(app.handlers.chunkIndex, caller, req))],
     streams: [
       fastStream(AgentService.method.agentStream, (requests, call) =>
         app.agentStream(requests, { signal: call.signal, bearer: bearerToken(call.header), peer: call.peer, logger: call.logger }),

@@ -101,8 +101,29 @@ export class ChunkIndex {
     this.nodeChunks[n] = new Int32Array(0);
   }
 
-  /** Online holders of each chunk, ordered by `prefer` (lower first); unknown chunks get []. */
-  locate(chunkIds: readonly string[], prefer: (nodeId: string) => number = () => 0): string[][] {
+  /**
+   * Forgets every location and every node (a new chunk owner starts empty and
+   * is rebuilt from full reports); replication targets stay, they are stored.
+   */
+  clear(): void {
+    for (const id of this.nodeIds) this.dropNode(id);
+    this.nodeNum.clear();
+    this.nodeIds.length = 0;
+    this.online.length = 0;
+    this.nodeChunks.length = 0;
+    this.prefStamp = new Int32Array(0);
+    this.prefValue = new Float64Array(0);
+    // Chunks left without holders are not misreplicated: they are unknown until reported again.
+    for (let i = 0; i < this.dirtyCount; i++) this.dirtyFlag[this.dirtyList[i]] = 0;
+    this.dirtyCount = 0;
+    this.mis.clear();
+  }
+
+  /**
+   * Online holders of each chunk, ordered by `prefer` (lower first); unknown
+   * chunks get []. With `sizes`, each chunk's size is written to it too (0 when unknown).
+   */
+  locate(chunkIds: readonly string[], prefer: (nodeId: string) => number = () => 0, sizes?: number[]): string[][] {
     // `prefer` runs once per node per call, not once per comparison: it may be costly (load figures).
     if (this.prefStamp.length < this.nodeIds.length) {
       this.prefStamp = new Int32Array(this.nodeIds.length * 2);
@@ -126,6 +147,7 @@ export class ChunkIndex {
     for (let q = 0; q < chunkIds.length; q++) {
       const k = this.ids.find(chunkIds[q]);
       const c = k < 0 ? 0 : holders.count(k);
+      if (sizes) sizes[q] = k < 0 ? 0 : this.sizes[k];
       hs.length = 0;
       for (let i = 0; i < c; i++) {
         const n = holders.at(k, i);

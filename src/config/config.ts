@@ -21,6 +21,12 @@ export interface Config {
    * https://, scheme, host and port only). Default: http(s)://hostname:PORT.
    */
   readonly advertiseUrl: string;
+  /**
+   * CLUSTER_SECRET: authenticates calls one replica forwards to another (chunk
+   * reports and lookups to the chunk owner) with their original caller.
+   * Required with PostgreSQL; unused by one SQLite process.
+   */
+  readonly clusterSecret: string | undefined;
   readonly heartbeatTtlMs: number;
   readonly heartbeatFlushMs: number;
   /** Heartbeat metrics kept per node for charts: how far back, and at most one sample per step. */
@@ -200,6 +206,7 @@ const schema = z.object({
   ALLOWED_HOSTS: text(""),
   CAPSTAN_DEV: flag("0"),
   CAPSTAN_ADMIN_TOKEN: secret(),
+  CLUSTER_SECRET: secret(),
   CAPSTAN_ANONYMOUS_SCOPES: text(""),
   CAPSTAN_ANONYMOUS_NETWORKS: text(""),
   TLS_CLIENT_CA: z.optional(z.string()),
@@ -273,12 +280,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
   if (Boolean(e.TLS_CERT) !== Boolean(e.TLS_KEY)) {
     throw new ConfigError(e.TLS_CERT ? "TLS_KEY" : "TLS_CERT", "TLS_CERT and TLS_KEY must be set together");
   }
+  if (e.DATABASE_URL && /^postgres/.test(e.DATABASE_URL) && !e.CLUSTER_SECRET) {
+    throw new ConfigError("CLUSTER_SECRET", "must be set (the same on every replica) with a PostgreSQL DATABASE_URL: replicas authenticate the calls they forward to each other with it");
+  }
   if (e.TLS_CLIENT_CA && !e.TLS_CERT) throw new ConfigError("TLS_CLIENT_CA", "needs TLS_CERT and TLS_KEY: client certificates are only asked for over TLS");
   return Object.freeze({
     host: e.HOST,
     port: e.PORT,
     databaseUrl: e.DATABASE_URL || undefined,
     replicaId: e.REPLICA_ID ?? defaultReplicaId(),
+    clusterSecret: e.CLUSTER_SECRET,
     advertiseUrl: e.ADVERTISE_URL?.replace(/\/$/, "") ?? `${e.TLS_CERT ? "https" : "http"}://${hostname()}:${e.PORT}`,
     heartbeatTtlMs: e.HEARTBEAT_TTL,
     heartbeatFlushMs: e.HEARTBEAT_FLUSH_INTERVAL,

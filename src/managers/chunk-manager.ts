@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
-import type { ChunkReportInput, ChunkReportSink } from "../model/chunk-report.js";
+import type { ChunkReportInput } from "../model/chunk-report.js";
+import type { ChunkCaller, ChunkEntry, ChunkIndexPort, ChunkMetrics, Location, NodeChunks } from "../model/chunk-index-port.js";
 import type { JobLifecycle } from "../model/job-lifecycle.js";
 import type { ChunkTargetStore } from "../model/chunk-target-store.js";
 import { InvalidArgumentError, NotLeaderError } from "../model/errors.js";
@@ -29,12 +30,7 @@ export interface ChunkOptions {
 const CHUNK_COMMANDS: ReadonlySet<Job["type"]> = new Set(["replicate_chunk", "evict_chunk"]);
 const CHUNK_ID = /^[\x21-\x7e]{1,256}$/;
 
-/** A chunk's location answer. */
-export interface Location {
-  chunkId: string;
-  peerIds: string[];
-  holders: Node[];
-}
+export type { Location } from "../model/chunk-index-port.js";
 
 /**
  * The chunk index's runner: takes reports (REST, RPC, agent streams), answers
@@ -43,9 +39,11 @@ export interface Location {
  * planner's decisions into REPLICATE_CHUNK / EVICT_CHUNK jobs, which reach
  * nodes on their stream or through the pull path.
  */
-export class ChunkManager implements ChunkReportSink {
+export class ChunkManager implements ChunkIndexPort {
   private timer: NodeJS.Timeout | undefined;
   private counts = { under: 0, over: 0, zero: 0 };
+  /** Until then the monitor plans nothing: a new owner waits for nodes' full reports (see restart). */
+  private planFrom = 0;
 
   constructor(
     private readonly index: ChunkIndex,
@@ -81,6 +79,44 @@ export class ChunkManager implements ChunkReportSink {
     clearInterval(this.timer);
   }
 
+  /**
+   * A restart of the soft state, as a new chunk owner (or a replica that is
+   * no longer the owner) does: every location is forgotten. With
+   * `holdPlanningMs`, the replication monitor plans nothing for that long, so
+   * that chunks whose holders have not re-reported yet are not taken for
+   * lost and copied again (HDFS's safe mode, by time).
+   */
+  restart(holdPlanningMs = 0, now = Date.now()): void {
+    this.index.clear();
+    this.counts = { under: 0, over: 0, zero: 0 };
+    this.planFrom = now + holdPlanningMs;
+  }
+
+  // The port (ChunkIndexPort): on the owner the caller needs nothing more than the guard checked.
+  reportFull(_caller: ChunkCaller, nodeId: string, chunks: ChunkEntry[]): number {
+    return this.fullReport(nodeId, chunks);
+  }
+
+  reportUpdate(_caller: ChunkCaller, nodeId: string, added: ChunkEntry[], removed: string[]): number {
+    return this.update(nodeId, added, removed);
+  }
+
+  lookup(_caller: ChunkCaller, chunkIds: readonly string[]): Location[] {
+    return this.locate(chunkIds);
+  }
+
+  clusterMetrics(): ChunkMetrics {
+    return this.metrics();
+  }
+
+  nodeChunks(_caller: ChunkCaller, nodeIds: readonly string[], limit: number): NodeChunks[] {
+    return nodeIds.map((nodeId) => {
+      // Counted first: most nodes hold no chunks, and a list asks for every node.
+      const total = this.index.countOf(nodeId);
+      return { nodeId, ids: total === 0 ? [] : this.index.chunksOf(nodeId, limit), total };
+    });
+  }
+
   /** A report from an agent stream. */
   async report(nodeId: string, r: ChunkReportInput): Promise<void> {
     const chunks = r.chunks.map((c) => ({ id: c.chunkId, size: c.sizeBytes }));
@@ -114,7 +150,8 @@ export class ChunkManager implements ChunkReportSink {
   locate(chunkIds: readonly string[]): Location[] {
     if (chunkIds.length > 10_000) throw new InvalidArgumentError("chunk_ids", "must have at most 10000 entries");
     // The index asks for each holder's load once per query, not once per comparison.
-    const peers = this.index.locate(chunkIds, (id) => this.load(id));
+    const sizes: number[] = new Array(chunkIds.length);
+    const peers = this.index.locate(chunkIds, (id) => this.load(id), sizes);
     const out: Location[] = new Array(chunkIds.length);
     for (let i = 0; i < chunkIds.length; i++) {
       const holders: Node[] = [];
@@ -122,7 +159,7 @@ export class ChunkManager implements ChunkReportSink {
         const n = this.nodes.get(id);
         if (n) holders.push(n);
       }
-      out[i] = { chunkId: chunkIds[i], peerIds: peers[i], holders };
+      out[i] = { chunkId: chunkIds[i], peerIds: peers[i], holders, sizeBytes: sizes[i] };
     }
     return out;
   }
@@ -142,7 +179,7 @@ export class ChunkManager implements ChunkReportSink {
   }
 
   /** Cluster figures; replication counts as of the last monitor pass. */
-  metrics() {
+  metrics(): ChunkMetrics {
     const all = this.registry.all();
     const online = all.filter((n) => n.status === "online");
     const rates = online.map((n) => n.metrics?.cacheHitRate ?? 0).filter((r) => r > 0);
@@ -178,6 +215,7 @@ export class ChunkManager implements ChunkReportSink {
   async pass(now = Date.now()): Promise<number> {
     const leadership = this.options.leadership;
     if (leadership && !leadership.isLeader()) return 0;
+    if (now < this.planFrom) return 0;
     for (const n of this.registry.all()) {
       const silentFor = now - (n.lastHeartbeatAt?.getTime() ?? 0);
       if (n.status === "offline" && silentFor > this.options.heartbeatTtlMs + this.options.graceMs && this.index.countOf(n.id) > 0) {

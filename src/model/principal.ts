@@ -57,3 +57,14 @@ export function limitKey(p: Principal): string {
       return `a:${p.peer}`;
   }
 }
+
+/**
+ * A caller as handlers see it: the principal the guard admitted, the address
+ * it called from, and whether another replica made the call on its behalf
+ * (authenticated by CLUSTER_SECRET; such a call is never forwarded again).
+ */
+export interface Caller {
+  readonly principal: Principal;
+  readonly address: string;
+  readonly forwarded: boolean;
+}

@@ -3,7 +3,7 @@ import type { LimitsConfig } from "../config/config.js";
 import type { AuditRecorder } from "../model/audit.js";
 import { PermissionDeniedError, UnavailableError } from "../model/errors.js";
 import type { NodeRegistry } from "../managers/node-registry.js";
-import { describePrincipal, limitKey, type Principal } from "../model/principal.js";
+import { describePrincipal, limitKey, type Caller, type Principal } from "../model/principal.js";
 import type { TokenManager } from "../managers/token-manager.js";
 import type { Peer } from "../shared/peer.js";
 import { authorize, type AccessPolicy, type AccessTarget, type Requirement } from "./access-policy.js";
@@ -11,6 +11,7 @@ import type { AuthFailures } from "./auth-failures.js";
 import { CallRateLimiter, StreamCounter } from "./call-limits.js";
 import { bearerToken, resolvePrincipal, type CredentialDeps } from "./credentials.js";
 import { toConnectError } from "./error-mapping.js";
+import { forwardedCaller } from "./replica-credentials.js";
 
 /** What the guard needs. */
 export interface GuardDeps {
@@ -23,6 +24,11 @@ export interface GuardDeps {
   limits: LimitsConfig;
   /** What each RPC needs (accessPolicy over the served services' descriptors). */
   policy: AccessPolicy;
+  /**
+   * SHA-256 of CLUSTER_SECRET: calls another replica forwards with it may
+   * carry their original caller; without it, no call may.
+   */
+  clusterSecretHash?: string;
 }
 
 /** A call about to run. */
@@ -44,6 +50,8 @@ export interface CallInfo {
 /** A call that was let in. */
 export interface Admission {
   principal: Principal;
+  /** The principal, its address, and whether another replica forwarded the call for it. */
+  caller: Caller;
   requirement: Requirement;
   /**
    * Records the call's outcome (in the audit trail, for mutating calls): pass
@@ -116,6 +124,7 @@ export class CallGuard {
     // Before the caller is resolved: an address that failed too often is refused whatever it sends.
     this.deps.failures.check(call.peer.address);
     let principal: Principal = { kind: "none", peer: call.peer.address };
+    let forwarded: Caller | undefined;
     const audited = requirement !== undefined && AUDITED.has(requirement.level);
     let recorded = false;
     const done = async (err?: unknown, response?: unknown): Promise<void> => {
@@ -135,7 +144,7 @@ export class CallGuard {
         target: auditTarget(call.rpc, call.message, response),
         outcome: error ? codeName(error.code) : "ok",
         message: error?.rawMessage ?? "",
-        peer: call.peer.address,
+        peer: forwarded?.address ?? call.peer.address,
       };
       // A refused or failed call changed nothing: its event need not hold up the answer.
       if (error) return this.deps.audit.record(event);
@@ -148,12 +157,14 @@ export class CallGuard {
     };
     try {
       if (!requirement) throw new PermissionDeniedError(`${call.rpc} is not open to any caller`);
-      principal = resolvePrincipal(bearerToken(call.header), call.peer, this.deps.credentials);
-      if (!call.uncharged && this.rate.enabled) await this.rate.consume(limitKey(principal));
+      // A forwarded call carries its original caller, whom the replica it entered by has charged already.
+      forwarded = forwardedCaller(call.header, this.deps.clusterSecretHash);
+      principal = forwarded?.principal ?? resolvePrincipal(bearerToken(call.header), call.peer, this.deps.credentials);
+      if (!forwarded && !call.uncharged && this.rate.enabled) await this.rate.consume(limitKey(principal));
       const stream = call.message === undefined;
       authorize(principal, requirement, stream ? NO_TARGET : this.target(requirement, call.message));
       const release = stream ? this.streams.acquire(limitKey(principal)) : NOTHING_TO_RELEASE;
-      return { principal, requirement, done, release };
+      return { principal, caller: forwarded ?? { principal, address: call.peer.address, forwarded: false }, requirement, done, release };
     } catch (err) {
       void done(err);
       throw err;

@@ -1,7 +1,7 @@
 import type { ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { InvalidArgumentError } from "../model/errors.js";
-import type { Principal } from "../model/principal.js";
+import type { Caller, Principal } from "../model/principal.js";
 import { MIN_INDEX_HEADER, parseIndex, type WriteIndexScope } from "../shared/write-index.js";
 import type { Peer } from "../shared/peer.js";
 import type { Admission, CallGuard } from "./call-guard.js";
@@ -21,7 +21,8 @@ export interface CallConsistency {
 }
 
 /** The principal of a public call (health, info, reflection), which is not asked for credentials. */
-const PUBLIC_CALLER: Principal = { kind: "none", peer: "" };
+const PUBLIC_PRINCIPAL: Principal = { kind: "none", peer: "" };
+const PUBLIC_CALLER: Caller = { principal: PUBLIC_PRINCIPAL, address: "", forwarded: false };
 
 /**
  * The one sequence every RPC passes, whichever way it came in: the Connect
@@ -97,12 +98,12 @@ export class PipelineCall {
    * response message out of what the handler returned (for the audit target).
    * Throws what the call failed with, unmapped: pass it to `failed`.
    */
-  async unary<T>(call: UnaryCall, handler: (principal: Principal) => T | Promise<T>, response: (out: T) => unknown = (out) => out): Promise<T> {
+  async unary<T>(call: UnaryCall, handler: (principal: Principal, caller: Caller) => T | Promise<T>, response: (out: T) => unknown = (out) => out): Promise<T> {
     const { guard } = this.pipeline;
-    if (guard.isPublic(this.rpc)) return handler(PUBLIC_CALLER);
+    if (guard.isPublic(this.rpc)) return handler(PUBLIC_PRINCIPAL, PUBLIC_CALLER);
     const admission = await guard.admit({ rpc: this.rpc, header: call.header, peer: call.peer(), message: call.message, uncharged: call.uncharged });
     try {
-      const out = await this.pipeline.deadlines.run(() => this.consistent(call.header, () => handler(admission.principal)));
+      const out = await this.pipeline.deadlines.run(() => this.consistent(call.header, () => handler(admission.principal, admission.caller)));
       await admission.done(undefined, response(out));
       return out;
     } catch (err) {

@@ -1,6 +1,6 @@
 import { createContextKey } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import type { Principal } from "../model/principal.js";
+import type { Caller, Principal } from "../model/principal.js";
 import type { Peer } from "../shared/peer.js";
 
 /**
@@ -21,3 +21,6 @@ export const peerKey = createContextKey<Peer | undefined>(undefined, { descripti
 
 /** The caller, set by the pipeline interceptor before any handler runs. */
 export const principalKey = createContextKey<Principal>({ kind: "none", peer: "" }, { description: "caller" });
+
+/** The caller with its address, and whether another replica forwarded the call (set with principalKey). */
+export const callerKey = createContextKey<Caller>({ principal: { kind: "none", peer: "" }, address: "", forwarded: false }, { description: "caller with address" });

@@ -6,6 +6,7 @@ import type { NodeRegistry } from "../managers/node-registry.js";
 import type { Principal } from "../model/principal.js";
 import type { TokenManager } from "../managers/token-manager.js";
 import { hashMatches, hashToken } from "../model/tokens.js";
+import { ON_BEHALF_HEADER, REPLICA_SECRET_HEADER } from "./replica-credentials.js";
 import { GATEWAY_PEER_HEADER, GATEWAY_SLICE_HEADER, isLoopback, type Peer } from "../shared/peer.js";
 
 /** What resolving a caller needs. */
@@ -17,7 +18,8 @@ export interface CredentialDeps {
   auth: AuthConfig;
 }
 
-const CREDENTIAL_HEADERS = ["authorization", "x-capstan-node-token"];
+// The replica headers too: the guard refuses a call that carries one without the other or the secret, on every path.
+const CREDENTIAL_HEADERS = ["authorization", "x-capstan-node-token", REPLICA_SECRET_HEADER, ON_BEHALF_HEADER];
 
 /**
  * The credential headers of a Node request, as the Headers that bearerToken

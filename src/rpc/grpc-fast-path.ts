@@ -2,7 +2,7 @@ import { create, fromBinary, toBinary, type DescMessage, type DescMethodUnary, t
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import type { Principal } from "../model/principal.js";
+import type { Caller, Principal } from "../model/principal.js";
 import { peerOf } from "../shared/peer.js";
 import type { CallPipeline, PipelineCall } from "./call-pipeline.js";
 import { INDEX_HEADER } from "../shared/write-index.js";
@@ -14,13 +14,13 @@ import { FrameReader, GRPC_CONTENT_TYPES, grpcFrame, grpcStatusHeaders, respondT
 export interface FastMethod<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> {
   method: DescMethodUnary<I, O>;
   /** Answers a request; must not need a HandlerContext (nothing on this path builds one). */
-  handle(input: MessageShape<I>, principal: Principal): MessageInitShape<O> | Promise<MessageInitShape<O>>;
+  handle(input: MessageShape<I>, principal: Principal, caller: Caller): MessageInitShape<O> | Promise<MessageInitShape<O>>;
 }
 
 /** A FastMethod whose handler is typed by its method (a list of them holds mixed types). */
 export function fastMethod<I extends DescMessage, O extends DescMessage>(
   method: DescMethodUnary<I, O>,
-  handle: (input: MessageShape<I>, principal: Principal) => MessageInitShape<O> | Promise<MessageInitShape<O>>,
+  handle: (input: MessageShape<I>, principal: Principal, caller: Caller) => MessageInitShape<O> | Promise<MessageInitShape<O>>,
 ): FastMethod {
   return { method, handle } as unknown as FastMethod;
 }
@@ -132,7 +132,7 @@ export function createGrpcFastPath(options: GrpcFastPathOptions): GrpcFastPath {
     } catch (e) {
       throw new ConnectError(`parse binary: ${(e as Error).message}`, Code.Internal);
     }
-    const result = await call.unary({ header: credentialHeaders(req), peer: () => peerOf(req), message: input }, async (principal) => create(m.method.output, await m.handle(input, principal)));
+    const result = await call.unary({ header: credentialHeaders(req), peer: () => peerOf(req), message: input }, async (principal, caller) => create(m.method.output, await m.handle(input, principal, caller)));
     return toBinary(m.method.output, result);
   }
 }

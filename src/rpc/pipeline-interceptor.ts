@@ -3,7 +3,7 @@ import type { TokenManager } from "../managers/token-manager.js";
 import type { Peer } from "../shared/peer.js";
 import { revokedError } from "./call-guard.js";
 import type { CallPipeline, PipelineCall } from "./call-pipeline.js";
-import { peerKey, principalKey, rpcLoggerKey } from "./context.js";
+import { callerKey, peerKey, principalKey, rpcLoggerKey } from "./context.js";
 import { callPeer, isGatewaySlice } from "./credentials.js";
 import { INDEX_HEADER } from "../shared/write-index.js";
 
@@ -29,8 +29,9 @@ export function pipelineInterceptor(pipeline: CallPipeline, tokens: TokenManager
       if (!req.stream) {
         const res = await call.unary(
           { header: req.header, peer, message: req.message, uncharged: isGatewaySlice(fromAdapter, req.header) },
-          (principal) => {
+          (principal, caller) => {
             req.contextValues.set(principalKey, principal);
+            req.contextValues.set(callerKey, caller);
             return next(req);
           },
           (out) => out.message,

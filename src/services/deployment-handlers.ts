@@ -11,6 +11,8 @@ import { listOrder, paginate, pageOfSorted, pageRequest } from "../model/paginat
 import { requireId } from "../model/validate.js";
 import { deploymentStatusFromProto, deploymentToProto, revisionToProto } from "../rpc/deployment-convert.js";
 import { requirementsFromProto } from "../rpc/placement-convert.js";
+import { callerKey } from "../rpc/context.js";
+import type { Caller } from "../model/principal.js";
 
 type Handlers = Pick<
   ServiceImpl<typeof DeploymentService>,
@@ -34,6 +36,12 @@ export interface DeploymentHandlerDeps {
   /** The same from memory, unfinished jobs only: GetDeployment's answer while the store is unavailable. */
   listUnfinishedJobs: (filter: JobFilter) => Job[];
   bus: CommandBus;
+  /**
+   * Before placing work that lists chunk ids on a replica that does not own
+   * the chunk index: fetches those chunks' locations from the owner, as the
+   * caller (ChunkLocality.prepare). Absent or a no-op with one process.
+   */
+  prepareChunks?: (caller: Caller, chunkIds: readonly string[] | undefined) => Promise<void>;
 }
 
 // Deployments oldest first, as DeploymentState lists them; revisions newest first.
@@ -44,13 +52,15 @@ const REVISION_ORDER = listOrder<DeploymentRevision>({ name: "revisions.newest",
 export function createDeploymentHandlers(deps: DeploymentHandlerDeps): Handlers {
   const { deployments, projects } = deps;
   return {
-    async createDeployment(req) {
+    async createDeployment(req, ctx) {
       const action = req.action || "apply";
       if (action !== "apply" && action !== "delete") throw new InvalidArgumentError("action", 'must be "apply" or "delete"');
       if (action === "delete") {
         const { deployment, job } = await deployments.delete(requireId("deployment_id", req.deploymentId));
         return { deploymentId: deployment.id, status: "accepted", message: "Deletion request accepted and queued for processing", jobId: job?.id ?? "", revision: deployment.revision };
       }
+      const requirements = requirementsFromProto(req.requirements, "requirements");
+      await deps.prepareChunks?.(ctx.values.get(callerKey), requirements.chunkIds);
       const { deployment, job } = await deployments.apply({
         deploymentId: req.deploymentId,
         projectName: req.projectName,
@@ -58,7 +68,7 @@ export function createDeploymentHandlers(deps: DeploymentHandlerDeps): Handlers 
         renderedCompose: req.renderedCompose,
         env: { ...req.env },
         nodeId: req.nodeId,
-        requirements: requirementsFromProto(req.requirements, "requirements"),
+        requirements,
       });
       return {
         deploymentId: deployment.id,

@@ -7,6 +7,7 @@ import type { ProjectManager } from "../managers/project-manager.js";
 import type { ServiceManager } from "../managers/service-manager.js";
 import type { TaskManager } from "../managers/task-manager.js";
 import type { ClusterSnapshot } from "../orchestrator/snapshot.js";
+import type { Caller } from "../model/principal.js";
 import type { ServiceState } from "../state/service-state.js";
 import { createDeploymentHandlers } from "./deployment-handlers.js";
 import { createJobHandlers } from "./job-handlers.js";
@@ -23,13 +24,15 @@ export interface DeploymentServiceDeps {
   events: JobEvents;
   /** Tasks, for the scheduled runs and the after-deploy outcome shown on services. */
   tasks?: TaskManager;
+  /** See DeploymentHandlerDeps.prepareChunks. */
+  prepareChunks?: (caller: Caller, chunkIds: readonly string[] | undefined) => Promise<void>;
 }
 
 /** DeploymentService: compose deployments and projects, services, explanations and jobs, one file per concern. */
 export function createDeploymentService(deps: DeploymentServiceDeps): ServiceImpl<typeof DeploymentService> {
   return {
-    ...createDeploymentHandlers({ deployments: deps.deployments, projects: deps.projects, listJobs: (f) => deps.jobs.list(f), listUnfinishedJobs: (f) => deps.jobs.listUnfinished(f), bus: deps.jobs }),
-    ...createServiceHandlers({ services: deps.services, state: deps.serviceState, snapshot: deps.snapshot, tasks: deps.tasks }),
+    ...createDeploymentHandlers({ deployments: deps.deployments, projects: deps.projects, listJobs: (f) => deps.jobs.list(f), listUnfinishedJobs: (f) => deps.jobs.listUnfinished(f), bus: deps.jobs, prepareChunks: deps.prepareChunks }),
+    ...createServiceHandlers({ services: deps.services, state: deps.serviceState, snapshot: deps.snapshot, tasks: deps.tasks, prepareChunks: deps.prepareChunks }),
     ...createJobHandlers({ jobs: deps.jobs, events: deps.events }),
   };
 }

@@ -3,10 +3,13 @@ import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { NodeMetricsSampleSchema, NodeSummarySchema, type NodeService } from "../../gen/proto/capstan/v1/node_service_pb.js";
 import type { ChunkManager } from "../managers/chunk-manager.js";
+import type { ChunkIndexPort, NodeChunks } from "../model/chunk-index-port.js";
+import type { Caller } from "../model/principal.js";
+import { UnavailableError } from "../model/errors.js";
 import type { NodeRegistry } from "../managers/node-registry.js";
 import type { MetricsHistory } from "../state/metrics-history.js";
 import { registersAnonymously, registersWithCredential } from "../rpc/access-policy.js";
-import { peerKey, principalKey } from "../rpc/context.js";
+import { callerKey, peerKey, principalKey } from "../rpc/context.js";
 import {
   eligibilityFromProto,
   metricsFromHeartbeat,
@@ -24,13 +27,19 @@ export interface NodeServiceDeps {
   isConnected: (nodeId: string) => boolean;
   /** Configured public URL; when unset it is derived from the request's host. */
   publicUrl: string | undefined;
-  /** The chunks a node holds (seed 004), from the chunk index: up to `limit` ids, and the total. */
-  chunksHeld: (nodeId: string, limit: number) => { ids: string[]; total: number };
-  /** Where chunks a node registers with (seed 004's `available_chunks`) are recorded, as a full report. */
-  chunks: Pick<ChunkManager, "checkIds" | "fullReport">;
+  /** Checks the chunk ids a node registers with (seed 004's `available_chunks`). */
+  chunks: Pick<ChunkManager, "checkIds">;
+  /**
+   * The chunk index (the owner's, forwarded to it from other replicas): where
+   * those are recorded as the node's full report, and what nodes hold (seed
+   * 004's available_chunks: up to a limit of ids, and the total).
+   */
+  chunkIndex: Pick<ChunkIndexPort, "reportFull" | "nodeChunks">;
   /** Recent heartbeat metrics per node. */
   history: Pick<MetricsHistory, "samples">;
 }
+
+const NO_CHUNKS: NodeChunks = { nodeId: "", ids: [], total: 0 };
 
 /** How many of a node's chunk ids a list carries per node, and GetNode carries. */
 export const CHUNKS_IN_LISTS = 100;
@@ -39,13 +48,25 @@ export const CHUNKS_IN_GET = 10_000;
 /** NodeService's handlers: decode, call the registry, encode. */
 export function createNodeService(deps: NodeServiceDeps): ServiceImpl<typeof NodeService> {
   const { registry, isConnected } = deps;
-  const withChunks = (node: Parameters<typeof nodeToProto>[0], chunkLimit: number) => {
+  type NodeModel = Parameters<typeof nodeToProto>[0];
+  const withChunks = (node: NodeModel, chunks: NodeChunks) => {
     const out = nodeToProto(node, isConnected(node.id));
-    const chunks = deps.chunksHeld(node.id, chunkLimit);
     // Most nodes hold no chunks: their shared message is returned as it is.
     return chunks.total === 0 ? out : { ...out, availableChunks: chunks.ids, chunkCount: chunks.total };
   };
-  const pb = (node: Parameters<typeof nodeToProto>[0]) => withChunks(node, CHUNKS_IN_LISTS);
+  /** Nodes as messages with their chunks, asked of the index once for all of them (a call to the owner on other replicas). */
+  const pbMany = async (caller: Caller, nodes: readonly NodeModel[], chunkLimit: number) => {
+    if (nodes.length === 0) return [];
+    let chunks: NodeChunks[] | undefined;
+    try {
+      chunks = await deps.chunkIndex.nodeChunks(caller, nodes.map((n) => n.id), chunkLimit);
+    } catch (err) {
+      // The chunk owner cannot be reached (a failover): nodes are still answered, from memory, without their chunks.
+      if (!(err instanceof UnavailableError)) throw err;
+    }
+    return nodes.map((n, i) => withChunks(n, chunks?.[i] ?? NO_CHUNKS));
+  };
+  const pb = async (caller: Caller, node: NodeModel) => (await pbMany(caller, [node], CHUNKS_IN_LISTS))[0];
   return {
     async registerNode(req, ctx) {
       deps.chunks.checkIds(req.availableChunks, "available_chunks");
@@ -56,16 +77,18 @@ export function createNodeService(deps: NodeServiceDeps): ServiceImpl<typeof Nod
         anonymous: registersAnonymously(principal),
         certNames: ctx.values.get(peerKey)?.certNames,
       });
-      if (req.availableChunks.length > 0) deps.chunks.fullReport(node.id, req.availableChunks.map((id) => ({ id, size: 0 })));
+      // Reported (and read back) as the node itself: registering made the caller that node (the owner's guard checks it again).
+      const caller = { principal: { kind: "node" as const, nodeId: node.id }, address: ctx.values.get(callerKey).address, forwarded: false };
+      if (req.availableChunks.length > 0) await deps.chunkIndex.reportFull(caller, node.id, req.availableChunks.map((id) => ({ id, size: 0 })));
       return {
         message: "Node registered successfully",
-        node: pb(node),
+        node: await pb(caller, node),
         nodeId: node.id,
         nodeToken: token,
         controlPlaneUrl: deps.publicUrl ?? urlFromRequest(ctx),
       };
     },
-    listNodes(req) {
+    async listNodes(req, ctx) {
       const page = registry.list({
         status: statusFromProto(req.status, "status"),
         labelSelector: req.labelSelector,
@@ -73,10 +96,10 @@ export function createNodeService(deps: NodeServiceDeps): ServiceImpl<typeof Nod
         pageSize: req.pageSize,
         pageToken: req.pageToken,
       });
-      return { nodes: page.nodes.map(pb), count: page.count, nextPageToken: page.nextPageToken };
+      return { nodes: await pbMany(ctx.values.get(callerKey), page.nodes, CHUNKS_IN_LISTS), count: page.count, nextPageToken: page.nextPageToken };
     },
-    getNode(req) {
-      return { node: withChunks(registry.get(req.nodeId), CHUNKS_IN_GET) };
+    async getNode(req, ctx) {
+      return { node: (await pbMany(ctx.values.get(callerKey), [registry.get(req.nodeId)], CHUNKS_IN_GET))[0] };
     },
     getNodeMetricsHistory(req) {
       // NotFound for an unknown node, rather than an empty history.
@@ -99,11 +122,11 @@ export function createNodeService(deps: NodeServiceDeps): ServiceImpl<typeof Nod
       const node = await registry.heartbeat(req.nodeId, metricsFromHeartbeat(req));
       return { status: "ok", timestamp: Date.now() / 1000, nodeStatus: statusToProto(node.status) };
     },
-    async setNodeEligibility(req) {
-      return { node: pb(await registry.setEligibility(req.nodeId, eligibilityFromProto(req.eligibility, "eligibility"))) };
+    async setNodeEligibility(req, ctx) {
+      return { node: await pb(ctx.values.get(callerKey), await registry.setEligibility(req.nodeId, eligibilityFromProto(req.eligibility, "eligibility"))) };
     },
-    async drainNode(req) {
-      return { node: pb(await registry.drain(req.nodeId, req.cancel)) };
+    async drainNode(req, ctx) {
+      return { node: await pb(ctx.values.get(callerKey), await registry.drain(req.nodeId, req.cancel)) };
     },
     async deleteNode(req) {
       await registry.delete(req.nodeId);

@@ -13,6 +13,8 @@ import { taskToProto } from "../rpc/task-convert.js";
 import { Placer } from "../orchestrator/placer.js";
 import type { ClusterSnapshot } from "../orchestrator/snapshot.js";
 import { requirementsFromProto } from "../rpc/placement-convert.js";
+import { callerKey } from "../rpc/context.js";
+import type { Caller } from "../model/principal.js";
 import { ts } from "../rpc/node-convert.js";
 import { replicaToProto, serviceSpecFromProto, serviceSpecToProto } from "../rpc/service-convert.js";
 
@@ -24,6 +26,12 @@ export interface ServiceHandlerDeps {
   state: ServiceState;
   snapshot: () => ClusterSnapshot;
   tasks?: TaskManager;
+  /**
+   * Before placing work that lists chunk ids on a replica that does not own
+   * the chunk index: fetches those chunks' locations from the owner, as the
+   * caller (ChunkLocality.prepare). Absent or a no-op with one process.
+   */
+  prepareChunks?: (caller: Caller, chunkIds: readonly string[] | undefined) => Promise<void>;
 }
 
 const SERVICE_ORDER = listOrder<ServiceView>({ name: "services.name", parts: ["string"], key: (s) => [s.spec.name] });
@@ -81,10 +89,12 @@ export function createServiceHandlers(deps: ServiceHandlerDeps): Handlers {
       await deps.services.delete(req.serviceName);
       return {};
     },
-    explainPlacement(req) {
+    async explainPlacement(req, ctx) {
       if (req.count < 0 || req.count > 10_000) throw new InvalidArgumentError("count", "must be 0-10000");
       if (req.serviceName !== "") {
         const placement = req.requirements ? requirementsFromProto(req.requirements, "requirements") : undefined;
+        const chunkIds = placement?.chunkIds ?? deps.state.services.get(req.serviceName)?.spec.placement.chunkIds;
+        await deps.prepareChunks?.(ctx.values.get(callerKey), chunkIds);
         const e = deps.services.explain(req.serviceName, { replicas: req.count || undefined, placement });
         return {
           nodes: e.verdicts.map((v) => create(NodeVerdictSchema, v)),
@@ -94,6 +104,7 @@ export function createServiceHandlers(deps: ServiceHandlerDeps): Handlers {
         };
       }
       const requirements = requirementsFromProto(req.requirements, "requirements");
+      await deps.prepareChunks?.(ctx.values.get(callerKey), requirements.chunkIds);
       const { verdicts, result } = new Placer(deps.snapshot()).explain({ requirements, count: req.count || 1, group: "explain" });
       return {
         nodes: verdicts.map((v) => create(NodeVerdictSchema, v)),

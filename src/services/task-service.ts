@@ -6,17 +6,25 @@ import type { TaskManager } from "../managers/task-manager.js";
 import type { ServiceState } from "../state/service-state.js";
 import { serviceSpecFromProto } from "../rpc/service-convert.js";
 import { taskToProto } from "../rpc/task-convert.js";
+import { callerKey } from "../rpc/context.js";
+import type { Caller } from "../model/principal.js";
 
 /** What TaskService needs. */
 export interface TaskServiceDeps {
   tasks: TaskManager;
   state: ServiceState;
+  /**
+   * Before placing work that lists chunk ids on a replica that does not own
+   * the chunk index: fetches those chunks' locations from the owner, as the
+   * caller (ChunkLocality.prepare). Absent or a no-op with one process.
+   */
+  prepareChunks?: (caller: Caller, chunkIds: readonly string[] | undefined) => Promise<void>;
 }
 
 /** TaskService: one-off tasks, run on demand, listed and cancelled. */
 export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof TaskService> {
   return {
-    async runTask(req) {
+    async runTask(req, ctx) {
       if (req.timeoutSeconds < 0) throw new InvalidArgumentError("timeout_seconds", "must be at least 0 (0: the server's TASK_TIMEOUT)");
       let spec;
       if (req.serviceName) {
@@ -28,6 +36,7 @@ export function createTaskService(deps: TaskServiceDeps): ServiceImpl<typeof Tas
         // The spec is checked and defaulted as Apply does; replicas and schedule do not apply to one run.
         spec = validateServices([serviceSpecFromProto(req.service, "service")], "service")[0];
       }
+      await deps.prepareChunks?.(ctx.values.get(callerKey), spec.placement.chunkIds);
       const task = await deps.tasks.run({ spec: { ...spec, schedule: "" }, kind: "manual", timeoutMs: req.timeoutSeconds * 1000 });
       return { task: taskToProto(task) };
     },

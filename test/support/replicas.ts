@@ -2,6 +2,7 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { createTestDatabase, type TestDatabase } from "./providers.js";
 import { startServerProcess, type ServerProcess } from "./server-process.js";
 
@@ -26,14 +27,27 @@ export interface ReplicaSet {
   stop(): Promise<void>;
 }
 
+/** A port free now on 127.0.0.1 (for a replica that must know its ADVERTISE_URL before it listens). */
+export async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 /**
  * Starts `count` replicas (REPLICA_ID r0, r1, ...) on one new schema with one
- * admin token; the first starts alone, so it applies the migrations.
+ * admin token; the first starts alone, so it applies the migrations. With
+ * `advertise`, each listens on a port chosen here and advertises it
+ * (ADVERTISE_URL), so replicas can call each other (the chunk owner).
  */
-export async function startReplicas(count: number, env: Record<string, string> = {}): Promise<ReplicaSet> {
+export async function startReplicas(count: number, env: Record<string, string> = {}, options: { advertise?: boolean } = {}): Promise<ReplicaSet> {
   const db = await createTestDatabase("postgresql");
   const adminToken = `replica-admin-${randomBytes(16).toString("hex")}`;
-  const start = (i: number) => startServerProcess({ startTimeoutMs: 90_000, env: { DATABASE_URL: db.url, CAPSTAN_ADMIN_TOKEN: adminToken, REPLICA_ID: `r${i}`, ...env } });
+  const ports = options.advertise ? await Promise.all(Array.from({ length: count }, () => freePort())) : [];
+  const own = (i: number): Record<string, string> => (options.advertise ? { PORT: String(ports[i]), ADVERTISE_URL: `http://127.0.0.1:${ports[i]}` } : {});
+  const start = (i: number) => startServerProcess({ startTimeoutMs: 90_000, env: { DATABASE_URL: db.url, CAPSTAN_ADMIN_TOKEN: adminToken, REPLICA_ID: `r${i}`, ...own(i), ...env } });
   const replicas = [await start(0)];
   replicas.push(...(await Promise.all(Array.from({ length: count - 1 }, (_, i) => start(i + 1)))));
   const transports = replicas.map((r) => createGrpcTransport({ baseUrl: r.url }));

@@ -6,6 +6,9 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
+/** The CLUSTER_SECRET every server process a test starts shares (override it with options.env). */
+export const TEST_CLUSTER_SECRET = "test-cluster-secret-0123456789";
+
 // The repository root: `--import tsx` and src/main.ts resolve from here, wherever the test runs.
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -61,6 +64,8 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
     ...stripCapstanEnv(process.env),
     PORT: "0",
     HOST: "127.0.0.1",
+    // Required with PostgreSQL; the same for every process a test starts, so its replicas trust each other.
+    CLUSTER_SECRET: TEST_CLUSTER_SECRET,
     LOG_FORMAT: "json",
     LOG_LEVEL: "info",
     DATABASE_URL: `file:${dbPath}`,
@@ -136,7 +141,7 @@ async function stopChild(child: ChildProcess, exited: Promise<void>, graceMs: nu
 // A developer's own shell settings (a join token, TLS files) must not change what the tests start.
 function stripCapstanEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
-  const own = /^(CAPSTAN_|AGENT_SECRET_TOKEN$|TLS_|DATABASE_URL$|PUBLIC_URL$|CORS_ORIGINS$|ALLOWED_HOSTS$|RATE_LIMIT$|AUTH_FAILURE_LIMIT$|MAX_|RPC_TIMEOUT$|JOB_LOG_BYTES$|HEARTBEAT_|REPLICA_GRACE$|RECONCILE_INTERVAL$|CHUNK_|SHUTDOWN_TIMEOUT$|LOG_|REPLICA_ID$|ADVERTISE_URL$|LEADER_LEASE$)/;
+  const own = /^(CAPSTAN_|AGENT_SECRET_TOKEN$|TLS_|DATABASE_URL$|PUBLIC_URL$|CORS_ORIGINS$|ALLOWED_HOSTS$|RATE_LIMIT$|AUTH_FAILURE_LIMIT$|MAX_|RPC_TIMEOUT$|JOB_LOG_BYTES$|HEARTBEAT_|REPLICA_GRACE$|RECONCILE_INTERVAL$|CHUNK_|SHUTDOWN_TIMEOUT$|LOG_|REPLICA_ID$|ADVERTISE_URL$|LEADER_LEASE$|CLUSTER_SECRET$)/;
   for (const [k, v] of Object.entries(env)) if (v !== undefined && !own.test(k)) out[k] = v;
   return out;
 }

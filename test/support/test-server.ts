@@ -33,7 +33,7 @@ export interface TestServer {
  * need no tokens; security tests pass CAPSTAN_DEV: "0" and their own limits.
  */
 export async function startTestServer(env: Record<string, string>): Promise<TestServer> {
-  const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "debug", SHUTDOWN_TIMEOUT: "2s", CAPSTAN_DEV: "1", RATE_LIMIT: "0", AUTH_FAILURE_LIMIT: "0", ...env }, false);
+  const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", CLUSTER_SECRET: "test-cluster-secret-0123456789", LOG_LEVEL: "debug", SHUTDOWN_TIMEOUT: "2s", CAPSTAN_DEV: "1", RATE_LIMIT: "0", AUTH_FAILURE_LIMIT: "0", ...env }, false);
   const logs: string[] = [];
   const logger: Logger = pino(
     { level: "debug", redact: { paths: REDACT_PATHS, censor: "[redacted]" } },

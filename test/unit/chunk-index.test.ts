@@ -14,6 +14,23 @@ describe("ChunkIndex", () => {
     expect(idx.locate(["c1", "c2", "c3", "nope"])).toEqual([["b"], [], ["a"], []]);
   });
 
+  it("forgets every location and node on clear (a new chunk owner), keeping targets, and fills again from reports", () => {
+    const idx = new ChunkIndex(2);
+    idx.setTarget("c1", 3);
+    idx.fullReport("a", [{ id: "c1", size: 100 }, { id: "c2", size: 50 }]);
+    idx.fullReport("b", [{ id: "c1" }]);
+    idx.clear();
+    expect(idx.stats()).toEqual({ chunks: 0, locations: 0, bytes: 0 });
+    expect(idx.locate(["c1", "c2"])).toEqual([[], []]);
+    expect(idx.knows("a")).toBe(false);
+    // Chunks nobody has reported again are unknown, not lost: nothing to replicate.
+    expect(idx.misreplicatedNow()).toEqual({ chunks: [], under: 0, over: 0, zero: 0 });
+    idx.fullReport("b", [{ id: "c1" }]);
+    expect(idx.locate(["c1", "c2"])).toEqual([["b"], []]);
+    expect(idx.targetOf("c1")).toBe(3);
+    expect(idx.misreplicatedNow().under).toBe(1);
+  });
+
   it("applies incremental adds and removes", () => {
     const idx = new ChunkIndex();
     idx.update("a", [{ id: "x" }, { id: "y" }], []);

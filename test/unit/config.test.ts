@@ -27,6 +27,8 @@ describe("configuration", () => {
     [{ ADVERTISE_URL: "10.0.0.5:8080" }, "ADVERTISE_URL"],
     [{ ADVERTISE_URL: "ftp://10.0.0.5:8080" }, "ADVERTISE_URL"],
     [{ ADVERTISE_URL: "http://10.0.0.5:8080/capstan" }, "ADVERTISE_URL"],
+    [{ DATABASE_URL: "postgresql://u:p@db/capstan" }, "CLUSTER_SECRET"],
+    [{ DATABASE_URL: "postgres://u:p@db/capstan", CLUSTER_SECRET: "too-short" }, "CLUSTER_SECRET"],
   ])("rejects %j naming %s", (env, variable) => {
     let error: unknown;
     try {
@@ -50,6 +52,11 @@ describe("configuration", () => {
     expect(loadConfig({ GRPC_FAST_PATHS: "0" }, false).grpcFastPaths).toBe(false);
     expect(loadConfig({ GRPC_FAST_PATHS: "false" }, false).grpcFastPaths).toBe(false);
     expect(loadConfig({ GRPC_FAST_PATHS: "1" }, false).grpcFastPaths).toBe(true);
+  });
+
+  it("takes CLUSTER_SECRET with PostgreSQL, and needs none with SQLite", () => {
+    expect(loadConfig({ DATABASE_URL: "postgresql://u:p@db/capstan", CLUSTER_SECRET: "s".repeat(32) }, false).clusterSecret).toBe("s".repeat(32));
+    expect(loadConfig({ DATABASE_URL: "file:./data/c.db" }, false).clusterSecret).toBeUndefined();
   });
 
   it("names each replica by REPLICA_ID, by default after its host and process, and reads where it is reached", () => {

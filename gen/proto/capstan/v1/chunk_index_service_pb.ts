@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file capstan/v1/chunk_index_service.proto.
  */
 export const file_capstan_v1_chunk_index_service: GenFile = /*@__PURE__*/
-  fileDesc("CiRjYXBzdGFuL3YxL2NodW5rX2luZGV4X3NlcnZpY2UucHJvdG8SCmNhcHN0YW4udjEiYAoTUmVwb3J0Q2h1bmtzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEhEKCWNodW5rX2lkcxgCIAMoCRIlCgZjaHVua3MYAyADKAsyFS5jYXBzdGFuLnYxLkNodW5rSW5mbyIrChRSZXBvcnRDaHVua3NSZXNwb25zZRITCgtjaHVua19jb3VudBgBIAEoDSKAAQoTVXBkYXRlQ2h1bmtzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEhcKD2FkZGVkX2NodW5rX2lkcxgCIAMoCRIkCgVhZGRlZBgDIAMoCzIVLmNhcHN0YW4udjEuQ2h1bmtJbmZvEhkKEXJlbW92ZWRfY2h1bmtfaWRzGAQgAygJIisKFFVwZGF0ZUNodW5rc1Jlc3BvbnNlEhMKC2NodW5rX2NvdW50GAEgASgNIi0KGEdldENodW5rTG9jYXRpb25zUmVxdWVzdBIRCgljaHVua19pZHMYASADKAkiSQoZR2V0Q2h1bmtMb2NhdGlvbnNSZXNwb25zZRIsCglsb2NhdGlvbnMYASADKAsyGS5jYXBzdGFuLnYxLkNodW5rTG9jYXRpb24iSwobU2V0UmVwbGljYXRpb25UYXJnZXRSZXF1ZXN0EhAKCGNodW5rX2lkGAEgASgJEhoKEnJlcGxpY2F0aW9uX2ZhY3RvchgCIAEoBSJMChxTZXRSZXBsaWNhdGlvblRhcmdldFJlc3BvbnNlEhAKCGNodW5rX2lkGAEgASgJEhoKEnJlcGxpY2F0aW9uX2ZhY3RvchgCIAEoBSIaChhHZXRDbHVzdGVyTWV0cmljc1JlcXVlc3QingIKGUdldENsdXN0ZXJNZXRyaWNzUmVzcG9uc2USEwoLdG90YWxfbm9kZXMYASABKAUSFAoMYWN0aXZlX25vZGVzGAIgASgFEhQKDHRvdGFsX2NodW5rcxgDIAEoDRIWCg5jYWNoZV9oaXRfcmF0ZRgEIAEoARIVCg1vZmZsaW5lX25vZGVzGAUgASgFEhYKDnRvdGFsX3JlcGxpY2FzGAYgASgNEhMKC3RvdGFsX2J5dGVzGAcgASgBEhgKEHVuZGVyX3JlcGxpY2F0ZWQYCCABKA0SFwoPb3Zlcl9yZXBsaWNhdGVkGAkgASgNEhcKD3plcm9fcmVwbGljYXRlZBgKIAEoDRIYChBwZW5kaW5nX2NvbW1hbmRzGAsgASgNIiYKE1B1bGxDb21tYW5kc1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSJIChRQdWxsQ29tbWFuZHNSZXNwb25zZRIwCghjb21tYW5kcxgBIAMoCzIeLmNhcHN0YW4udjEuUmVwbGljYXRpb25Db21tYW5kImkKEUFja0NvbW1hbmRSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSEgoKY29tbWFuZF9pZBgCIAEoCRIUCgdzdWNjZXNzGAMgASgISACIAQESDQoFZXJyb3IYBCABKAlCCgoIX3N1Y2Nlc3MiFAoSQWNrQ29tbWFuZFJlc3BvbnNlMt4HChFDaHVua0luZGV4U2VydmljZRKCAQoMUmVwb3J0Q2h1bmtzEh8uY2Fwc3Rhbi52MS5SZXBvcnRDaHVua3NSZXF1ZXN0GiAuY2Fwc3Rhbi52MS5SZXBvcnRDaHVua3NSZXNwb25zZSIvkrUYAggGgtPkkwIjOgEqGh4vYXBpL3YxL25vZGVzL3tub2RlX2lkfS9jaHVua3MSggEKDFVwZGF0ZUNodW5rcxIfLmNhcHN0YW4udjEuVXBkYXRlQ2h1bmtzUmVxdWVzdBogLmNhcHN0YW4udjEuVXBkYXRlQ2h1bmtzUmVzcG9uc2UiL5K1GAIIBoLT5JMCIzoBKiIeL2FwaS92MS9ub2Rlcy97bm9kZV9pZH0vY2h1bmtzEo0BChFHZXRDaHVua0xvY2F0aW9ucxIkLmNhcHN0YW4udjEuR2V0Q2h1bmtMb2NhdGlvbnNSZXF1ZXN0GiUuY2Fwc3Rhbi52MS5HZXRDaHVua0xvY2F0aW9uc1Jlc3BvbnNlIiuStRgECAMQAYLT5JMCHToBKiIYL2FwaS92MS9jaHVua3MvbG9jYXRpb25zEqEBChRTZXRSZXBsaWNhdGlvblRhcmdldBInLmNhcHN0YW4udjEuU2V0UmVwbGljYXRpb25UYXJnZXRSZXF1ZXN0GiguY2Fwc3Rhbi52MS5TZXRSZXBsaWNhdGlvblRhcmdldFJlc3BvbnNlIjaStRgCCASC0+STAio6ASoaJS9hcGkvdjEvY2h1bmtzL3tjaHVua19pZH0vcmVwbGljYXRpb24SgQEKEUdldENsdXN0ZXJNZXRyaWNzEiQuY2Fwc3Rhbi52MS5HZXRDbHVzdGVyTWV0cmljc1JlcXVlc3QaJS5jYXBzdGFuLnYxLkdldENsdXN0ZXJNZXRyaWNzUmVzcG9uc2UiH5K1GAQIAxABgtPkkwIREg8vYXBpL3YxL21ldHJpY3MSgQEKDFB1bGxDb21tYW5kcxIfLmNhcHN0YW4udjEuUHVsbENvbW1hbmRzUmVxdWVzdBogLmNhcHN0YW4udjEuUHVsbENvbW1hbmRzUmVzcG9uc2UiLpK1GAIIBoLT5JMCIhIgL2FwaS92MS9ub2Rlcy97bm9kZV9pZH0vY29tbWFuZHMSggEKCkFja0NvbW1hbmQSHS5jYXBzdGFuLnYxLkFja0NvbW1hbmRSZXF1ZXN0Gh4uY2Fwc3Rhbi52MS5BY2tDb21tYW5kUmVzcG9uc2UiNZK1GAIIBoLT5JMCKToBKiIkL2FwaS92MS9ub2Rlcy97bm9kZV9pZH0vY29tbWFuZHMvYWNrYgZwcm90bzM", [file_capstan_v1_access_options, file_capstan_v1_chunk, file_google_api_annotations]);
+  fileDesc("CiRjYXBzdGFuL3YxL2NodW5rX2luZGV4X3NlcnZpY2UucHJvdG8SCmNhcHN0YW4udjEiYAoTUmVwb3J0Q2h1bmtzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEhEKCWNodW5rX2lkcxgCIAMoCRIlCgZjaHVua3MYAyADKAsyFS5jYXBzdGFuLnYxLkNodW5rSW5mbyIrChRSZXBvcnRDaHVua3NSZXNwb25zZRITCgtjaHVua19jb3VudBgBIAEoDSKAAQoTVXBkYXRlQ2h1bmtzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEhcKD2FkZGVkX2NodW5rX2lkcxgCIAMoCRIkCgVhZGRlZBgDIAMoCzIVLmNhcHN0YW4udjEuQ2h1bmtJbmZvEhkKEXJlbW92ZWRfY2h1bmtfaWRzGAQgAygJIisKFFVwZGF0ZUNodW5rc1Jlc3BvbnNlEhMKC2NodW5rX2NvdW50GAEgASgNIi0KGEdldENodW5rTG9jYXRpb25zUmVxdWVzdBIRCgljaHVua19pZHMYASADKAkiSQoZR2V0Q2h1bmtMb2NhdGlvbnNSZXNwb25zZRIsCglsb2NhdGlvbnMYASADKAsyGS5jYXBzdGFuLnYxLkNodW5rTG9jYXRpb24iSwobU2V0UmVwbGljYXRpb25UYXJnZXRSZXF1ZXN0EhAKCGNodW5rX2lkGAEgASgJEhoKEnJlcGxpY2F0aW9uX2ZhY3RvchgCIAEoBSJMChxTZXRSZXBsaWNhdGlvblRhcmdldFJlc3BvbnNlEhAKCGNodW5rX2lkGAEgASgJEhoKEnJlcGxpY2F0aW9uX2ZhY3RvchgCIAEoBSIaChhHZXRDbHVzdGVyTWV0cmljc1JlcXVlc3QingIKGUdldENsdXN0ZXJNZXRyaWNzUmVzcG9uc2USEwoLdG90YWxfbm9kZXMYASABKAUSFAoMYWN0aXZlX25vZGVzGAIgASgFEhQKDHRvdGFsX2NodW5rcxgDIAEoDRIWCg5jYWNoZV9oaXRfcmF0ZRgEIAEoARIVCg1vZmZsaW5lX25vZGVzGAUgASgFEhYKDnRvdGFsX3JlcGxpY2FzGAYgASgNEhMKC3RvdGFsX2J5dGVzGAcgASgBEhgKEHVuZGVyX3JlcGxpY2F0ZWQYCCABKA0SFwoPb3Zlcl9yZXBsaWNhdGVkGAkgASgNEhcKD3plcm9fcmVwbGljYXRlZBgKIAEoDRIYChBwZW5kaW5nX2NvbW1hbmRzGAsgASgNIiYKE1B1bGxDb21tYW5kc1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCSJIChRQdWxsQ29tbWFuZHNSZXNwb25zZRIwCghjb21tYW5kcxgBIAMoCzIeLmNhcHN0YW4udjEuUmVwbGljYXRpb25Db21tYW5kImkKEUFja0NvbW1hbmRSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSEgoKY29tbWFuZF9pZBgCIAEoCRIUCgdzdWNjZXNzGAMgASgISACIAQESDQoFZXJyb3IYBCABKAlCCgoIX3N1Y2Nlc3MiFAoSQWNrQ29tbWFuZFJlc3BvbnNlIjcKFEdldE5vZGVDaHVua3NSZXF1ZXN0EhAKCG5vZGVfaWRzGAEgAygJEg0KBWxpbWl0GAIgASgNIkUKCk5vZGVDaHVua3MSDwoHbm9kZV9pZBgBIAEoCRIRCgljaHVua19pZHMYAiADKAkSEwoLY2h1bmtfY291bnQYAyABKA0iPgoVR2V0Tm9kZUNodW5rc1Jlc3BvbnNlEiUKBW5vZGVzGAEgAygLMhYuY2Fwc3Rhbi52MS5Ob2RlQ2h1bmtzMr4IChFDaHVua0luZGV4U2VydmljZRKCAQoMUmVwb3J0Q2h1bmtzEh8uY2Fwc3Rhbi52MS5SZXBvcnRDaHVua3NSZXF1ZXN0GiAuY2Fwc3Rhbi52MS5SZXBvcnRDaHVua3NSZXNwb25zZSIvkrUYAggGgtPkkwIjOgEqGh4vYXBpL3YxL25vZGVzL3tub2RlX2lkfS9jaHVua3MSggEKDFVwZGF0ZUNodW5rcxIfLmNhcHN0YW4udjEuVXBkYXRlQ2h1bmtzUmVxdWVzdBogLmNhcHN0YW4udjEuVXBkYXRlQ2h1bmtzUmVzcG9uc2UiL5K1GAIIBoLT5JMCIzoBKiIeL2FwaS92MS9ub2Rlcy97bm9kZV9pZH0vY2h1bmtzEo0BChFHZXRDaHVua0xvY2F0aW9ucxIkLmNhcHN0YW4udjEuR2V0Q2h1bmtMb2NhdGlvbnNSZXF1ZXN0GiUuY2Fwc3Rhbi52MS5HZXRDaHVua0xvY2F0aW9uc1Jlc3BvbnNlIiuStRgECAMQAYLT5JMCHToBKiIYL2FwaS92MS9jaHVua3MvbG9jYXRpb25zEqEBChRTZXRSZXBsaWNhdGlvblRhcmdldBInLmNhcHN0YW4udjEuU2V0UmVwbGljYXRpb25UYXJnZXRSZXF1ZXN0GiguY2Fwc3Rhbi52MS5TZXRSZXBsaWNhdGlvblRhcmdldFJlc3BvbnNlIjaStRgCCASC0+STAio6ASoaJS9hcGkvdjEvY2h1bmtzL3tjaHVua19pZH0vcmVwbGljYXRpb24SgQEKEUdldENsdXN0ZXJNZXRyaWNzEiQuY2Fwc3Rhbi52MS5HZXRDbHVzdGVyTWV0cmljc1JlcXVlc3QaJS5jYXBzdGFuLnYxLkdldENsdXN0ZXJNZXRyaWNzUmVzcG9uc2UiH5K1GAQIAxABgtPkkwIREg8vYXBpL3YxL21ldHJpY3MSgQEKDFB1bGxDb21tYW5kcxIfLmNhcHN0YW4udjEuUHVsbENvbW1hbmRzUmVxdWVzdBogLmNhcHN0YW4udjEuUHVsbENvbW1hbmRzUmVzcG9uc2UiLpK1GAIIBoLT5JMCIhIgL2FwaS92MS9ub2Rlcy97bm9kZV9pZH0vY29tbWFuZHMSXgoNR2V0Tm9kZUNodW5rcxIgLmNhcHN0YW4udjEuR2V0Tm9kZUNodW5rc1JlcXVlc3QaIS5jYXBzdGFuLnYxLkdldE5vZGVDaHVua3NSZXNwb25zZSIIkrUYBAgDEAESggEKCkFja0NvbW1hbmQSHS5jYXBzdGFuLnYxLkFja0NvbW1hbmRSZXF1ZXN0Gh4uY2Fwc3Rhbi52MS5BY2tDb21tYW5kUmVzcG9uc2UiNZK1GAIIBoLT5JMCKToBKiIkL2FwaS92MS9ub2Rlcy97bm9kZV9pZH0vY29tbWFuZHMvYWNrYgZwcm90bzM", [file_capstan_v1_access_options, file_capstan_v1_chunk, file_google_api_annotations]);
 
 /**
  * ReportChunks' request. Seed 004 sends chunk_ids; chunks carries sizes.
@@ -383,6 +383,82 @@ export const AckCommandResponseSchema: GenMessage<AckCommandResponse> = /*@__PUR
   messageDesc(file_capstan_v1_chunk_index_service, 13);
 
 /**
+ * GetNodeChunks' request.
+ *
+ * @generated from message capstan.v1.GetNodeChunksRequest
+ */
+export type GetNodeChunksRequest = Message<"capstan.v1.GetNodeChunksRequest"> & {
+  /**
+   * At most 10,000.
+   *
+   * @generated from field: repeated string node_ids = 1;
+   */
+  nodeIds: string[];
+
+  /**
+   * Ids per node, at most 10,000.
+   *
+   * @generated from field: uint32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message capstan.v1.GetNodeChunksRequest.
+ * Use `create(GetNodeChunksRequestSchema)` to create a new message.
+ */
+export const GetNodeChunksRequestSchema: GenMessage<GetNodeChunksRequest> = /*@__PURE__*/
+  messageDesc(file_capstan_v1_chunk_index_service, 14);
+
+/**
+ * One node's chunks in GetNodeChunks' answer.
+ *
+ * @generated from message capstan.v1.NodeChunks
+ */
+export type NodeChunks = Message<"capstan.v1.NodeChunks"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * @generated from field: repeated string chunk_ids = 2;
+   */
+  chunkIds: string[];
+
+  /**
+   * @generated from field: uint32 chunk_count = 3;
+   */
+  chunkCount: number;
+};
+
+/**
+ * Describes the message capstan.v1.NodeChunks.
+ * Use `create(NodeChunksSchema)` to create a new message.
+ */
+export const NodeChunksSchema: GenMessage<NodeChunks> = /*@__PURE__*/
+  messageDesc(file_capstan_v1_chunk_index_service, 15);
+
+/**
+ * GetNodeChunks' response: one entry per requested node, in request order.
+ *
+ * @generated from message capstan.v1.GetNodeChunksResponse
+ */
+export type GetNodeChunksResponse = Message<"capstan.v1.GetNodeChunksResponse"> & {
+  /**
+   * @generated from field: repeated capstan.v1.NodeChunks nodes = 1;
+   */
+  nodes: NodeChunks[];
+};
+
+/**
+ * Describes the message capstan.v1.GetNodeChunksResponse.
+ * Use `create(GetNodeChunksResponseSchema)` to create a new message.
+ */
+export const GetNodeChunksResponseSchema: GenMessage<GetNodeChunksResponse> = /*@__PURE__*/
+  messageDesc(file_capstan_v1_chunk_index_service, 16);
+
+/**
  * Which node holds which chunk, replication decisions and cluster metrics for
  * P2P cache nodes (seed 004).
  *
@@ -448,6 +524,18 @@ export const ChunkIndexService: GenService<{
     methodKind: "unary";
     input: typeof PullCommandsRequestSchema;
     output: typeof PullCommandsResponseSchema;
+  },
+  /**
+   * The chunk ids the index has for each of the given nodes (at most `limit`
+   * each) and how many each holds: what node lists carry as available_chunks
+   * and chunk_count. Replicas that do not own the index ask the owner.
+   *
+   * @generated from rpc capstan.v1.ChunkIndexService.GetNodeChunks
+   */
+  getNodeChunks: {
+    methodKind: "unary";
+    input: typeof GetNodeChunksRequestSchema;
+    output: typeof GetNodeChunksResponseSchema;
   },
   /**
    * Acknowledges a replication command as done or failed.
