@@ -108,11 +108,15 @@ export class LeaderElection implements Leadership {
     const { replicaId, leaseMs } = this.options;
     try {
       if (this.current !== 0) {
-        // One process on its SQLite file (sqlite-lock.ts): nobody can take the lease over, so a
-        // process starved past its lease (a renewal that came late) keeps leading instead of
-        // stopping and restarting its singletons. Decisions are fenced by epoch alone.
-        if (this.options.sole) return;
         const epoch = this.current;
+        if (this.options.sole) {
+          // One process on its SQLite file (sqlite-lock.ts): nobody can take the lease over, so a
+          // process starved past its lease (a renewal that came late) keeps leading instead of
+          // stopping and restarting its singletons; the renewal only keeps the row current for
+          // ListReplicas. Decisions are fenced by epoch alone.
+          await this.leases.renew(replicaId, epoch, leaseMs, true).catch((err: unknown) => this.logger.warn({ err }, "leader lease renewal failed"));
+          return;
+        }
         if (await this.leases.renew(replicaId, epoch, leaseMs)) this.renewedAt = this.now();
         else if (this.current === epoch) this.stepDown("the lease was lost (it expired or another replica took it)");
         return;

@@ -45,7 +45,7 @@ export interface LeaseStore {
    */
   acquire(holder: string, ttlMs: number, sole?: boolean): Promise<number | undefined>;
   /** Extends the lease holder holds at epoch; false when it no longer does. */
-  renew(holder: string, epoch: number, ttlMs: number): Promise<boolean>;
+  renew(holder: string, epoch: number, ttlMs: number, sole?: boolean): Promise<boolean>;
   /** Gives the lease up at once (a handover on shutdown); no-op when no longer held. */
   release(holder: string, epoch: number): Promise<void>;
   /** The lease row, or undefined before anyone took it. */

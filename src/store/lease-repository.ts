@@ -47,11 +47,13 @@ export class PrismaLeaseStore implements LeaseStore {
     return rows.length > 0 ? Number(rows[0].epoch) : undefined;
   }
 
-  async renew(holder: string, epoch: number, ttlMs: number): Promise<boolean> {
+  async renew(holder: string, epoch: number, ttlMs: number, sole = false): Promise<boolean> {
     const now = NOW_MS[this.provider];
+    // The sole process of a database renews even a lease that expired while it was starved.
+    const live = sole ? Prisma.raw("1 = 1") : Prisma.sql`expires_at > ${now}`;
     const count = await this.db.$executeRaw`
       UPDATE leader_lease SET expires_at = ${now} + ${ttlMs}
-      WHERE name = ${LEASE} AND holder = ${holder} AND epoch = ${epoch} AND expires_at > ${now}`;
+      WHERE name = ${LEASE} AND holder = ${holder} AND epoch = ${epoch} AND ${live}`;
     return count > 0;
   }
 

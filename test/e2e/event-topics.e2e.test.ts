@@ -101,7 +101,7 @@ describe("event topics: agents, scheduler decisions, and a Python watcher", () =
 
   it("applying services makes scheduler decisions: placed with its node and score terms, unplaceable with each filter's count", async () => {
     start("agent-placed");
-    const nodeId = await nodeIdOf("agent-placed");
+    await nodeIdOf("agent-placed");
     const watch = follow((signal) => createClient(EventService, admin()).watchEvents({ topics: ["scheduler_decisions"] }, { signal }));
     try {
       await watch.until((e) => e.topic === "heartbeat");
@@ -116,8 +116,11 @@ describe("event topics: agents, scheduler decisions, and a Python watcher", () =
       const placed = await watch.until((e) => e.key === "web" && e.type === "placed");
       expect(placed.payload.case).toBe("decision");
       const d = placed.payload.case === "decision" ? placed.payload.value : undefined;
-      expect(d).toMatchObject({ kind: "placed", service: "web", nodeId, reason: "chosen by the round_robin strategy" });
+      expect(d).toMatchObject({ kind: "placed", service: "web", reason: "chosen by the round_robin strategy" });
       expect(d?.replicaId).toMatch(/^web-/);
+      // The decision names the node its replica went to (agents of earlier tests may still be online).
+      const replica = (await createClient(DeploymentService, admin()).getService({ serviceName: "web" })).service?.replicaSet.find((r) => r.id === d?.replicaId);
+      expect(d?.nodeId).toBe(replica?.nodeId);
       expect(Object.keys(d?.scoreTerms ?? {})).toEqual(expect.arrayContaining(["fullness", "units_here"]));
       const unplaceable = await watch.until((e) => e.key === "nowhere" && e.type === "unplaceable");
       expect(unplaceable.payload).toMatchObject({ case: "decision", value: { kind: "unplaceable", service: "nowhere" } });
@@ -135,7 +138,7 @@ describe("event topics: agents, scheduler decisions, and a Python watcher", () =
       }
       await reader.cancel();
       const data = /^data: (.*"type":"placed".*)$/m.exec(text)?.[1];
-      expect(JSON.parse(data ?? "{}").event).toMatchObject({ index: String(placed.index), decision: { kind: "placed", node_id: nodeId, score_terms: { units_here: expect.any(Number) } } });
+      expect(JSON.parse(data ?? "{}").event).toMatchObject({ index: String(placed.index), decision: { kind: "placed", node_id: d?.nodeId, score_terms: { units_here: expect.any(Number) } } });
 
       // capstan events, for people: the replica, its node, the reason and the terms on one line.
       const cli = spawn(process.execPath, [CLI, "--server", server.url, "--token", ADMIN, "events", "--topic", "scheduler_decisions", "--id", "web", "--from", "0"], {
@@ -144,7 +147,7 @@ describe("event topics: agents, scheduler decisions, and a Python watcher", () =
       try {
         const lines = createInterface({ input: cli.stdout })[Symbol.asyncIterator]();
         const line = String((await lines.next()).value);
-        expect(line).toContain(`scheduler_decisions  placed        web  ${d?.replicaId} on ${nodeId}: chosen by the round_robin strategy (fullness=`);
+        expect(line).toContain(`scheduler_decisions  placed        web  ${d?.replicaId} on ${d?.nodeId}: chosen by the round_robin strategy (fullness=`);
       } finally {
         cli.kill();
       }

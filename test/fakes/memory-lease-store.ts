@@ -17,9 +17,9 @@ export class MemoryLeaseStore implements LeaseStore {
     return this.lease.epoch;
   }
 
-  async renew(holder: string, epoch: number, ttlMs: number): Promise<boolean> {
+  async renew(holder: string, epoch: number, ttlMs: number, sole = false): Promise<boolean> {
     const l = this.lease;
-    if (!l || l.holder !== holder || l.epoch !== epoch || l.expiresAtMs <= this.now()) return false;
+    if (!l || l.holder !== holder || l.epoch !== epoch || (!sole && l.expiresAtMs <= this.now())) return false;
     l.expiresAtMs = this.now() + ttlMs;
     return true;
   }

@@ -168,6 +168,9 @@ describe("leadership on SQLite (one process)", () => {
       await db.prisma.$executeRawUnsafe("UPDATE leader_lease SET expires_at = 0");
       await only.tick();
       expect([only.isLeader(), only.epoch()]).toEqual([true, epoch]);
+      // And the row is current again, for ListReplicas.
+      const lease = await db.leases.get();
+      expect(lease!.expiresAtMs).toBeGreaterThan(lease!.nowMs);
       await db.nodes.upsert(node("n2"));
       await only.decisions.transaction((tx) => tx.nodes.setStatus("n2", "offline", new Date()));
       expect(await statusOf(db, "n2")).toBe("offline");
