@@ -214,15 +214,15 @@ function assemble({ provider, location, prisma, logger, origin, listen, channel,
   const health = new StoreHealth();
   const probe = new StoreProbe(health, () => probeWrite(prisma), logger);
   const feed = new PrismaChangeFeed(prisma, listen);
+  // One process's transactions on PostgreSQL take turns for the write slots (SQLite has one connection anyway).
+  const limit = provider === "postgresql" ? pLimit(PG_WRITE_SLOTS) : undefined;
+  const slots = <T>(fn: () => Promise<T>): Promise<T> => (limit ? limit(fn) : fn());
   /**
    * One interactive transaction: `check` first (the leader fence, when given),
    * the work, then its change rows (numbered last, see ChangeCollector.flush)
    * and, on PostgreSQL, a NOTIFY that is delivered when it commits. After the
    * commit, this process's own listeners hear of the changes.
    */
-  // One process's transactions on PostgreSQL take turns for the write slots (SQLite has one connection anyway).
-  const limit = provider === "postgresql" ? pLimit(PG_WRITE_SLOTS) : undefined;
-  const slots = <T>(fn: () => Promise<T>): Promise<T> => (limit ? limit(fn) : fn());
   const run = async <T>(check: (client: DbClient) => Promise<void>, work: (client: DbClient, changes: ChangeCollector) => Promise<T>): Promise<T> => {
     let committed: Change[] = [];
     const result = await guardStoreCall(
