@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
@@ -22,6 +22,13 @@ describe("the bundled server (what npm start runs)", () => {
     expect(built.status, built.stderr).toBe(0);
   }, 120_000);
   afterAll(() => rmSync(join(ROOT, OUT), { recursive: true, force: true }));
+
+  it("ships each query compiler as a .wasm file, not as a base64 module to decode at start-up", () => {
+    const files = readdirSync(join(ROOT, OUT));
+    expect(files).toEqual(expect.arrayContaining(["query_compiler_small_bg.sqlite.wasm", "query_compiler_small_bg.postgresql.wasm"]));
+    const largeModules = files.filter((f) => f.endsWith(".mjs") && statSync(join(ROOT, OUT, f)).size > 1_500_000);
+    expect(largeModules).toEqual([]);
+  });
 
   describe.each(providers())("on %s", (provider) => {
     let db: TestDatabase;
