@@ -1,7 +1,8 @@
-import { Prisma } from "../../gen/prisma/sqlite/client.js";
 import type { AuditEvent, AuditFilter, AuditStore } from "../model/audit.js";
 import type { DbClient } from "./db.js";
 import type { WriteScope } from "./change-log.js";
+import { jsonRows } from "./json-rows.js";
+import type { Provider } from "./providers.js";
 
 /** AuditStore on Prisma: append-only, read newest first by time-ordered id. */
 export class PrismaAuditStore implements AuditStore {
@@ -9,20 +10,28 @@ export class PrismaAuditStore implements AuditStore {
   // entries, and its appends use the bare client (no transaction of their own).
   private readonly db: DbClient;
 
-  constructor(scope: WriteScope) {
+  constructor(
+    scope: WriteScope,
+    private readonly provider: Provider,
+  ) {
     this.db = scope.db;
   }
 
   /**
-   * One multi-row INSERT written as SQL with bound values. Through the query
-   * builder (createMany) each row's fields are parameterised and planned one by
-   * one; when 10,000 agents register at once that garbage alone raised the
-   * server's peak memory by about 65 MiB and its heartbeat latency tail.
+   * One INSERT of every event, the rows bound as one JSON parameter. Through
+   * the query builder (createMany), or as VALUES with a parameter per field,
+   * each value is planned one by one (json-rows.ts): when 10,000 agents
+   * register at once that raised the server's peak memory by about 65 MiB and
+   * its heartbeat latency tail.
    */
   async append(events: AuditEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const rows = events.map((e) => Prisma.sql`(${e.id}, ${e.time}, ${e.actor}, ${e.actorKind}, ${e.rpc}, ${e.target}, ${e.outcome}, ${e.message}, ${e.peer})`);
-    await this.db.$executeRaw`INSERT INTO audit_events (id, time, actor, actor_kind, rpc, target, outcome, message, peer) VALUES ${Prisma.join(rows)}`;
+    const rows = jsonRows(
+      this.provider,
+      [["id", "text"], ["time", "timestamp"], ["actor", "text"], ["actor_kind", "text"], ["rpc", "text"], ["target", "text"], ["outcome", "text"], ["message", "text"], ["peer", "text"]],
+      events.map((e) => [e.id, e.time, e.actor, e.actorKind, e.rpc, e.target, e.outcome, e.message, e.peer]),
+    );
+    await this.db.$executeRaw`INSERT INTO audit_events (id, time, actor, actor_kind, rpc, target, outcome, message, peer) SELECT v.id, v.time, v.actor, v.actor_kind, v.rpc, v.target, v.outcome, v.message, v.peer FROM ${rows} AS v`;
   }
 
   async list(f: AuditFilter): Promise<AuditEvent[]> {

@@ -1,6 +1,9 @@
-import { Prisma } from "../../gen/prisma/sqlite/client.js";
 import type { Change, ChangeEntity } from "../model/change-feed.js";
 import type { DbClient } from "./db.js";
+import { jsonRows, type JsonColumn } from "./json-rows.js";
+
+/** A change row's own fields, as jsonRows passes them (seq: the number, or its offset in the batch). */
+const CHANGE_COLUMNS: readonly JsonColumn[] = [["seq", "bigint"], ["entity", "text"], ["key", "text"], ["op", "text"], ["data", "text"]];
 
 /**
  * The PostgreSQL NOTIFY channel a commit with changes wakes readers on (its
@@ -72,9 +75,9 @@ export class ChangeCollector {
     const n = this.notes.length;
     const [{ seq: last }] = await db.$queryRaw<Array<{ seq: bigint | number }>>`UPDATE change_counter SET seq = seq + ${n} WHERE id = 1 RETURNING seq`;
     const first = Number(last) - n + 1;
-    const now = new Date();
     const changes = this.notes.map((c, i): Change => ({ ...c, seq: first + i, origin }));
-    await db.change.createMany({ data: changes.map((c) => ({ seq: BigInt(c.seq), entity: c.entity, key: c.key, op: c.op, origin, createdAt: now, data: c.data ?? null })) });
+    const rows = jsonRows("sqlite", CHANGE_COLUMNS, changes.map((c) => [c.seq, c.entity, c.key, c.op, c.data]));
+    await db.$executeRaw`INSERT INTO changes (seq, entity, key, op, origin, created_at, data) SELECT v.seq, v.entity, v.key, v.op, ${origin}, ${new Date()}, v.data FROM ${rows} AS v`;
     return changes;
   }
 
@@ -84,13 +87,13 @@ export class ChangeCollector {
    */
   private async flushPostgres(db: DbClient, origin: string, channel: string): Promise<Change[]> {
     const n = this.notes.length;
-    const values = Prisma.join(this.notes.map((c, i) => Prisma.sql`(${i + 1}::bigint, ${c.entity}, ${c.key}, ${c.op}, ${c.data ?? null}::text)`));
+    const rows = jsonRows("postgresql", CHANGE_COLUMNS, this.notes.map((c, i) => [i + 1, c.entity, c.key, c.op, c.data]));
     const [{ seq: last }] = await db.$queryRaw<Array<{ seq: string }>>`
       WITH c AS (UPDATE change_counter SET seq = seq + ${n}::bigint WHERE id = 1 RETURNING seq),
       ins AS (
         INSERT INTO changes (seq, entity, key, op, origin, created_at, data)
-        SELECT c.seq - ${n}::bigint + v.i, v.entity, v.key, v.op, ${origin}, now() AT TIME ZONE 'UTC', v.data
-        FROM c, (VALUES ${values}) AS v(i, entity, key, op, data)
+        SELECT c.seq - ${n}::bigint + v.seq, v.entity, v.key, v.op, ${origin}, now() AT TIME ZONE 'UTC', v.data
+        FROM c, ${rows} AS v
         RETURNING seq
       )
       SELECT max(seq)::text AS seq, pg_notify(${channel}, max(seq)::text)::text AS notified FROM ins`;

@@ -168,7 +168,7 @@ function stores(provider: Provider, scope: WriteScope, health: StoreHealth, obse
     chunkTargets: faultAware(new PrismaChunkTargetStore(scope), health, observe, "chunk_targets"),
     tokens: faultAware(new PrismaTokenStore(scope), health, observe, "tokens"),
     facts: faultAware(new PrismaFactStore(scope), health, observe, "facts"),
-    audit: faultAware(new PrismaAuditStore(scope), health, observe, "audit"),
+    audit: faultAware(new PrismaAuditStore(scope, provider), health, observe, "audit"),
     // Tasks are read from the store, never kept in memory: their writes need no change rows.
     tasks: faultAware(new PrismaTaskStore(scope.db), health, observe, "tasks"),
   };

@@ -5,6 +5,7 @@ import { Prisma } from "../../gen/prisma/sqlite/client.js";
 import type { WriteScope } from "./change-log.js";
 import type { Provider } from "./providers.js";
 import { parseJson, toJson } from "./json.js";
+import { jsonRows } from "./json-rows.js";
 
 function toRow(n: Node): Row {
   return {
@@ -55,19 +56,14 @@ export function nodeFromRow(r: Row): Node {
 
 const FLUSH_BATCH = 500;
 
-/** One UPDATE of many nodes' last heartbeat and metrics, from a list of values (both providers have UPDATE ... FROM). */
+/** One UPDATE of many nodes' last heartbeat and metrics, the rows bound as one JSON parameter (json-rows.ts says why). */
 function heartbeatUpdate(provider: Provider, batch: ReadonlyArray<Pick<Node, "id" | "lastHeartbeatAt" | "metrics">>): Prisma.Sql {
-  const pg = provider === "postgresql";
-  const rows = Prisma.join(
-    batch.map((e) => {
-      const at = e.lastHeartbeatAt ?? null;
-      const metrics = e.metrics ? toJson(e.metrics) : null;
-      return pg ? Prisma.sql`(${e.id}::text, ${at}::timestamp(3), ${metrics}::text)` : Prisma.sql`(${e.id}, ${at}, ${metrics})`;
-    }),
+  const rows = jsonRows(
+    provider,
+    [["id", "text"], ["at", "timestamp"], ["metrics", "text"]],
+    batch.map((e) => [e.id, e.lastHeartbeatAt ?? null, e.metrics ? toJson(e.metrics) : null]),
   );
-  return pg
-    ? Prisma.sql`UPDATE nodes SET last_heartbeat_at = v.at, metrics = v.metrics FROM (VALUES ${rows}) AS v(id, at, metrics) WHERE nodes.id = v.id`
-    : Prisma.sql`WITH v(id, at, metrics) AS (VALUES ${rows}) UPDATE nodes SET last_heartbeat_at = v.at, metrics = v.metrics FROM v WHERE nodes.id = v.id`;
+  return Prisma.sql`UPDATE nodes SET last_heartbeat_at = v.at, metrics = v.metrics FROM ${rows} AS v WHERE nodes.id = v.id`;
 }
 
 /** NodeStore on Prisma. */

@@ -92,6 +92,30 @@ describe.each(providers())("stores on %s", (provider) => {
     await Promise.all([...ids, "hb-ref"].map((id) => db.nodes.delete(id)));
   });
 
+  it("1,000 facts written at once take consecutive sequence numbers in order, with their data intact (quotes, unicode)", async () => {
+    const before = await db.feed!.head();
+    const facts = Array.from({ length: 1_000 }, (_, i) => ({
+      entity: "agent" as const,
+      key: `n-"${i}"-ü`,
+      fact: { nodeId: `n-${i}`, connected: i % 2 === 0, protocol: "grpc", replica: "r'1", at: "2026-01-01T00:00:00.000Z" },
+    }));
+    await db.facts.append(facts);
+    const rows = await db.feed!.after(before, 2_000);
+    expect(rows.map((r) => r.seq)).toEqual(facts.map((_, i) => before + 1 + i));
+    expect(rows.map((r) => [r.entity, r.key, r.op, r.data && JSON.parse(r.data)])).toEqual(facts.map((f) => ["agent", f.key, "put", f.fact]));
+  });
+
+  it("audit events appended as one statement read back as written, their time stored as Prisma stores a DateTime", async () => {
+    const time = new Date(Date.UTC(2026, 4, 2, 3, 4, 5, 678));
+    const events = ["aud-1", "aud-2"].map((id) => ({ id, time, actor: "operator:ci", actorKind: "token", rpc: "DeleteNode", target: `t "${id}"`, outcome: "ok", message: "", peer: "10.0.0.1" }));
+    await db.audit.append(events);
+    await db.prisma.auditEvent.create({ data: { ...events[0], id: "aud-ref" } });
+    expect((await db.audit.list({ limit: 1000 })).filter((e) => e.id === "aud-1" || e.id === "aud-2")).toEqual([...events].reverse());
+    const raw = await db.prisma.$queryRawUnsafe<Array<{ t: string }>>("SELECT CAST(time AS TEXT) AS t FROM audit_events WHERE id IN ('aud-1', 'aud-ref')");
+    expect(new Set(raw.map((r) => r.t)).size).toBe(1);
+    await db.prisma.auditEvent.deleteMany({ where: { id: { in: ["aud-1", "aud-2", "aud-ref"] } } });
+  });
+
   it("inserts a new node that reads back as upsert stores it, and refuses a second insert", async () => {
     const n = { ...node("ins"), metrics: undefined, lastHeartbeatAt: undefined, draining: true, anonymous: true };
     await db.nodes.insert(n);
