@@ -1,17 +1,24 @@
 // Bundles the server (src/main.ts and everything it imports, dependencies
-// included) into dist/server/ with esbuild, for `npm start` and the image.
+// included) into dist/server/main.cjs with esbuild, for `npm start` and the
+// image, then runs it once to write V8's code cache beside it.
 //
 // Why: Node resolves, reads and compiles each ES module file on its own; the
 // server imports some 600 of them, and that was the largest part of start-up
 // (issue 12: under 1 s to /health). One file of our code and the libraries it
 // uses, whitespace and syntax minified, starts in about 40% less CPU time.
-// What loads lazily stays lazy: dynamic imports become chunks of their own
-// (each database provider's client and query compiler, the schema engine).
+// CommonJS, not an ES module: Node 20 can give a script V8's code cache
+// (vm.Script's cachedData) but not a module, and the cache saves parsing and
+// compiling again what every start compiles (src/shared/load-bundle.mjs runs
+// the bundle with it). What loads lazily stays lazy: a dynamic import becomes a
+// require() when first called (each database provider's client, the schema
+// engine), and a bundled module runs only when first required.
 //
 // Left outside: better-sqlite3 (a native addon), the schema engine (it reads its
 // .wasm file next to its module) and tsx (only for running sources).
+import { spawn } from "node:child_process";
 import { build } from "esbuild";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /**
@@ -70,20 +77,60 @@ const outdir = process.argv[2] ?? "dist/server";
 rmSync(outdir, { recursive: true, force: true });
 await build({
   entryPoints: ["src/main.ts"],
-  outdir,
+  outfile: join(outdir, "main.cjs"),
   bundle: true,
-  splitting: true,
-  format: "esm",
+  format: "cjs",
   platform: "node",
   target: "node20",
-  outExtension: { ".js": ".mjs" },
   // Names stay (only whitespace and syntax are minified): logs and stack traces keep them.
   minifyWhitespace: true,
   minifySyntax: true,
   sourcemap: "linked",
   external: ["better-sqlite3", "@prisma/schema-engine-wasm", "tsx"],
-  // CommonJS dependencies (pino, ws, pg) call require(); an ES module has none.
-  banner: { js: "import { createRequire as __capstanRequire } from 'node:module'; const require = __capstanRequire(import.meta.url);" },
+  // import() becomes require(), which V8's code cache does not break (a cached script loses its
+  // dynamic import callback in Node 20); Node 20.19+ requires the schema engine's ES module.
+  supported: { "dynamic-import": false },
+  // The sources and Prisma's client find files from import.meta.url: the bundle's own URL.
+  define: { "import.meta.url": "__capstanBundleUrl" },
+  banner: { js: 'var __capstanBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
   plugins: [rateLimiterMemoryOnly, queryCompilerAsFile(outdir)],
   logLevel: "warning",
 });
+copyFileSync("src/shared/load-bundle.mjs", join(outdir, "load-bundle.mjs"));
+await writeCodeCache(join(outdir, "load-bundle.mjs"));
+
+/**
+ * Starts the bundle once on an empty SQLite file, answers one /health, and
+ * stops it: load-bundle.mjs writes V8's code cache at exit (every function
+ * compiled by then). A failure costs only the cache, so it is reported, not fatal.
+ * @param {string} loader the copied load-bundle.mjs
+ */
+async function writeCodeCache(loader) {
+  const dir = mkdtempSync(join(tmpdir(), "capstan-code-cache-"));
+  const child = spawn(process.execPath, [loader], {
+    env: { ...process.env, CAPSTAN_WRITE_CODE_CACHE: "1", PORT: "0", HOST: "127.0.0.1", DATABASE_URL: `file:${join(dir, "c.db")}`, LOG_LEVEL: "info", LOG_FORMAT: "json", METRICS: "on" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise((r) => child.once("exit", (code) => r(code)));
+  try {
+    const port = await new Promise((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (d) => {
+        out += d;
+        const m = /"port":(\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      child.once("exit", (code) => reject(new Error(`the bundle exited with ${code} before listening`)));
+      setTimeout(() => reject(new Error("the bundle did not listen within 30 s")), 30_000).unref();
+    });
+    await fetch(`http://127.0.0.1:${port}/health`);
+    child.kill("SIGTERM");
+    const code = await exited;
+    if (code !== 0) throw new Error(`the bundle exited with ${code}`);
+  } catch (err) {
+    child.kill("SIGKILL");
+    console.warn(`bundle: no code cache written (${err instanceof Error ? err.message : err}); the server starts without it`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

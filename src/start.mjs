@@ -2,4 +2,4 @@
 // else src/main.ts through tsx. main.ts starts the server when loaded.
 import { loadEntry } from "./shared/run-entry.mjs";
 
-await loadEntry("src/main.ts", { bundle: "dist/server/main.mjs" });
+await loadEntry("src/main.ts", { bundle: "dist/server/main.cjs" });

@@ -2,6 +2,7 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { runBundle } from "./load-bundle.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const UI_SOURCES = join(ROOT, "src", "ui");
@@ -39,6 +40,8 @@ function isFresh(built) {
 export async function loadEntry(source, options = {}) {
   const candidates = [options.bundle, join("dist", source.replace(/\.ts$/, ".js"))].filter(Boolean).map((p) => join(ROOT, p));
   const fresh = candidates.find(isFresh);
+  // A CommonJS bundle runs with its code cache (load-bundle.mjs).
+  if (fresh?.endsWith(".cjs")) return /** @type {Record<string, unknown>} */ (runBundle(fresh));
   if (fresh) return import(pathToFileURL(fresh).href);
   if (candidates.some((c) => existsSync(c))) {
     process.stderr.write(`${source}: dist/ is older than the sources, running them through tsx (npm run build refreshes dist/)\n`);

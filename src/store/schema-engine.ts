@@ -1,4 +1,6 @@
 import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 import * as bg from "@prisma/schema-engine-wasm/schema_engine_bg";
 import { bindMigrationAwareSqlAdapterFactory, type SqlMigrationAwareDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 
@@ -17,7 +19,8 @@ let ready: Promise<void> | undefined;
  */
 function load(): Promise<void> {
   ready ??= (async () => {
-    const url = new URL("schema_engine_bg.wasm", import.meta.resolve("@prisma/schema-engine-wasm/schema_engine_bg"));
+    // require.resolve, not import.meta.resolve: the server's bundle is CommonJS (scripts/bundle.mjs).
+    const url = new URL("schema_engine_bg.wasm", pathToFileURL(createRequire(import.meta.url).resolve("@prisma/schema-engine-wasm/schema_engine_bg")));
     const { instance } = await wasmApi.instantiate(await readFile(url), { "./schema_engine_bg.js": bg });
     bg.__wbg_set_wasm(instance.exports as never);
     (instance.exports.__wbindgen_start as () => void)();
