@@ -1,5 +1,4 @@
 import { mkdirSync } from "node:fs";
-import pLimit from "p-limit";
 import { dirname, resolve } from "node:path";
 import type { Logger } from "pino";
 import type { ChunkTargetStore } from "../model/chunk-target-store.js";
@@ -30,6 +29,7 @@ import { gateTransactions } from "./sqlite-gate.js";
 import { lockSqliteFile } from "./sqlite-lock.js";
 import { StoreHealth } from "../state/store-health.js";
 import { faultAware, guardStoreCall } from "./store-faults.js";
+import { writeSlots } from "./write-slots.js";
 import { probeWrite, StoreProbe } from "./store-probe.js";
 import type { Transaction, UnitOfWork } from "../model/unit-of-work.js";
 import type { Change, ChangeFeed } from "../model/change-feed.js";
@@ -203,6 +203,7 @@ const FENCED_IDLE_LIMIT_MS = 5_000;
  * connecting) waits in this process for a slot instead of for a pooled
  * connection, where Prisma gives up after 2 s ("Unable to start a
  * transaction in the given time"); the slots left over keep reads going.
+ * While the store fails, writes do not queue for a slot (write-slots.ts).
  */
 const PG_POOL_SIZE = 10;
 const PG_WRITE_SLOTS = 8;
@@ -215,7 +216,7 @@ function assemble({ provider, location, prisma, logger, origin, listen, channel,
   const probe = new StoreProbe(health, () => probeWrite(prisma), logger);
   const feed = new PrismaChangeFeed(prisma, listen);
   // One process's transactions on PostgreSQL take turns for the write slots (SQLite has one connection anyway).
-  const limit = provider === "postgresql" ? pLimit(PG_WRITE_SLOTS) : undefined;
+  const limit = provider === "postgresql" ? writeSlots(PG_WRITE_SLOTS, health) : undefined;
   const slots = <T>(fn: () => Promise<T>): Promise<T> => (limit ? limit(fn) : fn());
   /**
    * One interactive transaction: `check` first (the leader fence, when given),
