@@ -25,6 +25,7 @@ import { AgentService, AgentStreamRequestSchema, type AgentStreamRequest } from 
 import { JobStatus } from "../gen/proto/capstan/v1/job_pb.js";
 import { AsyncQueue } from "../src/shared/async-queue.js";
 import type { ProbeResult, ProbeTask } from "./agents-probe.js";
+import { heartbeatLoop } from "./replica-agents.js";
 
 /** `--agents N` (or AGENTS=N): fewer agents, for investigating; reported figures use the default. */
 const agentsFlag = process.argv.indexOf("--agents");
@@ -122,19 +123,6 @@ async function connectAll(port: number, onCommand: (a: Agent, jobId: string) => 
   return { agents, ms: performance.now() - start };
 }
 
-/** Every agent heartbeats every 5 s, spread evenly over the interval. */
-function heartbeatLoop(agents: Agent[]): () => void {
-  let i = 0;
-  const perTick = Math.max(1, Math.ceil(agents.length / (INTERVAL_MS / 50)));
-  const timer = setInterval(() => {
-    for (let k = 0; k < perTick; k++) {
-      const a = agents[i++ % agents.length];
-      a.outbox.push(create(AgentStreamRequestSchema, { message: { case: "heartbeat", value: { metrics: { cpuUsage: 10, memUsage: 20 } } } }));
-    }
-  }, 50);
-  return () => clearInterval(timer);
-}
-
 /** Runs bench/agents-probe.ts in a process of its own and returns what it measured. */
 function runProbe(task: ProbeTask): Promise<ProbeResult> {
   const child = fork(new URL("./agents-probe.ts", import.meta.url).pathname, [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
@@ -152,7 +140,7 @@ async function bench(kind: ServerKind) {
   const { agents, ms } = await connectAll(port, (a, jobId) => {
     a.outbox.push(create(AgentStreamRequestSchema, { message: { case: "commandUpdate", value: { jobId, status: JobStatus.COMPLETED, exitCode: 0 } } }));
   });
-  const stop = heartbeatLoop(agents);
+  const stop = heartbeatLoop(agents, INTERVAL_MS);
   const nodeIds = agents.slice(0, PROBES).map((a) => a.nodeId);
   const result = await runProbe({ kind: kind === "bare" ? "bare" : "capstan", port, probes: PROBES, nodeIds, target: agents[0].nodeId });
   // Steady state: every agent heartbeats through a few more intervals while the RSS is sampled.

@@ -35,6 +35,22 @@ export interface SimFleet {
 
 const HEARTBEAT_MS = 5000;
 
+/**
+ * Every agent heartbeats on its stream once per `intervalMs`, spread evenly
+ * over the interval (a batch every 50 ms). Returns what stops it.
+ */
+export function heartbeatLoop(agents: ReadonlyArray<{ outbox: AsyncQueue<AgentStreamRequest> }>, intervalMs: number): () => void {
+  let next = 0;
+  const perTick = Math.max(1, Math.ceil(agents.length / (intervalMs / 50)));
+  const timer = setInterval(() => {
+    for (let k = 0; k < perTick; k++) {
+      const a = agents[next++ % agents.length];
+      a.outbox.push(create(AgentStreamRequestSchema, { message: { case: "heartbeat", value: { metrics: { cpuUsage: 10, memUsage: 20 } } } }));
+    }
+  }, 50);
+  return () => clearInterval(timer);
+}
+
 /** Opens `count` agent streams spread over `urls` (`sessions` HTTP/2 connections each); resolves when all are welcomed. */
 export async function connectFleet(urls: string[], count: number, sessions = 4, prefix = "sim"): Promise<SimFleet> {
   const transports: Transport[][] = urls.map((baseUrl) => Array.from({ length: sessions }, () => createGrpcTransport({ baseUrl })));
@@ -88,15 +104,7 @@ export async function connectFleet(urls: string[], count: number, sessions = 4, 
       open(0);
     }
   });
-  // Heartbeats on the streams, spread evenly over the interval.
-  let next = 0;
-  const perTick = Math.max(1, Math.ceil(agents.length / (HEARTBEAT_MS / 50)));
-  const timer = setInterval(() => {
-    for (let k = 0; k < perTick; k++) {
-      const a = agents[next++ % agents.length];
-      a.outbox.push(create(AgentStreamRequestSchema, { message: { case: "heartbeat", value: { metrics: { cpuUsage: 10, memUsage: 20 } } } }));
-    }
-  }, 50);
+  const stopHeartbeats = heartbeatLoop(agents, HEARTBEAT_MS);
   return {
     agents,
     received,
@@ -109,7 +117,7 @@ export async function connectFleet(urls: string[], count: number, sessions = 4, 
         else waiters.set(jobId, resolve);
       }),
     stop() {
-      clearInterval(timer);
+      stopHeartbeats();
       for (const a of agents) a.outbox.end();
     },
   };

@@ -29,7 +29,7 @@ import { gateTransactions } from "./sqlite-gate.js";
 import { lockSqliteFile } from "./sqlite-lock.js";
 import { StoreHealth } from "../state/store-health.js";
 import { faultAware, guardStoreCall } from "./store-faults.js";
-import { writeSlots } from "./write-slots.js";
+import { writeSlots, type WriteSlots } from "./write-slots.js";
 import { probeWrite, StoreProbe } from "./store-probe.js";
 import type { Transaction, UnitOfWork } from "../model/unit-of-work.js";
 import type { Change, ChangeFeed } from "../model/change-feed.js";
@@ -216,8 +216,7 @@ function assemble({ provider, location, prisma, logger, origin, listen, channel,
   const probe = new StoreProbe(health, () => probeWrite(prisma), logger);
   const feed = new PrismaChangeFeed(prisma, listen);
   // One process's transactions on PostgreSQL take turns for the write slots (SQLite has one connection anyway).
-  const limit = provider === "postgresql" ? writeSlots(PG_WRITE_SLOTS, health) : undefined;
-  const slots = <T>(fn: () => Promise<T>): Promise<T> => (limit ? limit(fn) : fn());
+  const slots: WriteSlots = provider === "postgresql" ? writeSlots(PG_WRITE_SLOTS, health) : (fn) => fn();
   /**
    * One interactive transaction: `check` first (the leader fence, when given),
    * the work, then its change rows (numbered last, see ChangeCollector.flush)

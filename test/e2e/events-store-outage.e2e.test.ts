@@ -6,7 +6,7 @@ import { eventually } from "../support/agent-process.js";
 import { follow } from "../support/event-watcher.js";
 import { httpRequest } from "../support/http.js";
 import { createTestDatabase, providers, type TestDatabase } from "../support/providers.js";
-import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
+import { proxiedDatabaseUrl, type TcpProxy } from "../support/tcp-proxy.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 // PostgreSQL behind a TCP proxy the test cuts (as in store-outage.e2e.test.ts): what a watcher sees
@@ -18,12 +18,9 @@ describe.skipIf(!providers().includes("postgresql"))("an event watcher while Pos
 
   beforeAll(async () => {
     db = await createTestDatabase("postgresql");
-    const target = new URL(db.url);
-    proxy = await startTcpProxy(target.hostname, Number(target.port));
-    const viaProxy = new URL(db.url);
-    viaProxy.hostname = "127.0.0.1";
-    viaProxy.port = String(proxy.port);
-    server = await startTestServer({ DATABASE_URL: viaProxy.toString(), EVENTS_HEARTBEAT: "200ms" });
+    const proxied = await proxiedDatabaseUrl(db.url);
+    proxy = proxied.proxy;
+    server = await startTestServer({ DATABASE_URL: proxied.url, EVENTS_HEARTBEAT: "200ms" });
   });
   afterAll(async () => {
     await server?.stop();

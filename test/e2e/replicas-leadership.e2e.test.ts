@@ -6,6 +6,7 @@ import { ReplicaService } from "../../gen/proto/capstan/v1/replica_service_pb.js
 import { eventually } from "../support/agent-process.js";
 import { runCli } from "../support/cli-process.js";
 import { httpRequest } from "../support/http.js";
+import { logged } from "../support/replica-faults.js";
 import { createTestDatabase, providers, type TestDatabase } from "../support/providers.js";
 import { startServerProcess, type ServerProcess } from "../support/server-process.js";
 
@@ -32,16 +33,6 @@ async function leaderSeenBy(server: ServerProcess): Promise<string | undefined> 
   return (await listReplicas(server)).replicas.find((r) => r.leader)?.id;
 }
 
-function logged(server: ServerProcess, msg: string): Array<Record<string, unknown>> {
-  return server.logs.flatMap((line) => {
-    try {
-      const entry = JSON.parse(line) as Record<string, unknown>;
-      return entry.msg === msg ? [entry] : [];
-    } catch {
-      return [];
-    }
-  });
-}
 
 describe.skipIf(!providers().includes("postgresql"))("three replicas on one PostgreSQL: one leader, fenced", () => {
   let db: TestDatabase;

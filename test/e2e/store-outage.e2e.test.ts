@@ -6,7 +6,7 @@ import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/p
 import { eventually } from "../support/agent-process.js";
 import { httpRequest } from "../support/http.js";
 import { createTestDatabase, providers, type TestDatabase } from "../support/providers.js";
-import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
+import { proxiedDatabaseUrl, type TcpProxy } from "../support/tcp-proxy.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 const compose = "services:\n  web:\n    image: nginx\n";
@@ -22,12 +22,9 @@ describe.skipIf(!providers().includes("postgresql"))("PostgreSQL unreachable", (
 
   beforeAll(async () => {
     db = await createTestDatabase("postgresql");
-    const target = new URL(db.url);
-    proxy = await startTcpProxy(target.hostname, Number(target.port));
-    const viaProxy = new URL(db.url);
-    viaProxy.hostname = "127.0.0.1";
-    viaProxy.port = String(proxy.port);
-    server = await startTestServer({ DATABASE_URL: viaProxy.toString() });
+    const proxied = await proxiedDatabaseUrl(db.url);
+    proxy = proxied.proxy;
+    server = await startTestServer({ DATABASE_URL: proxied.url });
   });
   afterAll(async () => {
     await server?.stop();

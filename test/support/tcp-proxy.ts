@@ -56,3 +56,17 @@ export async function startTcpProxy(host: string, port: number): Promise<TcpProx
     },
   };
 }
+
+/**
+ * A PostgreSQL URL that reaches the database through a new TcpProxy (its
+ * host and port replaced by the proxy's), for a server the test can cut off
+ * while the database stays up for everyone else.
+ */
+export async function proxiedDatabaseUrl(url: string): Promise<{ proxy: TcpProxy; url: string }> {
+  const target = new URL(url);
+  const proxy = await startTcpProxy(target.hostname, Number(target.port));
+  const viaProxy = new URL(url);
+  viaProxy.hostname = "127.0.0.1";
+  viaProxy.port = String(proxy.port);
+  return { proxy, url: viaProxy.toString() };
+}
