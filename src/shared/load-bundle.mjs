@@ -1,6 +1,6 @@
 // Plain JavaScript: it runs before any TypeScript loader, and scripts/bundle.mjs
 // copies it beside the server's bundle (dist/server/), where the image runs it.
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire, Module } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,8 +30,15 @@ export function runBundle(file) {
   if (process.env.CAPSTAN_WRITE_CODE_CACHE === "1") {
     process.once("exit", () => {
       const tmp = `${cacheFile}.${process.pid}`;
-      writeFileSync(tmp, script.createCachedData());
-      renameSync(tmp, cacheFile);
+      try {
+        writeFileSync(tmp, script.createCachedData());
+        renameSync(tmp, cacheFile);
+      } catch (err) {
+        // A full disk costs only the cache: leave no partial file behind, say why, start as usual.
+        rmSync(tmp, { force: true });
+        process.stderr.write(`load-bundle: no code cache written: ${err instanceof Error ? err.message : err}\n`);
+        process.exitCode = 1;
+      }
     });
   }
   const module = { exports: {} };
