@@ -10,12 +10,17 @@ const REMEMBERED = 1000;
 const FLUSH_MS = 100;
 
 /**
- * Runs commands exactly once per job id. Delivery is at least once, so a
- * command whose job is running is ignored, and one whose job has finished gets
- * its final report again (the first one may have been lost with the stream).
+ * Runs commands exactly once per job id. Delivery is at least once, and a
+ * command comes again when the server heard nothing of it (the report was
+ * lost with a stream that broke, e.g. when the replica holding it paused): one
+ * whose job is running gets its latest progress report again, one whose job
+ * has finished its final report. Silence would leave the job unacknowledged
+ * until the server gives it up as failed while its work goes on here.
  */
 export class Executor {
   private readonly active = new Map<string, AbortController>();
+  /** The latest IN_PROGRESS report of each active job (without its log lines, which were sent once). */
+  private readonly progress = new Map<string, CommandUpdate>();
   private readonly finished = new Map<string, CommandUpdate>();
 
   constructor(
@@ -38,7 +43,11 @@ export class Executor {
   /** Handles a delivered command. */
   handle(command: Command): void {
     const id = command.jobId;
-    if (this.active.has(id)) return;
+    if (this.active.has(id)) {
+      const latest = this.progress.get(id);
+      if (latest) this.send(latest);
+      return;
+    }
     const final = this.finished.get(id);
     if (final) {
       this.send(final);
@@ -101,14 +110,19 @@ export class Executor {
       this.send(create(CommandUpdateSchema, { jobId, status: JobStatus.IN_PROGRESS, lines }));
       lines = [];
     };
-    this.send(create(CommandUpdateSchema, { jobId, status: JobStatus.IN_PROGRESS, result: first as CommandUpdate["result"] }));
+    const report = (result: Record<string, unknown> | undefined) => {
+      const update = create(CommandUpdateSchema, { jobId, status: JobStatus.IN_PROGRESS, lines, result: result as CommandUpdate["result"] });
+      this.progress.set(jobId, create(CommandUpdateSchema, { ...update, lines: [] }));
+      this.send(update);
+      lines = [];
+    };
+    report(first);
     return {
       progress: (result) => {
         if (done) return;
         clearTimeout(timer);
         timer = undefined;
-        this.send(create(CommandUpdateSchema, { jobId, status: JobStatus.IN_PROGRESS, lines, result: result as CommandUpdate["result"] }));
-        lines = [];
+        report(result);
       },
       log: (stream, text) => {
         if (done) return;
@@ -128,6 +142,7 @@ export class Executor {
           result: o.result as CommandUpdate["result"],
         });
         this.active.delete(jobId);
+        this.progress.delete(jobId);
         this.remember(jobId, update);
         this.send(update);
       },

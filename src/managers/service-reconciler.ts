@@ -2,6 +2,8 @@ import type { Logger } from "pino";
 import type { ServiceState } from "../state/service-state.js";
 import { reconcile } from "../orchestrator/reconcile.js";
 import { launchRetryAt, type BackoffPolicy } from "../orchestrator/launch-backoff.js";
+import { orphanedReplicas } from "../orchestrator/orphans.js";
+import { FROM_JOB, ReplicaStatusFollower } from "./replica-status.js";
 import type { ClusterSnapshot } from "../orchestrator/snapshot.js";
 import { boundedReason } from "../model/change-facts.js";
 import type { CommandBus } from "../model/command-bus.js";
@@ -47,33 +49,17 @@ export interface ReconcilePass {
   failed: boolean;
 }
 
-const FROM_JOB: Partial<Record<Job["status"], ReplicaStatus>> = {
-  in_progress: "running",
-  completed: "stopped",
-  failed: "failed",
-  timed_out: "failed",
-  cancelled: "stopped",
-};
-
-/**
- * What a launch job's state means for its replica. A launch whose agent
- * reports it is still in hooks.beforeStart (CommandUpdate.result's phase) is
- * not running yet: it stays pending, so it still counts as starting, and
- * neither an update's old replicas nor hooks.afterDeploy go on before it runs.
- */
-export function launchStatus(job: Pick<Job, "status" | "result">): ReplicaStatus | undefined {
-  if (job.status === "in_progress" && job.result?.phase === "before_start") return undefined;
-  return FROM_JOB[job.status];
-}
+/** How long before a stop of an orphan that still runs is sent again. */
+const ORPHAN_RESEND_MS = 60_000;
 
 /** A replica that ran this long before failing resets its service's launch backoff. */
 const RESET_AFTER_MS = 10 * 60_000;
 
 /**
  * The small runner that applies the pure reconciler's plans: it persists
- * replicas with their LAUNCH_REPLICA jobs in one transaction, sends STOP_REPLICA jobs, and follows the
- * launch jobs (a replica runs while its launch job is in progress). It runs
- * every interval and soon after anything that matters changes.
+ * replicas with their LAUNCH_REPLICA jobs in one transaction, sends STOP_REPLICA jobs (also to
+ * orphans), and follows the launch jobs through ReplicaStatusFollower (a replica runs while its
+ * launch job is in progress). It runs every interval and soon after anything that matters changes.
  */
 export class ServiceReconciler {
   private timer: NodeJS.Timeout | undefined;
@@ -90,6 +76,10 @@ export class ServiceReconciler {
   private readonly decisions: UnitOfWork;
   /** Replicas the last pass could not place. */
   private unplaceable = 0;
+  /** node/replica → when a stop of that orphan was sent (sent again after ORPHAN_RESEND_MS if it still runs). */
+  private readonly orphanStops = new Map<string, number>();
+  /** Follows the replicas' jobs into their statuses. */
+  private readonly statuses: ReplicaStatusFollower;
 
   constructor(
     private readonly stores: ReplicaStores,
@@ -102,6 +92,13 @@ export class ServiceReconciler {
   ) {
     this.now = options.now ?? Date.now;
     this.decisions = options.leadership?.decisions ?? stores;
+    this.statuses = new ReplicaStatusFollower(stores.services, state, bus, this.lock, {
+      launched: (r, job, status) => {
+        this.noteLaunchOutcome(r, job, status);
+        if (status !== "running") this.trigger();
+      },
+      now: this.now,
+    }, logger);
     // A new leader looks at once rather than at the next interval.
     options.leadership?.onChange((leader) => {
       if (leader) this.trigger();
@@ -111,9 +108,7 @@ export class ServiceReconciler {
   /** Loads services and replicas, follows replica jobs, and starts the loop. */
   async start(): Promise<void> {
     this.state.load(await this.stores.services.listServices(), await this.stores.services.listReplicas());
-    this.bus.onJobChange((job) => {
-      if (job.replicaId) void this.onJob(job).catch((err: unknown) => this.logger.error({ err, jobId: job.id }, "replica update failed"));
-    });
+    this.statuses.follow();
     this.timer = setInterval(() => this.trigger(), this.options.intervalMs);
     this.timer.unref();
   }
@@ -168,6 +163,8 @@ export class ServiceReconciler {
 
   /** One pass; resolves when its jobs are submitted. Exposed for tests. */
   async pass(): Promise<void> {
+    // Every replica writes the statuses its job changes imply (compare-and-set), leader or not.
+    await this.statuses.retry();
     if (this.options.leadership && !this.options.leadership.isLeader()) return;
     // Nothing desired and nothing running: no snapshot to build.
     if (this.state.services.size === 0 && this.state.replicas.size === 0) {
@@ -214,6 +211,7 @@ export class ServiceReconciler {
       );
       this.logger.info({ replicaId: r.id, nodeId: r.nodeId, reason: stop.reason }, "stopping replica");
     }
+    await this.stopOrphans(now);
     for (const launch of plan.launches) {
       const service = this.state.services.get(launch.serviceName);
       if (!service) continue;
@@ -253,6 +251,21 @@ export class ServiceReconciler {
       this.logger.info({ replicaId: replica.id, nodeId: launch.nodeId }, "launching replica");
     }
     await this.collectGarbage();
+  }
+
+  /** Stops replicas agents run that the control plane does not run there (orphanedReplicas), once a minute at most each. */
+  private async stopOrphans(now: number): Promise<void> {
+    for (const [key, at] of this.orphanStops) if (at <= now - ORPHAN_RESEND_MS) this.orphanStops.delete(key);
+    const nodes = this.nodes().map((n) => ({ nodeId: n.id, online: n.status === "online", heartbeatAt: n.lastHeartbeatAt?.getTime() ?? 0, running: n.metrics?.runningContainers ?? [] }));
+    for (const o of orphanedReplicas(nodes, this.state.replicas, new Set(this.state.services.keys()))) {
+      const key = `${o.nodeId}/${o.replicaId}`;
+      if (this.orphanStops.has(key)) continue;
+      this.orphanStops.set(key, now);
+      await this.decisions.transaction((tx) =>
+        this.bus.submit({ nodeId: o.nodeId, serviceName: o.serviceName, replicaId: o.replicaId, payload: { type: "stop_replica", serviceName: o.serviceName, replicaId: o.replicaId } }, tx),
+      );
+      this.logger.warn(o, "stopping a replica its agent runs where the control plane does not (an orphan)");
+    }
   }
 
   /** Drops the launches of services whose launches keep failing until their backoff passes, saying so on the service. */
@@ -298,26 +311,6 @@ export class ServiceReconciler {
     }
   }
 
-  private onJob(job: Job): Promise<void> {
-    // Job events and the pass that created the replica both write it: one at a time.
-    return this.lock.run(job.replicaId, () => this.onJobLocked(job));
-  }
-
-  private async onJobLocked(job: Job): Promise<void> {
-    const r = this.state.replicas.get(job.replicaId);
-    if (!r) return;
-    if (job.type === "launch_replica") {
-      const status = launchStatus(job);
-      // A lost replica stays lost until the node is back and it is stopped.
-      if (!status || r.status === "lost" || (r.jobId !== "" && r.jobId !== job.id)) return;
-      if (status !== r.status && !(r.status === "stopping" && status === "running")) await this.setStatus(r.id, status);
-      this.noteLaunchOutcome(r, job, status);
-      if (status !== "running") this.trigger();
-    } else if (job.type === "stop_replica" && job.status === "completed") {
-      await this.setStatus(r.id, "stopped");
-    }
-  }
-
   /**
    * Counts a failed launch toward the service's backoff. A replica that ran
    * for RESET_AFTER_MS before failing starts the count again (as Kubernetes'
@@ -332,7 +325,7 @@ export class ServiceReconciler {
     this.failures.set(r.serviceName, { count: (f?.count ?? 0) + 1, at: new Date(this.now()), error: job.error || `exit code ${job.exitCode}`, specHash: r.specHash });
   }
 
-  /** A pass's status change (with more writes in the same transaction), written as a fenced decision. */
+  /** A pass's status change (with more writes in the same transaction), written as a fenced decision (locked as ReplicaStatusFollower's writes). */
   private decide(id: string, status: ReplicaStatus, more?: (tx: Transaction) => Promise<unknown>): Promise<void> {
     return this.lock.run(`status:${id}`, async () => {
       const r = this.state.replicas.get(id);
@@ -344,21 +337,6 @@ export class ServiceReconciler {
         tx.onCommit(() => void this.state.replicas.set(next.id, next));
       });
     });
-  }
-
-  private setStatus(id: string, status: ReplicaStatus): Promise<void> {
-    return this.lock.run(`status:${id}`, () => this.setStatusLocked(id, status));
-  }
-
-  private async setStatusLocked(id: string, status: ReplicaStatus): Promise<void> {
-    const r = this.state.replicas.get(id);
-    if (!r || r.status === status) return;
-    await this.save({ ...r, status, updatedAt: new Date(this.now()) });
-  }
-
-  private async save(r: Replica): Promise<void> {
-    await this.stores.services.saveReplica(r);
-    this.state.replicas.set(r.id, r);
   }
 
   /** Forgets replicas that ended more than ten intervals ago. */

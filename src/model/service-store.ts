@@ -31,5 +31,12 @@ export interface ServiceStore {
   deleteService(name: string): Promise<void>;
   listReplicas(): Promise<Replica[]>;
   saveReplica(r: Replica): Promise<void>;
+  /**
+   * Moves a stored replica from status `from` to `to` (compare-and-set), and
+   * says whether it did: false when the row has another status by now (another
+   * replica wrote a later one) or is gone (collected), which a writer with a
+   * stale view must neither overwrite nor bring back.
+   */
+  updateReplicaStatus(id: string, from: Replica["status"], to: Replica["status"], at: Date): Promise<boolean>;
   deleteReplica(id: string): Promise<void>;
 }

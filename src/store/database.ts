@@ -142,7 +142,7 @@ async function openPostgres(url: string, logger: Logger, origin: string, observe
   await applyMigrations("postgresql", new PrismaPg({ connectionString }, schema ? { schema } : undefined), logger);
   // A database that does not answer (a dropped route, not a refused connection) must fail calls
   // in seconds with Unavailable, not hold them until the RPC deadline.
-  const pool = { connectionString, connectionTimeoutMillis: 5_000, max: PG_POOL_SIZE };
+  const pool = { connectionString, connectionTimeoutMillis: 5_000, max: PG_POOL_SIZE, idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_LIMIT_MS };
   const prisma = new PostgresClient({ adapter: new PrismaPg(pool, schema ? { schema } : undefined) }) as unknown as Db;
   const u = new URL(url);
   const { listenForChanges } = await import("./change-listener.js");
@@ -191,11 +191,15 @@ interface Parts {
 }
 
 /**
- * How long a fenced transaction may sit idle before PostgreSQL ends its
- * session: a leader paused inside one (SIGSTOP) would otherwise hold the lease
- * row's share lock and stall the takeover for as long as its socket lives.
+ * How long any transaction may sit idle before PostgreSQL ends its session
+ * (set on every pooled connection). A replica paused inside one (SIGSTOP, a
+ * frozen VM) would otherwise hold its row locks for as long as its socket
+ * lives: the lease row's share lock (stalling a takeover) or the change
+ * counter's (every replica's writes wait for it, so the whole cluster stops
+ * writing). A live process never idles this long: Prisma ends its own
+ * transactions after 5 s.
  */
-const FENCED_IDLE_LIMIT_MS = 5_000;
+export const IDLE_IN_TRANSACTION_LIMIT_MS = 5_000;
 
 /**
  * PostgreSQL connections per replica, and how many of them writing
@@ -262,7 +266,7 @@ function assemble({ provider, location, prisma, logger, origin, listen, channel,
     health,
     feed,
     ...stores(provider, root, health, observe),
-    leases: faultAware(new PrismaLeaseStore(prisma, provider, checked, FENCED_IDLE_LIMIT_MS), health),
+    leases: faultAware(new PrismaLeaseStore(prisma, provider, checked), health),
     members: faultAware(new PrismaMembershipStore(prisma), health),
     transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
       return checked(unchecked, work);

@@ -30,8 +30,6 @@ export class PrismaLeaseStore implements LeaseStore {
     private readonly db: DbClient,
     private readonly provider: Provider,
     private readonly transaction: CheckedTransaction,
-    /** Longest a fenced transaction may sit idle (a paused leader) before PostgreSQL ends its session. */
-    private readonly idleLimitMs: number,
   ) {}
 
   async acquire(holder: string, ttlMs: number, sole = false): Promise<number | undefined> {
@@ -74,8 +72,7 @@ export class PrismaLeaseStore implements LeaseStore {
       let current: number | undefined;
       if (this.provider === "postgresql") {
         // A leader paused inside this transaction (SIGSTOP) would hold the share lock and stall
-        // every takeover: PostgreSQL ends its session once it sits idle this long.
-        await client.$executeRawUnsafe(`SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1, Math.round(this.idleLimitMs))}`);
+        // every takeover: PostgreSQL ends any session idle in a transaction for 5 s (database.ts).
         // FOR SHARE: a takeover (which updates the row) waits until this decision commits or
         // rolls back, so a decision is either before the takeover or refused here.
         const rows = await client.$queryRaw<Array<{ epoch: number | bigint; holder: string }>>`SELECT epoch, holder FROM leader_lease WHERE name = ${LEASE} FOR SHARE`;

@@ -64,6 +64,14 @@ export class PrismaServiceStore implements ServiceStore {
     });
   }
 
+  async updateReplicaStatus(id: string, from: Replica["status"], to: Replica["status"], at: Date): Promise<boolean> {
+    return this.scope.write(async (db, note) => {
+      const { count } = await db.replica.updateMany({ where: { id, status: from }, data: { status: to, updatedAt: at } });
+      if (count > 0) note("replica", id, "put");
+      return count > 0;
+    });
+  }
+
   async deleteReplica(id: string): Promise<void> {
     await this.scope.write(async (db, note) => {
       await db.replica.deleteMany({ where: { id } });

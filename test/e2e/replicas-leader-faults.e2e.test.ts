@@ -72,8 +72,10 @@ describe.runIf(postgresForReplicas())("the leader killed or paused while it reco
     const launched = linesOf(file);
     expect(repeated(launched)).toEqual([]);
     expect(ids.filter((id) => !launched.includes(id))).toEqual([]);
-    // A launch beyond the listed replicas (seen once in several runs of the SIGSTOP case: a replica replaced while the
-    // paused replica held its agent's stream) must not still run: exactly REPLICAS processes of the service remain.
+    // A launch beyond the listed replicas must not still run: exactly REPLICAS processes of the service remain. (Seen
+    // in the SIGSTOP case before agents answered a redelivered running launch: the paused replica held an agent's
+    // stream, the agent's report of a launch was lost with it, the job was given up as unacknowledged and replaced while
+    // its process ran on. Agents now answer redeliveries, and the reconciler stops such orphans.)
     const surplus = launched.filter((id) => !ids.includes(id));
     if (surplus.length > 0) console.log(`${name}: launched and no longer listed: ${surplus.join(", ")}`);
     await eventually(() => processesOf(name).length === REPLICAS, 60_000, `exactly ${REPLICAS} processes of ${name}`);

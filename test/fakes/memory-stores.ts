@@ -81,6 +81,14 @@ export class MemoryServiceStore implements ServiceStore {
     this.replicas.set(r.id, structuredClone(r));
   }
 
+  async updateReplicaStatus(id: string, from: Replica["status"], to: Replica["status"], at: Date): Promise<boolean> {
+    const r = this.replicas.get(id);
+    if (!r || r.status !== from) return false;
+    this.replicaWrites++;
+    this.replicas.set(id, { ...r, status: to, updatedAt: at });
+    return true;
+  }
+
   async deleteReplica(id: string): Promise<void> {
     this.replicas.delete(id);
   }

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { LeaderElection } from "../../src/managers/leader-election.js";
 import { NotLeaderError } from "../../src/model/errors.js";
 import { emptyCapabilities, type Node } from "../../src/model/node.js";
-import { openDatabase, type Database } from "../../src/store/database.js";
+import { IDLE_IN_TRANSACTION_LIMIT_MS, openDatabase, type Database } from "../../src/store/database.js";
 import { createTestDatabase, providers, type TestDatabase } from "../support/providers.js";
 
 const LEASE_MS = 1_500;
@@ -110,6 +110,35 @@ describe.skipIf(!providers().includes("postgresql"))("leadership on PostgreSQL: 
     expect(order).toEqual(["A committed", "B tick done, leader true"]);
     expect((await statusOf(dbB, "n1"))).toBe("offline");
   });
+
+  it("a replica paused inside a write (holding the change counter's lock) is ended by PostgreSQL after the idle limit, and the other replica's writes go on", async () => {
+    test = await createTestDatabase("postgresql");
+    const [dbA, dbB] = [await open(), await open()];
+    // A's transaction takes the counter's row lock, as every write's change rows do, then goes quiet: to PostgreSQL,
+    // a process stopped between its change rows and its commit. Prisma's own limit is lifted so only PostgreSQL's acts.
+    let resume!: () => void;
+    const paused = new Promise<void>((r) => (resume = r));
+    let locked!: () => void;
+    const holding = new Promise<void>((r) => (locked = r));
+    const stalled = dbA.prisma.$transaction(
+      async (tx) => {
+        await tx.$executeRaw`UPDATE change_counter SET seq = seq WHERE id = 1`;
+        locked();
+        await paused;
+        await tx.$executeRaw`UPDATE change_counter SET seq = seq WHERE id = 1`;
+      },
+      { timeout: 120_000 },
+    );
+    const outcome = stalled.then(() => "committed", (err: unknown) => String(err));
+    await holding;
+    // Past the idle limit PostgreSQL has ended A's session (and with it the lock); B's write needs the counter.
+    await new Promise((r) => setTimeout(r, IDLE_IN_TRANSACTION_LIMIT_MS + 1_500));
+    await dbB.nodes.upsert(node("written-while-a-paused"));
+    expect(await statusOf(dbB, "written-while-a-paused")).toBe("online");
+    // A resumes: its transaction is gone, nothing of it is committed.
+    resume();
+    expect(await outcome).not.toBe("committed");
+  }, 60_000);
 
   it("stop() hands the lease over at once: the other replica takes it on its next try, without waiting for expiry", async () => {
     test = await createTestDatabase("postgresql");

@@ -1,6 +1,9 @@
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { launchStatus, ServiceReconciler } from "../../src/managers/service-reconciler.js";
+import { launchStatus } from "../../src/managers/replica-status.js";
+import { ServiceReconciler } from "../../src/managers/service-reconciler.js";
+import { StoreUnavailableError } from "../../src/model/errors.js";
+import { emptyCapabilities, type Node } from "../../src/model/node.js";
 import { ServiceState } from "../../src/state/service-state.js";
 import { ManualClock } from "../fakes/clock.js";
 import { memoryStores } from "../fakes/memory-stores.js";
@@ -79,6 +82,86 @@ describe("service reconciler", () => {
     await settle();
     reconciler.stop();
     expect(replica().status).toBe("running");
+  });
+
+  it("a job change applied by a view that is behind overwrites no later decision and brings back no collected replica; a refused status write is retried on the next pass", async () => {
+    const clock = new ManualClock();
+    const stores = memoryStores();
+    await stores.services.saveService({ id: "s1", spec: { ...spec("web"), replicas: 3 }, specHash: "h1", createdAt: clock.date(), updatedAt: clock.date() });
+    parts = await startJobParts(stores.jobs, clock);
+    const agent = new RecordingSession("n1");
+    parts.sessions.attach(agent);
+    const state = new ServiceState();
+    const reconciler = new ServiceReconciler(stores, state, parts.jobs, () => [], () => ({ nodes: [snap("n1")] }), {
+      intervalMs: 60_000, graceMs: 1000, heartbeatTtlMs: 1000, maxParallel: 3, now: clock.now,
+    }, pino({ level: "silent" }));
+    await reconciler.start();
+    await reconciler.pass();
+    const settle = () => new Promise((r) => setTimeout(r, 10));
+    const [a, b, c] = [...state.replicas.values()];
+    const update = (replicaJob: string) => parts!.jobs.applyUpdate("n1", { jobId: replicaJob, status: "in_progress", lines: [], exitCode: 0, error: "", result: undefined });
+
+    // A store that refuses the write once (away): the status stays as it was, and the next pass writes it.
+    const write = stores.services.updateReplicaStatus.bind(stores.services);
+    let refusals = 1;
+    stores.services.updateReplicaStatus = (...args) => (refusals-- > 0 ? Promise.reject(new StoreUnavailableError("the store is away")) : write(...args));
+    await update(a.jobId);
+    await settle();
+    expect([stores.services.replicas.get(a.id)?.status, state.replicas.get(a.id)?.status]).toEqual(["pending", "pending"]);
+    await reconciler.pass();
+    expect([stores.services.replicas.get(a.id)?.status, state.replicas.get(a.id)?.status]).toEqual(["running", "running"]);
+
+    // Another replica of the control plane decided to stop b and collected c, which this view has not read yet;
+    // then their jobs report in.
+    stores.services.replicas.set(b.id, { ...stores.services.replicas.get(b.id)!, status: "stopping" });
+    stores.services.replicas.delete(c.id);
+    await update(b.jobId);
+    await update(c.jobId);
+    await settle();
+    reconciler.stop();
+    expect(stores.services.replicas.get(b.id)?.status).toBe("stopping");
+    expect(stores.services.replicas.has(c.id)).toBe(false);
+  });
+
+  it("stops a replica its agent still runs after the control plane gave its launch up, once, and launches its replacement", async () => {
+    const clock = new ManualClock();
+    const stores = memoryStores();
+    await stores.services.saveService({ id: "s1", spec: spec("web"), specHash: "h1", createdAt: clock.date(), updatedAt: clock.date() });
+    parts = await startJobParts(stores.jobs, clock);
+    const agent = new RecordingSession("n1");
+    parts.sessions.attach(agent);
+    const state = new ServiceState();
+    // What the node's agent says runs there, as of its last heartbeat.
+    let running: string[] = [];
+    let heartbeatAt = clock.date();
+    const nodes = (): Node[] => [{
+      id: "n1", name: "n1", address: "10.0.0.1", labels: {}, tags: [], capabilities: emptyCapabilities(), ports: {}, status: "online", eligibility: "eligible",
+      draining: false, agentVersion: "", agentKind: "grpc", anonymous: false, tokenHash: "", createdAt: clock.date(), updatedAt: clock.date(), lastHeartbeatAt: heartbeatAt,
+      metrics: { cpuUsage: 0, memUsage: 0, diskFreeMb: 0, runningContainers: running, memoryUsedMb: 0, diskUsedMb: 0, cacheHitRate: 0, totalChunks: 0, activeConnections: 0, uploadSpeedMbps: 0, downloadSpeedMbps: 0, load1: 0 },
+    }];
+    const reconciler = new ServiceReconciler(stores, state, parts.jobs, nodes, () => ({ nodes: [snap("n1")] }), {
+      intervalMs: 60_000, graceMs: 1000, heartbeatTtlMs: 60_000, maxParallel: 3, now: clock.now,
+    }, pino({ level: "silent" }));
+    await reconciler.start();
+    await reconciler.pass();
+    const settle = () => new Promise((r) => setTimeout(r, 10));
+    const first = [...state.replicas.values()][0];
+    // Its reports never arrived: the launch was given up as failed, while the agent runs the process.
+    await parts.jobs.applyUpdate("n1", { jobId: first.jobId, status: "failed", lines: [], exitCode: 1, error: "not acknowledged", result: undefined });
+    await settle();
+    expect(state.replicas.get(first.id)?.status).toBe("failed");
+    clock.advance(5_000);
+    running = [first.id];
+    heartbeatAt = clock.date();
+    await reconciler.pass();
+    await reconciler.pass();
+    reconciler.stop();
+    const commands = agent.sent.flatMap((m) => (m.kind === "command" ? [m.job.payload] : []));
+    const stops = commands.filter((p) => p.type === "stop_replica");
+    expect(stops).toEqual([{ type: "stop_replica", serviceName: "web", replicaId: first.id }]);
+    expect(commands.filter((p) => p.type === "launch_replica")).toHaveLength(2);
+    // The ended replica keeps its status: it failed, and its stop is the orphan's, not a decision about it.
+    expect(state.replicas.get(first.id)?.status).toBe("failed");
   });
 
   it("backs off a service whose launches fail: 1 s, then 2 s, saying so on the service; a new spec launches at once", async () => {
