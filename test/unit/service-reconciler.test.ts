@@ -2,6 +2,7 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { launchStatus } from "../../src/managers/replica-status.js";
 import { ServiceReconciler } from "../../src/managers/service-reconciler.js";
+import type { BackoffPolicy } from "../../src/orchestrator/launch-backoff.js";
 import { StoreUnavailableError } from "../../src/model/errors.js";
 import { emptyCapabilities, type Node } from "../../src/model/node.js";
 import { ServiceState } from "../../src/state/service-state.js";
@@ -31,23 +32,30 @@ describe("service reconciler", () => {
   let parts: JobParts | undefined;
   afterEach(() => parts?.stop());
 
+  /** A started reconciler over in-memory stores, one service "web" and node n1 with a recording agent. */
+  async function started(o: { replicas?: number; acknowledges?: boolean; nodes?: (clock: ManualClock) => () => Node[]; heartbeatTtlMs?: number; backoff?: BackoffPolicy } = {}) {
+    const clock = new ManualClock();
+    const stores = memoryStores();
+    await stores.services.saveService({ id: "s1", spec: { ...spec("web"), replicas: o.replicas ?? 1 }, specHash: "h1", createdAt: clock.date(), updatedAt: clock.date() });
+    parts = await startJobParts(stores.jobs, clock);
+    const agent = new RecordingSession("n1", o.acknowledges ?? true);
+    parts.sessions.attach(agent);
+    const state = new ServiceState();
+    const reconciler = new ServiceReconciler(stores, state, parts.jobs, o.nodes?.(clock) ?? (() => []), () => ({ nodes: [snap("n1")] }), {
+      intervalMs: 60_000, graceMs: 1000, heartbeatTtlMs: o.heartbeatTtlMs ?? 1000, maxParallel: 3, backoff: o.backoff, now: clock.now,
+    }, pino({ level: "silent" }));
+    await reconciler.start();
+    return { clock, stores, agent, state, reconciler, jobs: parts.jobs };
+  }
+  const settle = () => new Promise((r) => setTimeout(r, 10));
+
   // One row per kind of agent: acknowledging agents (gRPC, seed 002) and seed 003's, taken at its word.
   it.each([
     { acknowledges: true, job: "dispatched", replica: "pending" },
     { acknowledges: false, job: "in_progress", replica: "running" },
   ])("launches a replica with one write of the replica and one of its job (agent acknowledges: $acknowledges)", async (row) => {
-    const clock = new ManualClock();
-    const stores = memoryStores();
+    const { stores, agent, state, reconciler } = await started({ acknowledges: row.acknowledges });
     const { jobs, services } = stores;
-    await services.saveService({ id: "s1", spec: spec("web"), specHash: "h1", createdAt: clock.date(), updatedAt: clock.date() });
-    parts = await startJobParts(jobs, clock);
-    const agent = new RecordingSession("n1", row.acknowledges);
-    parts.sessions.attach(agent);
-    const state = new ServiceState();
-    const reconciler = new ServiceReconciler(stores, state, parts.jobs, () => [], () => ({ nodes: [snap("n1")] }), {
-      intervalMs: 60_000, graceMs: 1000, heartbeatTtlMs: 1000, maxParallel: 3, now: clock.now,
-    }, pino({ level: "silent" }));
-    await reconciler.start();
     await reconciler.pass();
     await new Promise((r) => setTimeout(r, 10));
     reconciler.stop();
@@ -59,45 +67,23 @@ describe("service reconciler", () => {
   });
 
   it("a replica whose agent is still running hooks.beforeStart stays pending, and runs once the agent reports the start", async () => {
-    const clock = new ManualClock();
-    const stores = memoryStores();
-    await stores.services.saveService({ id: "s1", spec: spec("web"), specHash: "h1", createdAt: clock.date(), updatedAt: clock.date() });
-    parts = await startJobParts(stores.jobs, clock);
-    const agent = new RecordingSession("n1");
-    parts.sessions.attach(agent);
-    const state = new ServiceState();
-    const reconciler = new ServiceReconciler(stores, state, parts.jobs, () => [], () => ({ nodes: [snap("n1")] }), {
-      intervalMs: 60_000, graceMs: 1000, heartbeatTtlMs: 1000, maxParallel: 3, now: clock.now,
-    }, pino({ level: "silent" }));
-    await reconciler.start();
+    const { clock, agent, state, reconciler } = await started();
     await reconciler.pass();
-    const settle = () => new Promise((r) => setTimeout(r, 10));
     const jobId = agent.commandIds()[0];
     const replica = () => [...state.replicas.values()][0];
-    await parts.jobs.applyUpdate("n1", { jobId, status: "in_progress", lines: [], exitCode: 0, error: "", result: { phase: "before_start" } });
-    await parts.jobs.applyUpdate("n1", { jobId, status: "in_progress", lines: [{ time: clock.date(), stream: "stdout", text: "migrating" }], exitCode: 0, error: "", result: undefined });
+    await parts!.jobs.applyUpdate("n1", { jobId, status: "in_progress", lines: [], exitCode: 0, error: "", result: { phase: "before_start" } });
+    await parts!.jobs.applyUpdate("n1", { jobId, status: "in_progress", lines: [{ time: clock.date(), stream: "stdout", text: "migrating" }], exitCode: 0, error: "", result: undefined });
     await settle();
     expect(replica().status).toBe("pending");
-    await parts.jobs.applyUpdate("n1", { jobId, status: "in_progress", lines: [], exitCode: 0, error: "", result: { phase: "started" } });
+    await parts!.jobs.applyUpdate("n1", { jobId, status: "in_progress", lines: [], exitCode: 0, error: "", result: { phase: "started" } });
     await settle();
     reconciler.stop();
     expect(replica().status).toBe("running");
   });
 
   it("a job change applied by a view that is behind overwrites no later decision and brings back no collected replica; a refused status write is retried on the next pass", async () => {
-    const clock = new ManualClock();
-    const stores = memoryStores();
-    await stores.services.saveService({ id: "s1", spec: { ...spec("web"), replicas: 3 }, specHash: "h1", createdAt: clock.date(), updatedAt: clock.date() });
-    parts = await startJobParts(stores.jobs, clock);
-    const agent = new RecordingSession("n1");
-    parts.sessions.attach(agent);
-    const state = new ServiceState();
-    const reconciler = new ServiceReconciler(stores, state, parts.jobs, () => [], () => ({ nodes: [snap("n1")] }), {
-      intervalMs: 60_000, graceMs: 1000, heartbeatTtlMs: 1000, maxParallel: 3, now: clock.now,
-    }, pino({ level: "silent" }));
-    await reconciler.start();
+    const { stores, state, reconciler } = await started({ replicas: 3 });
     await reconciler.pass();
-    const settle = () => new Promise((r) => setTimeout(r, 10));
     const [a, b, c] = [...state.replicas.values()];
     const update = (replicaJob: string) => parts!.jobs.applyUpdate("n1", { jobId: replicaJob, status: "in_progress", lines: [], exitCode: 0, error: "", result: undefined });
 
@@ -124,30 +110,19 @@ describe("service reconciler", () => {
   });
 
   it("stops a replica its agent still runs after the control plane gave its launch up, once, and launches its replacement", async () => {
-    const clock = new ManualClock();
-    const stores = memoryStores();
-    await stores.services.saveService({ id: "s1", spec: spec("web"), specHash: "h1", createdAt: clock.date(), updatedAt: clock.date() });
-    parts = await startJobParts(stores.jobs, clock);
-    const agent = new RecordingSession("n1");
-    parts.sessions.attach(agent);
-    const state = new ServiceState();
     // What the node's agent says runs there, as of its last heartbeat.
     let running: string[] = [];
-    let heartbeatAt = clock.date();
-    const nodes = (): Node[] => [{
+    let heartbeatAt = new Date(0);
+    const nodes = (clock: ManualClock) => (): Node[] => [{
       id: "n1", name: "n1", address: "10.0.0.1", labels: {}, tags: [], capabilities: emptyCapabilities(), ports: {}, status: "online", eligibility: "eligible",
       draining: false, agentVersion: "", agentKind: "grpc", anonymous: false, tokenHash: "", createdAt: clock.date(), updatedAt: clock.date(), lastHeartbeatAt: heartbeatAt,
       metrics: { cpuUsage: 0, memUsage: 0, diskFreeMb: 0, runningContainers: running, memoryUsedMb: 0, diskUsedMb: 0, cacheHitRate: 0, totalChunks: 0, activeConnections: 0, uploadSpeedMbps: 0, downloadSpeedMbps: 0, load1: 0 },
     }];
-    const reconciler = new ServiceReconciler(stores, state, parts.jobs, nodes, () => ({ nodes: [snap("n1")] }), {
-      intervalMs: 60_000, graceMs: 1000, heartbeatTtlMs: 60_000, maxParallel: 3, now: clock.now,
-    }, pino({ level: "silent" }));
-    await reconciler.start();
+    const { clock, agent, state, reconciler, jobs } = await started({ nodes, heartbeatTtlMs: 60_000 });
     await reconciler.pass();
-    const settle = () => new Promise((r) => setTimeout(r, 10));
     const first = [...state.replicas.values()][0];
     // Its reports never arrived: the launch was given up as failed, while the agent runs the process.
-    await parts.jobs.applyUpdate("n1", { jobId: first.jobId, status: "failed", lines: [], exitCode: 1, error: "not acknowledged", result: undefined });
+    await jobs.applyUpdate("n1", { jobId: first.jobId, status: "failed", lines: [], exitCode: 1, error: "not acknowledged", result: undefined });
     await settle();
     expect(state.replicas.get(first.id)?.status).toBe("failed");
     clock.advance(5_000);
@@ -165,18 +140,7 @@ describe("service reconciler", () => {
   });
 
   it("backs off a service whose launches fail: 1 s, then 2 s, saying so on the service; a new spec launches at once", async () => {
-    const clock = new ManualClock();
-    const stores = memoryStores();
-    await stores.services.saveService({ id: "s1", spec: spec("web"), specHash: "h1", createdAt: clock.date(), updatedAt: clock.date() });
-    parts = await startJobParts(stores.jobs, clock);
-    const agent = new RecordingSession("n1");
-    parts.sessions.attach(agent);
-    const state = new ServiceState();
-    const reconciler = new ServiceReconciler(stores, state, parts.jobs, () => [], () => ({ nodes: [snap("n1")] }), {
-      intervalMs: 60_000, graceMs: 1000, heartbeatTtlMs: 1000, maxParallel: 3, backoff: { baseMs: 1000, maxMs: 60_000 }, now: clock.now,
-    }, pino({ level: "silent" }));
-    await reconciler.start();
-    const settle = () => new Promise((r) => setTimeout(r, 10));
+    const { clock, stores, agent, state, reconciler } = await started({ backoff: { baseMs: 1000, maxMs: 60_000 } });
     const failLast = async () => {
       const jobId = agent.commandIds().at(-1) as string;
       await parts?.jobs.applyUpdate("n1", { jobId, status: "failed", lines: [], exitCode: 7, error: "hooks.beforeStart exited with 7", result: undefined });
