@@ -1,7 +1,8 @@
 import type { Logger } from "pino";
 import type { ServiceState } from "../state/service-state.js";
 import { reconcile } from "../orchestrator/reconcile.js";
-import { launchRetryAt, type BackoffPolicy } from "../orchestrator/launch-backoff.js";
+import type { BackoffPolicy } from "../orchestrator/launch-backoff.js";
+import { LaunchFailures } from "./launch-failures.js";
 import { orphanedReplicas } from "../orchestrator/orphans.js";
 import { FROM_JOB, ReplicaStatusFollower } from "./replica-status.js";
 import type { ClusterSnapshot } from "../orchestrator/snapshot.js";
@@ -11,7 +12,6 @@ import { FailedPreconditionError, NotLeaderError } from "../model/errors.js";
 import type { Leadership } from "../model/leadership.js";
 import { newTimeOrderedId } from "../model/ids.js";
 import { KeyedLock } from "../shared/keyed-lock.js";
-import type { Job } from "../model/job.js";
 import type { Node } from "../model/node.js";
 import type { Replica, ReplicaStatus } from "../model/replica.js";
 import type { ServiceStore } from "../model/service-store.js";
@@ -52,9 +52,6 @@ export interface ReconcilePass {
 /** How long before a stop of an orphan that still runs is sent again. */
 const ORPHAN_RESEND_MS = 60_000;
 
-/** A replica that ran this long before failing resets its service's launch backoff. */
-const RESET_AFTER_MS = 10 * 60_000;
-
 /**
  * The small runner that applies the pure reconciler's plans: it persists
  * replicas with their LAUNCH_REPLICA jobs in one transaction, sends STOP_REPLICA jobs (also to
@@ -71,7 +68,7 @@ export class ServiceReconciler {
   /** The last reason logged per service whose replicas cannot be placed (logged again only when it changes). */
   private readonly unplaced = new Map<string, string>();
   /** Consecutive failed launches per service (reset when one runs): their next launch waits (launchRetryAt). */
-  private readonly failures = new Map<string, { count: number; at: Date; error: string; specHash: string }>();
+  private readonly failures: LaunchFailures;
   /** Where a pass writes its decisions: the leader's fenced transactions, or the plain store. */
   private readonly decisions: UnitOfWork;
   /** Replicas the last pass could not place. */
@@ -92,9 +89,10 @@ export class ServiceReconciler {
   ) {
     this.now = options.now ?? Date.now;
     this.decisions = options.leadership?.decisions ?? stores;
+    this.failures = new LaunchFailures(options.backoff ?? { baseMs: 1_000, maxMs: 300_000 }, this.now);
     this.statuses = new ReplicaStatusFollower(stores.services, state, bus, this.lock, {
       launched: (r, job, status) => {
-        this.noteLaunchOutcome(r, job, status);
+        this.failures.record(r, job, status);
         if (status !== "running") this.trigger();
       },
       now: this.now,
@@ -192,7 +190,13 @@ export class ServiceReconciler {
     this.unplaceable = plan.launches.reduce((n, l) => (l.nodeId ? n : n + 1), 0);
     this.state.messages.clear();
     for (const [service, message] of Object.entries(plan.messages)) this.state.messages.set(service, message);
-    plan.launches = this.holdBackedOff(plan.launches, now);
+    const { go, held } = this.failures.hold(plan.launches, now, (service) => this.state.services.get(service)?.specHash);
+    plan.launches = go;
+    for (const h of held) {
+      this.state.messages.set(h.serviceName, h.message);
+      const wait = setTimeout(() => this.trigger(), h.retryAt.getTime() - now);
+      wait.unref();
+    }
     await this.noteUnplaced(plan.messages, now);
     for (const id of plan.lost) {
       await this.decide(id, "lost");
@@ -268,25 +272,6 @@ export class ServiceReconciler {
     }
   }
 
-  /** Drops the launches of services whose launches keep failing until their backoff passes, saying so on the service. */
-  private holdBackedOff<T extends { serviceName: string }>(launches: T[], now: number): T[] {
-    const policy = this.options.backoff ?? { baseMs: 1_000, maxMs: 300_000 };
-    return launches.filter((l) => {
-      const f = this.failures.get(l.serviceName);
-      // A new spec (e.g. a fixed hook) launches at once: the failures were the old spec's.
-      if (f && f.specHash !== this.state.services.get(l.serviceName)?.specHash) {
-        this.failures.delete(l.serviceName);
-        return true;
-      }
-      const retryAt = f && launchRetryAt(f.count, f.at, policy);
-      if (!f || !retryAt || retryAt.getTime() <= now) return true;
-      this.state.messages.set(l.serviceName, `launch failed ${f.count} time${f.count === 1 ? "" : "s"} (${f.error}); retrying at ${retryAt.toISOString()}`);
-      const wait = setTimeout(() => this.trigger(), retryAt.getTime() - now);
-      wait.unref();
-      return false;
-    });
-  }
-
   /**
    * Logs why a service's replicas cannot be placed when the reason changes
    * (not every pass), and when they can be again; a new reason is also an
@@ -309,20 +294,6 @@ export class ServiceReconciler {
       this.unplaced.delete(service);
       if (this.state.services.has(service)) this.logger.info({ service }, "replicas can be placed again");
     }
-  }
-
-  /**
-   * Counts a failed launch toward the service's backoff. A replica that ran
-   * for RESET_AFTER_MS before failing starts the count again (as Kubernetes'
-   * CrashLoopBackOff resets); "running" alone does not, since a launch whose
-   * hooks.beforeStart fails was in progress before it failed.
-   */
-  private noteLaunchOutcome(r: Replica, job: Job, status: ReplicaStatus): void {
-    if (status !== "failed") return;
-    const ranFor = (job.finishedAt?.getTime() ?? this.now()) - (job.startedAt?.getTime() ?? this.now());
-    const previous = this.failures.get(r.serviceName);
-    const f = ranFor >= RESET_AFTER_MS || previous?.specHash !== r.specHash ? undefined : previous;
-    this.failures.set(r.serviceName, { count: (f?.count ?? 0) + 1, at: new Date(this.now()), error: job.error || `exit code ${job.exitCode}`, specHash: r.specHash });
   }
 
   /** A pass's status change (with more writes in the same transaction), written as a fenced decision (locked as ReplicaStatusFollower's writes). */

@@ -1,13 +1,13 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { EventSchema, type Event } from "../../gen/proto/capstan/v1/event_service_pb.js";
-import { NodeSchema, type Node } from "../../gen/proto/capstan/v1/node_pb.js";
+import { NodeSchema, NodeStatus, type Node } from "../../gen/proto/capstan/v1/node_pb.js";
 import { withEvents } from "../../src/ui/node-events.js";
 
-const node = (id: string, status: string): Node => create(NodeSchema, { id, name: id, status });
+const node = (id: string, status: "online" | "offline"): Node => create(NodeSchema, { id, name: id, status: status === "online" ? NodeStatus.ONLINE : NodeStatus.OFFLINE });
 const put = (index: number, n: Node): Event => create(EventSchema, { index: BigInt(index), topic: "nodes", type: "put", key: n.id, payload: { case: "node", value: n } });
 const del = (index: number, id: string): Event => create(EventSchema, { index: BigInt(index), topic: "nodes", type: "delete", key: id });
-const statuses = (m: Map<string, Node>) => Object.fromEntries([...m].map(([id, n]) => [id, n.status]));
+const statuses = (m: Map<string, Node>) => Object.fromEntries([...m].map(([id, n]) => [id, n.status === NodeStatus.ONLINE ? "online" : "offline"]));
 
 // The dashboard holds the nodes events that arrive while it reads the list, then applies them in order to the list.
 describe("node events applied to a list read while they arrived", () => {
