@@ -42,7 +42,7 @@ export interface ReplicaStatusHooks {
  * implies, so a replica's status moves on while the leader is away.
  */
 export class ReplicaStatusFollower {
-  /** Replica id → the job whose change it has not had written yet. */
+  /** Replica id → the job whose state its status is to be derived from again (retry()). */
   private readonly unwritten = new Map<string, string>();
 
   constructor(
@@ -55,17 +55,26 @@ export class ReplicaStatusFollower {
     private readonly logger: Logger,
   ) {}
 
-  /** Starts following job changes. */
+  /**
+   * Starts following job changes. Every replica still starting, running or
+   * being stopped has its status derived again from its launch job on the
+   * first pass: a process killed between a job's write and its replica's (two
+   * transactions) would otherwise leave the replica as it was for good.
+   */
   follow(): void {
     this.bus.onJobChange((job) => {
       if (job.replicaId) void this.onJob(job).catch((err: unknown) => this.unsaved(job, err));
     });
+    for (const r of this.state.replicas.values()) {
+      if (r.jobId && (r.status === "pending" || r.status === "running" || r.status === "stopping")) this.unwritten.set(r.id, r.jobId);
+    }
   }
 
   /**
-   * Writes again the statuses whose writes failed (the store was away),
-   * derived from each job as it is now, so a replica is never left starting
-   * or running for good. The reconciler calls it at the start of each pass.
+   * Writes again the statuses whose writes failed (the store was away) or
+   * that a restart may have missed (follow()), derived from each job as it is
+   * now, so a replica is never left starting or running for good. The
+   * reconciler calls it at the start of each pass.
    */
   async retry(): Promise<void> {
     for (const [replicaId, jobId] of [...this.unwritten]) {

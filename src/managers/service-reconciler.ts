@@ -264,10 +264,11 @@ export class ServiceReconciler {
     for (const o of orphanedReplicas(nodes, this.state.replicas, new Set(this.state.services.keys()))) {
       const key = `${o.nodeId}/${o.replicaId}`;
       if (this.orphanStops.has(key)) continue;
-      this.orphanStops.set(key, now);
       await this.decisions.transaction((tx) =>
         this.bus.submit({ nodeId: o.nodeId, serviceName: o.serviceName, replicaId: o.replicaId, payload: { type: "stop_replica", serviceName: o.serviceName, replicaId: o.replicaId } }, tx),
       );
+      // Noted once sent: a stop the store refused is tried again on the next pass.
+      this.orphanStops.set(key, now);
       this.logger.warn(o, "stopping a replica its agent runs where the control plane does not (an orphan)");
     }
   }

@@ -33,10 +33,10 @@ describe("service reconciler", () => {
   afterEach(() => parts?.stop());
 
   /** A started reconciler over in-memory stores, one service "web" and node n1 with a recording agent. */
-  async function started(o: { replicas?: number; acknowledges?: boolean; nodes?: (clock: ManualClock) => () => Node[]; heartbeatTtlMs?: number; backoff?: BackoffPolicy } = {}) {
+  async function started(o: { replicas?: number; acknowledges?: boolean; nodes?: (clock: ManualClock) => () => Node[]; heartbeatTtlMs?: number; backoff?: BackoffPolicy; restartOn?: ReturnType<typeof memoryStores> } = {}) {
     const clock = new ManualClock();
-    const stores = memoryStores();
-    await stores.services.saveService({ id: "s1", spec: { ...spec("web"), replicas: o.replicas ?? 1 }, specHash: "h1", createdAt: clock.date(), updatedAt: clock.date() });
+    const stores = o.restartOn ?? memoryStores();
+    if (!o.restartOn) await stores.services.saveService({ id: "s1", spec: { ...spec("web"), replicas: o.replicas ?? 1 }, specHash: "h1", createdAt: clock.date(), updatedAt: clock.date() });
     parts = await startJobParts(stores.jobs, clock);
     const agent = new RecordingSession("n1", o.acknowledges ?? true);
     parts.sessions.attach(agent);
@@ -107,6 +107,24 @@ describe("service reconciler", () => {
     reconciler.stop();
     expect(stores.services.replicas.get(b.id)?.status).toBe("stopping");
     expect(stores.services.replicas.has(c.id)).toBe(false);
+  });
+
+  it("after a restart, a replica whose launch job ended while its own status write was lost (a kill between the two) takes its job's status", async () => {
+    const first = await started();
+    await first.reconciler.pass();
+    const [r] = [...first.state.replicas.values()];
+    await first.jobs.applyUpdate("n1", { jobId: r.jobId, status: "in_progress", lines: [], exitCode: 0, error: "", result: undefined });
+    await settle();
+    first.reconciler.stop();
+    parts?.stop();
+    expect(first.stores.services.replicas.get(r.id)?.status).toBe("running");
+    // The job's end was written; the process died before the replica's status followed it.
+    const job = first.stores.jobs.rows.get(r.jobId)!;
+    first.stores.jobs.rows.set(job.id, { ...job, status: "failed", error: "exit code 3", exitCode: 3, finishedAt: first.clock.date() });
+    const second = await started({ restartOn: first.stores });
+    await second.reconciler.pass();
+    second.reconciler.stop();
+    expect([first.stores.services.replicas.get(r.id)?.status, second.state.replicas.get(r.id)?.status]).toEqual(["failed", "failed"]);
   });
 
   it("stops a replica its agent still runs after the control plane gave its launch up, once, and launches its replacement", async () => {
